@@ -1,0 +1,79 @@
+"""Pure email builders: domain objects in, a MailDraft out. Nothing here sends anything.
+
+Each message has a text and an HTML template under templates/email/; the HTML ones are
+autoescaped, so whatever a leader typed is shown, never interpreted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import current_app, render_template
+
+from .urls import external_url
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+
+@dataclass
+class MailDraft:
+    kind: str
+    to: list[str]
+    subject: str
+    text: str
+    html: str = ""
+    calendar: str | None = None
+    calendar_method: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> MailDraft:
+    """Render templates/email/<kind>.txt and .html with the shared context."""
+    context.setdefault("firm_name", current_app.config["FIRM_NAME"])
+    context.setdefault("base_url", current_app.config["BASE_URL"])
+    context.setdefault("subject", subject)
+    return MailDraft(
+        kind=kind,
+        to=to,
+        subject=subject,
+        text=render_template(f"email/{kind}.txt", **context),
+        html=render_template(f"email/{kind}.html", **context),
+    )
+
+
+def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
+    return render_draft(
+        "leader_acknowledgement",
+        [lead.email],
+        "We have your request for personal support",
+        lead=lead,
+        withdraw_url=withdraw_url,
+    )
+
+
+def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
+    return render_draft(
+        "coach_new_lead",
+        recipients,
+        f"New request for personal support: {lead.full_name}, {lead.organisation}",
+        lead=lead,
+        lead_url=external_url("coach.lead_detail", lead_id=lead.id),
+    )
+
+
+def coach_repeat_registration(lead: Any, recipients: list[str], submitted: dict[str, Any]
+                              ) -> MailDraft:
+    return render_draft(
+        "coach_repeat_registration",
+        recipients,
+        f"{lead.full_name} registered again (open request)",
+        lead=lead,
+        submitted=submitted,
+        lead_url=external_url("coach.lead_detail", lead_id=lead.id),
+    )

@@ -1,0 +1,202 @@
+"""Shared fixtures.
+
+The database is always built by running the real Alembic migrations (never `create_all`), so a
+migration that drifts from the models fails the suite. SQLite: migrated once into a template file
+that each test copies. PostgreSQL (TEST_DATABASE_URL): migrated once, tables emptied per test.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from booking import create_app
+from booking.extensions import db
+
+from .smtp import SMTPTestServer
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+USING_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+
+def _postgres_reachable(url: str) -> str | None:
+    try:
+        engine = create_engine(url)
+        with engine.connect() as connection:
+            connection.execute(text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure: say why and skip (or fail under REQUIRE_POSTGRES)
+        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
+
+
+def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "MAIL_SERVER": "",
+        "MAIL_CAPTURE_DIR": str(tmp_path / "mail"),
+        "MAIL_DEFAULT_SENDER": "Compassionate Leadership Coaching <coaching@example.org>",
+        "COACH_NOTIFY_EMAILS": [],
+        "BASE_URL": "http://booking.test",
+        "FORM_MIN_SECONDS": 0,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "OUTBOX_BACKOFF_BASE_SECONDS": 30.0,
+        "MAIL_TIMEOUT": 2.0,
+        "PRIVACY_NOTICE_FILE": str(tmp_path / "privacy.txt"),
+    }
+
+
+def _migrate(url: str, tmp_path: Path) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(base_config(url, tmp_path))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database: a template SQLite file's path, or the PostgreSQL URL."""
+    tmp = tmp_path_factory.mktemp("db")
+    if USING_POSTGRES:
+        problem = _postgres_reachable(TEST_DATABASE_URL)
+        if problem:
+            if os.environ.get("REQUIRE_POSTGRES"):
+                pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is required but unreachable: {problem}")
+            pytest.skip(f"PostgreSQL at TEST_DATABASE_URL unreachable: {problem}")
+        engine = create_engine(TEST_DATABASE_URL)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+        _migrate(TEST_DATABASE_URL, tmp)
+        return TEST_DATABASE_URL
+    template = tmp / "template.sqlite3"
+    _migrate(f"sqlite:///{template}", tmp)
+    return str(template)
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        tables = [
+            row[0]
+            for row in connection.execute(
+                text("select tablename from pg_tables where schemaname = 'public' "
+                     "and tablename <> 'alembic_version'")
+            )
+        ]
+        if tables:
+            connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(database_template: str, tmp_path: Path) -> str:
+    if USING_POSTGRES:
+        _empty_postgres(database_template)
+        return database_template
+    target = tmp_path / "test.sqlite3"
+    shutil.copyfile(database_template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path):
+    """Build an app with extra settings; every app made is torn down after the test."""
+    apps: list[Flask] = []
+
+    def factory(**overrides: Any) -> Flask:
+        config = base_config(database_url, tmp_path)
+        config.update(overrides)
+        app = create_app(config)
+        apps.append(app)
+        return app
+
+    yield factory
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SMTPTestServer]:
+    server = SMTPTestServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def now() -> datetime:
+    return datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
+
+
+# ----- helpers for page tests -------------------------------------------------------------
+
+HIDDEN_INPUT = re.compile(r'<input[^>]*name="(?P<name>[^"]+)"[^>]*value="(?P<value>[^"]*)"')
+
+
+def hidden_fields(html: str) -> dict[str, str]:
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        if 'type="hidden"' in tag:
+            match = HIDDEN_INPUT.search(tag)
+            if match:
+                fields[match["name"]] = match["value"]
+    return fields
+
+
+def valid_registration(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "full_name": "Siân O'Brien-Smith",
+        "email": "sian.obrien@nhs.example",
+        "phone": "07911 123456",
+        "organisation": "Northfield Community Trust",
+        "role": "Ward manager",
+        "dimensions": ["compassionate", "practical"],
+        "help_text": "Leading a team through a hard winter.",
+        "preferred_format": "video",
+        "availability": "Tuesday mornings",
+        "consent": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def submit_registration(client: FlaskClient, **overrides: Any):
+    """Load the form as a browser would (CSRF + form token), then post it."""
+    page = client.get("/")
+    data = hidden_fields(page.get_data(as_text=True))
+    data.update(valid_registration(**overrides))
+    return client.post("/", data=data)
