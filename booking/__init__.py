@@ -23,7 +23,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)
@@ -39,8 +41,9 @@ def register_extensions(app: Flask) -> None:
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"),
-                     render_as_batch=True)
+    migrate.init_app(
+        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
+    )
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -65,8 +68,11 @@ def _retry_after_text() -> tuple[str, int | None]:
         return "in a little while", None
     seconds = max(1, int(current.reset_at - time.time()))
     minutes = (seconds + 59) // 60
-    when = f"in {minutes} minute{'s' if minutes != 1 else ''}" if seconds >= 60 \
+    when = (
+        f"in {minutes} minute{'s' if minutes != 1 else ''}"
+        if seconds >= 60
         else f"in {seconds} seconds"
+    )
     return when, seconds
 
 
@@ -74,9 +80,7 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded):
         when, seconds = _retry_after_text()
-        response = app.make_response(
-            (render_template("errors/429.html", when=when), 429)
-        )
+        response = app.make_response((render_template("errors/429.html", when=when), 429))
         if seconds:
             response.headers["Retry-After"] = str(seconds)
         return response
@@ -99,7 +103,9 @@ def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         code = error.code or 500
-        template = f"errors/{code}.html" if code in {400, 403, 404, 405, 413} else "errors/generic.html"
+        template = (
+            f"errors/{code}.html" if code in {400, 403, 404, 405, 413} else "errors/generic.html"
+        )
         return render_template(template, error=error), code
 
     @app.errorhandler(500)

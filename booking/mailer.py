@@ -61,7 +61,7 @@ def build_message(row: OutboxMessage) -> InviteMessage:
     message = InviteMessage(
         subject=row.subject,
         sender=row.sender,
-        recipients=row.recipients,
+        recipients=list[str | tuple[str, str]](row.recipients),
         body=row.body_text,
         alts=alts,
     )

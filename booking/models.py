@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
@@ -23,6 +23,11 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy's db.Model is dynamic; mypy sees the declarative base.
+    from .extensions import Base as Model
+else:
+    Model = db.Model
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -142,7 +147,7 @@ class OutboxStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
-class Coach(db.Model):
+class Coach(Model):
     __tablename__ = "coach"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -165,7 +170,7 @@ class Coach(db.Model):
         return str(self.id)
 
 
-class LoginFailure(db.Model):
+class LoginFailure(Model):
     """One failed sign-in; recent rows slow down and then refuse further tries."""
 
     __tablename__ = "login_failure"
@@ -176,7 +181,7 @@ class LoginFailure(db.Model):
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
 
-class Lead(db.Model):
+class Lead(Model):
     __tablename__ = "lead"
     __table_args__ = (
         Index("ix_lead_status_created", "status", "created_at"),
@@ -215,7 +220,7 @@ class Lead(db.Model):
         return [Dimension(d) for d in self.dimensions.split(",") if d]
 
 
-class FormReceipt(db.Model):
+class FormReceipt(Model):
     """Each accepted registration form's one-time token: a replay or double click is a no-op."""
 
     __tablename__ = "form_receipt"
@@ -225,7 +230,7 @@ class FormReceipt(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class LeadEvent(db.Model):
+class LeadEvent(Model):
     """The lead's history: every change, what, who (coach or None for the leader/system), when."""
 
     __tablename__ = "lead_event"
@@ -247,7 +252,7 @@ class LeadEvent(db.Model):
         return dict(json.loads(self.detail_json or "{}"))
 
 
-class Note(db.Model):
+class Note(Model):
     __tablename__ = "note"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -260,7 +265,7 @@ class Note(db.Model):
     coach: Mapped[Coach] = relationship()
 
 
-class Proposal(db.Model):
+class Proposal(Model):
     """One round of times a coach offered a leader."""
 
     __tablename__ = "proposal"
@@ -282,7 +287,7 @@ class Proposal(db.Model):
     )
 
 
-class ProposedTime(db.Model):
+class ProposedTime(Model):
     __tablename__ = "proposed_time"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -298,7 +303,7 @@ class ProposedTime(db.Model):
     proposal: Mapped[Proposal] = relationship(back_populates="times")
 
 
-class CoachingSession(db.Model):
+class CoachingSession(Model):
     """An agreed session. Its UID and rising SEQUENCE identify one calendar entry for life."""
 
     __tablename__ = "coaching_session"
@@ -350,7 +355,7 @@ class CoachingSession(db.Model):
     coach: Mapped[Coach] = relationship()
 
 
-class QuestionnaireResponse(db.Model):
+class QuestionnaireResponse(Model):
     __tablename__ = "questionnaire_response"
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -367,7 +372,7 @@ class QuestionnaireResponse(db.Model):
         return dict(json.loads(self.answers_json or "{}"))
 
 
-class OutboxMessage(db.Model):
+class OutboxMessage(Model):
     """A composed email waiting to be sent (or sent). Written in the transaction that caused it."""
 
     __tablename__ = "outbox_message"
@@ -393,9 +398,7 @@ class OutboxMessage(db.Model):
     calendar_method: Mapped[str | None] = mapped_column(String(20))
     # JSON list of {"filename", "content_type", "data_b64"}.
     attachments_json: Mapped[str] = mapped_column(Text, default="[]")
-    status: Mapped[OutboxStatus] = mapped_column(
-        _enum(OutboxStatus), default=OutboxStatus.PENDING
-    )
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -75,7 +75,9 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
         problem = _postgres_reachable(TEST_DATABASE_URL)
         if problem:
             if os.environ.get("REQUIRE_POSTGRES"):
-                pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is required but unreachable: {problem}")
+                pytest.fail(
+                    f"PostgreSQL at TEST_DATABASE_URL is required but unreachable: {problem}"
+                )
             pytest.skip(f"PostgreSQL at TEST_DATABASE_URL unreachable: {problem}")
         engine = create_engine(TEST_DATABASE_URL)
         with engine.begin() as connection:
@@ -95,8 +97,10 @@ def _empty_postgres(url: str) -> None:
         tables = [
             row[0]
             for row in connection.execute(
-                text("select tablename from pg_tables where schemaname = 'public' "
-                     "and tablename <> 'alembic_version'")
+                text(
+                    "select tablename from pg_tables where schemaname = 'public' "
+                    "and tablename <> 'alembic_version'"
+                )
             )
         ]
         if tables:
@@ -200,3 +204,109 @@ def submit_registration(client: FlaskClient, **overrides: Any):
     data = hidden_fields(page.get_data(as_text=True))
     data.update(valid_registration(**overrides))
     return client.post("/", data=data)
+
+
+# ----- reading pages as a person (or a screen reader) would: by label ---------------------
+
+from html.parser import HTMLParser  # noqa: E402
+
+VOID_TAGS = {"input", "br", "img", "meta", "link", "hr", "area", "base", "col", "source", "wbr"}
+
+
+class Page(HTMLParser):
+    """A small read-only view of an HTML page: elements with their attributes, labels by text.
+
+    Enough to find a field by its <label> text, check what it holds, and follow an anchor,
+    without a third-party HTML library.
+    """
+
+    def __init__(self, html: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.html = html
+        self.elements: list[dict[str, Any]] = []
+        self.labels: list[tuple[str, str | None]] = []  # (text, for)
+        self._open: list[dict[str, Any]] = []
+        self._text: list[str] = []
+        self.feed(html)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        element = {
+            "tag": tag,
+            "attrs": {k: (v if v is not None else "") for k, v in attrs},
+            "text": [],
+        }
+        self.elements.append(element)
+        if tag not in VOID_TAGS:
+            self._open.append(element)
+
+    def handle_endtag(self, tag: str) -> None:
+        for index in range(len(self._open) - 1, -1, -1):
+            if self._open[index]["tag"] == tag:
+                element = self._open.pop(index)
+                del self._open[index:]
+                if tag == "label":
+                    self.labels.append(
+                        (_squash("".join(element["text"])), element["attrs"].get("for"))
+                    )
+                return
+
+    def handle_data(self, data: str) -> None:
+        if not any(e["tag"] in {"script", "style"} for e in self._open):
+            self._text.append(data)
+        for element in self._open:
+            element["text"].append(data)
+
+    @property
+    def text(self) -> str:
+        """The visible text, whitespace squashed."""
+        return _squash(" ".join(self._text))
+
+    def by_id(self, element_id: str) -> dict[str, Any] | None:
+        return next((e for e in self.elements if e["attrs"].get("id") == element_id), None)
+
+    def all(self, tag: str, **attrs: str) -> list[dict[str, Any]]:
+        return [
+            e
+            for e in self.elements
+            if e["tag"] == tag and all(e["attrs"].get(k.rstrip("_")) == v for k, v in attrs.items())
+        ]
+
+    def field(self, label_text: str) -> dict[str, Any]:
+        """The form control whose <label for> has exactly this text (hidden 'Error:' aside)."""
+        matches = [for_id for text, for_id in self.labels if text == label_text]
+        assert len(matches) == 1, f"expected one label {label_text!r}, labels are {self.labels}"
+        assert matches[0], f"label {label_text!r} has no for= attribute"
+        element = self.by_id(matches[0])
+        assert element is not None, f"label {label_text!r} points at missing id {matches[0]!r}"
+        assert element["tag"] in {"input", "textarea", "select"}, element
+        return element
+
+    def value(self, label_text: str) -> str:
+        element = self.field(label_text)
+        if element["tag"] == "textarea":
+            return "".join(element["text"]).lstrip("\n")
+        return str(element["attrs"].get("value", ""))
+
+    def checked(self, label_text: str) -> bool:
+        return "checked" in self.field(label_text)["attrs"]
+
+
+def _squash(value: str) -> str:
+    return " ".join(value.split())
+
+
+def parse(response_or_html: Any) -> Page:
+    html = (
+        response_or_html
+        if isinstance(response_or_html, str)
+        else response_or_html.get_data(as_text=True)
+    )
+    return Page(html)
+
+
+def count_rows(app: Flask, model: Any) -> int:
+    from sqlalchemy import func, select
+
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(model)))

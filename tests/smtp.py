@@ -68,8 +68,9 @@ class SMTPTestServer:
         return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port}
 
     def messages_to(self, address: str) -> list[EmailMessage]:
-        return [r.message for r in self.received if address.lower() in
-                [a.lower() for a in r.rcpt_tos]]
+        return [
+            r.message for r in self.received if address.lower() in [a.lower() for a in r.rcpt_tos]
+        ]
 
 
 class SilentServer:

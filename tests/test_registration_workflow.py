@@ -61,7 +61,8 @@ def test_open_lead_registering_again_is_recorded_not_duplicated(app_ctx, now):
     db.session.commit()
     second = register_interest(
         registration(email="AMARA.OKAFOR@nhs.example", help_text="Now about my new team"),
-        form_token="b", now=now + timedelta(days=1),
+        form_token="b",
+        now=now + timedelta(days=1),
     )
     db.session.commit()
 
@@ -98,16 +99,20 @@ def test_not_sure_is_dropped_when_dimensions_are_chosen(app_ctx, now):
 
 
 def test_round_robin_assigns_active_coaches_in_turn(app_ctx, now):
-    db.session.add_all([
-        Coach(email="a@example.org", name="Coach A", password_hash="x"),
-        Coach(email="b@example.org", name="Coach B", password_hash="x"),
-        Coach(email="c@example.org", name="Coach C", password_hash="x", active=False),
-    ])
+    db.session.add_all(
+        [
+            Coach(email="a@example.org", name="Coach A", password_hash="x"),
+            Coach(email="b@example.org", name="Coach B", password_hash="x"),
+            Coach(email="c@example.org", name="Coach C", password_hash="x", active=False),
+        ]
+    )
     db.session.commit()
     names = []
     for i in range(4):
         outcome = register_interest(
-            registration(email=f"l{i}@nhs.example"), form_token=f"t{i}", now=now + timedelta(minutes=i)
+            registration(email=f"l{i}@nhs.example"),
+            form_token=f"t{i}",
+            now=now + timedelta(minutes=i),
         )
         db.session.commit()
         names.append(outcome.lead.assigned_coach.name)
