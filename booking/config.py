@@ -63,6 +63,8 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "IMAP_PASSWORD": (None, str),
     "IMAP_FOLDER": ("INBOX", str),
     "IMAP_SSL": (True, _bool),
+    # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
+    "QUESTIONNAIRE_FILE": (None, str),
 }
 
 
