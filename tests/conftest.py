@@ -285,7 +285,9 @@ class Page(HTMLParser):
     def value(self, label_text: str) -> str:
         element = self.field(label_text)
         if element["tag"] == "textarea":
-            return "".join(element["text"]).lstrip("\n")
+            # As a browser reads it: newlines normalised, the one after <textarea> dropped.
+            value = "".join(element["text"]).replace("\r\n", "\n")
+            return value[1:] if value.startswith("\n") else value
         return str(element["attrs"].get("value", ""))
 
     def checked(self, label_text: str) -> bool:

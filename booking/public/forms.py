@@ -7,6 +7,7 @@ from wtforms import (
     BooleanField,
     HiddenField,
     RadioField,
+    SelectChoice,
     SelectMultipleField,
     StringField,
     TextAreaField,
@@ -28,6 +29,14 @@ class CheckboxesField(SelectMultipleField):
 
 
 class InterestForm(FlaskForm):
+    class Meta:
+        def render_field(self, field, render_kw):
+            # No browser-native checks: `required` would pop up the browser's own bubble instead
+            # of our error summary, and `maxlength` silently cuts off pasted text. The server
+            # checks both and says so in words (GOV.UK pattern).
+            render_kw = {"required": False, "maxlength": False, **render_kw}
+            return super().render_field(field, render_kw)
+
     full_name = StringField(
         "Full name",
         filters=[_strip],
@@ -77,7 +86,7 @@ class InterestForm(FlaskForm):
     )
     dimensions = CheckboxesField(
         "Which dimensions would you like support with?",
-        choices=[(d.value, DIMENSION_LABELS[d]) for d in Dimension],
+        choices=[SelectChoice(d.value, DIMENSION_LABELS[d]) for d in Dimension],
         validators=[DataRequired("Select at least one dimension, or ‘Not sure yet’")],
     )
     help_text = TextAreaField(
@@ -90,7 +99,7 @@ class InterestForm(FlaskForm):
     )
     preferred_format = RadioField(
         "How would you prefer to meet?",
-        choices=[(f.value, FORMAT_LABELS[f]) for f in SessionFormat],
+        choices=[SelectChoice(f.value, FORMAT_LABELS[f]) for f in SessionFormat],
         validators=[InputRequired("Select how you would prefer to meet")],
     )
     availability = StringField(
