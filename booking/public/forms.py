@@ -63,7 +63,9 @@ class InterestForm(FlaskForm):
             Optional(),
             Length(max=32, message="Phone number must be 32 characters or fewer"),
             SingleLine("Enter your phone number on one line"),
-            PhoneNumber("Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"),
+            PhoneNumber(
+                "Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"
+            ),
         ],
     )
     organisation = StringField(
@@ -94,7 +96,8 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             Optional(),
-            Length(max=2000, message="What you would like help with must be 2,000 characters or fewer"),
+            Length(max=2000,
+                   message="What you would like help with must be 2,000 characters or fewer"),
         ],
     )
     preferred_format = RadioField(
@@ -113,7 +116,9 @@ class InterestForm(FlaskForm):
     )
     consent = BooleanField(
         "I agree to be contacted about this request",
-        validators=[DataRequired("Tick the box to agree that we may contact you about this request")],
+        validators=[
+            DataRequired("Tick the box to agree that we may contact you about this request")
+        ],
     )
     # Spam traps. `website` is hidden from people and left empty by them; `form_token` is signed
     # and timed when the page is served, and doubles as the one-time token of this submission.
