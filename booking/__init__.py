@@ -54,6 +54,7 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from .coach.views import bp as coach_bp
+    from .public import invite_links  # noqa: F401  (adds the invitation links to public_bp)
     from .public.views import bp as public_bp
 
     app.register_blueprint(public_bp)

@@ -49,5 +49,46 @@ def outbox_status() -> None:
         click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
 
 
+invites_cli = AppGroup("invites", help="Calendar invitations: read the replies calendars send.")
+
+
+@invites_cli.command("ingest")
+@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False),
+              help="One raw email message (RFC 5322), e.g. a saved .eml.")
+@click.option("--maildir", type=click.Path(exists=True, file_okay=False),
+              help="A Maildir: every message not yet seen; processed ones are marked seen.")
+@click.option("--imap", is_flag=True,
+              help="The IMAP mailbox in the IMAP_* settings: unseen messages, marked seen "
+                   "once applied.")
+def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> None:
+    """Apply calendar replies (accept / tentative / decline) from email.
+
+    Reads one message from standard input when no source is given.
+    """
+    import sys
+
+    from flask import current_app
+
+    from . import replies
+
+    if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
+        raise click.UsageError("give at most one of --file, --maildir, --imap")
+    try:
+        if file_path:
+            report = replies.ingest_file(file_path)
+        elif maildir:
+            report = replies.ingest_maildir(maildir)
+        elif imap:
+            report = replies.ingest_imap(dict(current_app.config))
+        else:
+            report = replies.ingest_message(sys.stdin.buffer.read(), label="stdin")
+    except (OSError, RuntimeError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"invites: {report}")
+    for problem in report.errors:
+        click.echo(f"  {problem}", err=True)
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(invites_cli)

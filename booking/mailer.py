@@ -28,9 +28,12 @@ class InviteMessage(Message):
     def _message(self) -> MIMEBase:
         msg = super()._message()
         if self.calendar_method:
+            # One spelling for the inline part and the invite.ics attachment alike, as RFC 6047
+            # writes it (set_param would give `charset="utf-8"; method="REQUEST"`).
+            content_type = f"text/calendar; method={self.calendar_method}; charset=utf-8"
             for part in msg.walk():
-                if part.get_content_type() == "text/calendar" and not part.get_filename():
-                    part.set_param("method", self.calendar_method)
+                if part.get_content_type() == "text/calendar":
+                    part.replace_header("Content-Type", content_type)
         return msg
 
 

@@ -296,6 +296,25 @@ def render_pdf(questionnaire: Questionnaire | None = None,
     return bytes(pdf.output())
 
 
+_pdf_cache: dict[tuple[str, int, int, str], bytes] = {}
+
+
+def questionnaire_pdf() -> bytes:
+    """The PDF of the current questionnaire file, rendered once while the file is unchanged
+    (rendering with an embedded font takes a noticeable fraction of a second)."""
+    path = questionnaire_path()
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise QuestionnaireError(f"cannot read questionnaire file {path}: {error}") from error
+    firm = current_app.config["FIRM_NAME"] if has_app_context() else ""
+    key = (str(path), stat.st_mtime_ns, stat.st_size, firm)
+    if key not in _pdf_cache:
+        _pdf_cache.clear()
+        _pdf_cache[key] = render_pdf(load_questionnaire(path))
+    return _pdf_cache[key]
+
+
 __all__ = [
     "AnswerCheck",
     "Question",
@@ -305,5 +324,6 @@ __all__ = [
     "load_questionnaire",
     "parse_questionnaire",
     "questionnaire_path",
+    "questionnaire_pdf",
     "render_pdf",
 ]
