@@ -66,8 +66,10 @@ def build_message(row: OutboxMessage) -> InviteMessage:
         sender=row.sender,
         recipients=list[str | tuple[str, str]](row.recipients),
         body=row.body_text,
-        alts=alts,
     )
+    # Set after construction: Message.__init__ applies its `html=None` default through a setter
+    # that pops "html" from `alts`, which silently dropped every HTML part.
+    message.alts = alts
     message.msgId = row.message_id
     message.calendar_method = row.calendar_method
     for item in json.loads(row.attachments_json or "[]"):
