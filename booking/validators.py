@@ -21,6 +21,16 @@ class SingleLine:
             raise ValidationError(self.message)
 
 
+# C0 controls and DEL, except tab and the newlines a multi-line field may hold. Nobody types
+# them; PostgreSQL refuses NUL in text outright, which would otherwise surface as a 500.
+_CONTROL = {c: None for c in [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F]}
+
+
+def strip_control_characters(value: str | None) -> str | None:
+    """A filter for multi-line text: drops invisible control characters, keeps the rest."""
+    return value.translate(_CONTROL) if isinstance(value, str) else value
+
+
 def normalise_email(value: str) -> str:
     """Syntax check and normalisation only: no DNS look-ups, so tests and slow networks are fine."""
     result = validate_email(value.strip(), check_deliverability=False)

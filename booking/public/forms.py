@@ -16,7 +16,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
-from ..validators import EmailAddress, PhoneNumber, SingleLine
+from ..validators import EmailAddress, PhoneNumber, SingleLine, strip_control_characters
 
 
 def _strip(value: str | None) -> str | None:
@@ -93,7 +93,7 @@ class InterestForm(FlaskForm):
     )
     help_text = TextAreaField(
         "What would you like help with? (optional)",
-        filters=[_strip],
+        filters=[strip_control_characters, _strip],
         validators=[
             Optional(),
             Length(max=2000,

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import csrf, db, limiter
 from ..models import Dimension, Lead, SessionFormat, utcnow
 from ..tokens import TokenError, make_token, read_token
-from ..validators import normalise_email
+from ..validators import normalise_email, strip_control_characters
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm
 
@@ -145,7 +145,7 @@ def withdraw_interest(token: str):
     if lead is None:
         return render_template("public/link_problem.html", reason=problem), 404
     if request.method == "POST":
-        reason = (request.form.get("reason") or "")[:2000]
+        reason = (strip_control_characters(request.form.get("reason")) or "")[:2000]
         try:
             withdraw(lead, reason=reason, now=utcnow())
             db.session.commit()
