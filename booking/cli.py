@@ -49,6 +49,62 @@ def outbox_status() -> None:
         click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
 
 
+coach_cli = AppGroup("coach", help="Manage coach accounts.")
+
+
+@coach_cli.command("add")
+@click.argument("email")
+@click.option("--name", required=True, help="The coach's name, as leaders will see it.")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="8 to 128 characters. Asked for (hidden, twice) when not given.")
+def coach_add(email: str, name: str, password: str) -> None:
+    """Create a coach account that can sign in at /coach/."""
+    from .extensions import db
+    from .models import utcnow
+    from .workflow import DomainError
+    from .workflow.accounts import create_coach
+
+    try:
+        coach = create_coach(email, name, password, now=utcnow())
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"coach {coach.email} ({coach.name}) created")
+
+
+@coach_cli.command("list")
+def coach_list() -> None:
+    """Every coach account, active or not."""
+    from sqlalchemy import select
+
+    from .extensions import db
+    from .models import Coach
+
+    coaches = list(db.session.scalars(select(Coach).order_by(Coach.email)))
+    if not coaches:
+        click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
+    for coach in coaches:
+        state = "active" if coach.active else "deactivated"
+        click.echo(f"{coach.email}\t{coach.name}\t{state}")
+
+
+@coach_cli.command("deactivate")
+@click.argument("email")
+def coach_deactivate(email: str) -> None:
+    """Stop a coach signing in (their history stays; their sessions end at once)."""
+    from .extensions import db
+    from .workflow import DomainError
+    from .workflow.accounts import deactivate_coach
+
+    try:
+        coach = deactivate_coach(email)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"coach {coach.email} deactivated")
+
+
 invites_cli = AppGroup("invites", help="Calendar invitations: read the replies calendars send.")
 
 
@@ -92,3 +148,4 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
 def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)
+    app.cli.add_command(coach_cli)

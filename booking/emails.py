@@ -77,3 +77,106 @@ def coach_repeat_registration(lead: Any, recipients: list[str], submitted: dict[
         submitted=submitted,
         lead_url=external_url("coach.lead_detail", lead_id=lead.id),
     )
+
+
+# ----- coach area and agreeing a time (issue 3) -------------------------------------------
+
+
+def _lead_url(lead: Any) -> str:
+    return external_url("coach.lead_detail", lead_id=lead.id)
+
+
+def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:
+    return render_draft(
+        "coach_password_reset",
+        [coach.email],
+        "Reset your coach area password",
+        coach=coach,
+        reset_url=reset_url,
+    )
+
+
+def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> MailDraft:
+    return render_draft(
+        "leader_proposed_times",
+        [proposal.lead.email],
+        "Times for your first coaching session",
+        lead=proposal.lead,
+        proposal=proposal,
+        choose_url=choose_url,
+        withdraw_url=withdraw_url,
+    )
+
+
+def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
+    return render_draft(
+        "coach_none_suit",
+        recipients,
+        f"None of the times suit {proposal.lead.full_name}",
+        lead=proposal.lead,
+        proposal=proposal,
+        lead_url=_lead_url(proposal.lead),
+    )
+
+
+def leader_session_confirmed(session: Any, withdraw_url: str) -> MailDraft:
+    return render_draft(
+        "leader_session_confirmed",
+        [session.lead.email],
+        "Your coaching session is booked",
+        lead=session.lead,
+        session=session,
+        withdraw_url=withdraw_url,
+    )
+
+
+def coach_session_confirmed(session: Any) -> MailDraft:
+    return render_draft(
+        "coach_session_confirmed",
+        [session.coach.email],
+        f"Session agreed with {session.lead.full_name}",
+        lead=session.lead,
+        session=session,
+        lead_url=_lead_url(session.lead),
+    )
+
+
+def leader_session_update(session: Any, kind: str, withdraw_url: str) -> MailDraft:
+    """kind: 'rescheduled' or 'cancelled'."""
+    subject = ("Your coaching session has moved" if kind == "rescheduled"
+               else "Your coaching session is cancelled")
+    return render_draft(
+        "leader_session_update",
+        [session.lead.email],
+        subject,
+        lead=session.lead,
+        session=session,
+        change=kind,
+        withdraw_url=withdraw_url,
+    )
+
+
+def coach_session_update(session: Any, kind: str) -> MailDraft:
+    subject = (f"Session with {session.lead.full_name} moved" if kind == "rescheduled"
+               else f"Session with {session.lead.full_name} cancelled")
+    return render_draft(
+        "coach_session_update",
+        [session.coach.email],
+        subject,
+        lead=session.lead,
+        session=session,
+        change=kind,
+        lead_url=_lead_url(session.lead),
+    )
+
+
+def coach_leader_withdrawn(lead: Any, recipients: list[str], cancelled_session: Any | None
+                           ) -> MailDraft:
+    return render_draft(
+        "coach_leader_withdrawn",
+        recipients,
+        f"{lead.full_name} has withdrawn their interest",
+        lead=lead,
+        cancelled_session=cancelled_session,
+        lead_url=_lead_url(lead),
+    )

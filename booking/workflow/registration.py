@@ -129,7 +129,8 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     if coach is not None:
         record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now)
+    outbox.enqueue(emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id,
+                   now=now)
     recipients = coach_notification_recipients()
     if recipients:
         outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
@@ -140,7 +141,12 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
 
 
 def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
-    """The leader withdraws their interest: no more mail, open proposals close."""
+    """The leader withdraws their interest: no more mail to them, open proposals close, a booked
+    session is cancelled, and the coach is told why."""
+    # Late imports: scheduling builds its leader emails with withdraw_url from here.
+    from .leads import close_open_proposals
+    from .scheduling import cancel_for_withdrawal
+
     if lead.status == LeadStatus.WITHDRAWN:
         return
     if not lead.status.is_open:
@@ -149,5 +155,16 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     lead.status_reason = reason.strip()
     record_event(lead, "withdrawn", "Withdrawn by the leader", now=now,
                  actor_label=lead.full_name, detail={"reason": lead.status_reason})
+    if close_open_proposals(lead, now=now):
+        record_event(lead, "proposal-closed", "Open proposal closed (the leader withdrew)",
+                     now=now, actor_label=lead.full_name)
+    session = cancel_for_withdrawal(lead, now)
     outbox.cancel_pending(lead_id=lead.id)
+    # After cancel_pending, which would otherwise cancel this message too.
+    coach = lead.assigned_coach
+    recipients = [coach.email] if coach is not None and coach.active \
+        else coach_notification_recipients()
+    if recipients:
+        outbox.enqueue(emails.coach_leader_withdrawn(lead, recipients, session),
+                       lead_id=lead.id, session_id=session.id if session else None, now=now)
 

@@ -1,0 +1,77 @@
+"""Helpers shared by the coach-area tests: coaches, leads, signing in, CSRF tokens."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time
+from functools import lru_cache
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from booking.extensions import db
+from booking.models import Coach, Dimension, Lead, SessionFormat
+from booking.passwords import hash_password
+from booking.workflow import Registration, register_interest
+from booking.workflow.scheduling import Slot
+
+PASSWORD = "correct horse battery staple"
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@lru_cache
+def _hash(password: str) -> str:
+    # Argon2 is slow on purpose (~0.15 s); tests reuse one hash per password.
+    return hash_password(password)
+
+
+def add_coach(email: str = "maya@example.org", name: str = "Maya Coach",
+              password: str = PASSWORD, *, now: datetime) -> Coach:
+    """A coach row as `flask coach add` makes it (create_coach itself is tested on its own)."""
+    coach = Coach(email=email, name=name, password_hash=_hash(password), active=True,
+                  created_at=now)
+    db.session.add(coach)
+    db.session.commit()
+    return coach
+
+
+def add_lead(now: datetime, n: int = 1, **overrides: Any) -> Lead:
+    values: dict[str, Any] = dict(
+        full_name=f"Leader {n}",
+        email=f"leader{n}@nhs.example",
+        organisation="Riverside Hospitals",
+        role="Ward manager",
+        preferred_format=SessionFormat.VIDEO,
+        dimensions=[Dimension.COMPASSIONATE],
+        consent=True,
+    )
+    values.update(overrides)
+    lead = register_interest(Registration(**values), form_token=f"form-{n}-{values['email']}",
+                             now=now).lead
+    db.session.commit()
+    return lead
+
+
+def slot(day: date, hh: int, mm: int = 0, minutes: int = 60,
+         format: SessionFormat = SessionFormat.VIDEO, detail: str = "https://meet.example/abc"
+         ) -> Slot:
+    return Slot(day=day, start=time(hh, mm), format=format, detail=detail,
+                duration_minutes=minutes)
+
+
+def csrf_token(client: FlaskClient, path: str = "/coach/sign-in") -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = CSRF.search(page)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def sign_in(client: FlaskClient, email: str = "maya@example.org", password: str = PASSWORD):
+    token = csrf_token(client)
+    return client.post("/coach/sign-in", data={"csrf_token": token, "email": email,
+                                               "password": password})
+
+
+def post(client: FlaskClient, path: str, data: dict[str, Any], page: str = "/coach/"):
+    """Post a coach form with a CSRF token taken from a page, as a browser would."""
+    return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
