@@ -144,11 +144,14 @@ def _is_permanent(error: Exception) -> bool:
 
 
 def _record_failure(row: OutboxMessage, error: Exception, now: datetime,
-                    report: DeliveryReport) -> None:
+                    report: DeliveryReport, *, permanent: bool | None = None) -> None:
+    """`permanent` overrides what the error says: None means ask `_is_permanent`."""
     row.attempts += 1
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
     row.lease_until = None
-    if _is_permanent(error) or row.attempts >= int(current_app.config["OUTBOX_MAX_ATTEMPTS"]):
+    if permanent is None:
+        permanent = _is_permanent(error)
+    if permanent or row.attempts >= int(current_app.config["OUTBOX_MAX_ATTEMPTS"]):
         row.status = OutboxStatus.FAILED
         report.failed.append(row.id)
         log.error("outbox %s (%s) failed for good: %s", row.id, row.kind, row.last_error)
@@ -169,6 +172,11 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
         return report
 
     connection = None
+    # Once the server could not be reached (refused, timed out, a 4xx/5xx greeting or login),
+    # the rest of this round is put back for later without trying: a silent server then costs
+    # one MAIL_TIMEOUT per round, not one per message. Such failures are about the server, not
+    # the message, so they are always retried, even with a 5xx code (say, a bad password).
+    unreachable: Exception | None = None
     try:
         for row_id in ids:
             row = db.session.get(OutboxMessage, row_id)
@@ -177,9 +185,20 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
             try:
                 message = build_message(row)
                 if smtp_configured():
+                    if unreachable is not None:
+                        _record_failure(row, unreachable, now, report, permanent=False)
+                        db.session.commit()
+                        continue
                     if connection is None:
-                        connection = open_connection()
-                        connection.__enter__()
+                        try:
+                            connection = open_connection()
+                            connection.__enter__()
+                        except (smtplib.SMTPException, OSError) as error:
+                            connection = None
+                            unreachable = error
+                            _record_failure(row, error, now, report, permanent=False)
+                            db.session.commit()
+                            continue
                     connection.send(message)
                 else:
                     path = capture_to_file(row, message)
@@ -187,10 +206,18 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
                              row.subject, ", ".join(row.recipients), path)
             except (smtplib.SMTPException, OSError) as error:
                 _record_failure(row, error, now, report)
-                if not isinstance(error, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused):
-                    # The connection itself is gone or never came up.
+                refused_this_one = isinstance(error, smtplib.SMTPRecipientsRefused) or (
+                    isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421)
+                if not refused_this_one:
+                    # The connection itself is gone (421 closes it too): open a new one.
                     _close_quietly(connection)
                     connection = None
+            except Exception as error:
+                # A message that cannot be built or is refused before sending (Flask-Mail's
+                # BadHeaderError, say) will not get better by retrying; it must not stop the
+                # round either, or it would block every message behind it on each run.
+                log.exception("outbox %s (%s) cannot be sent", row.id, row.kind)
+                _record_failure(row, error, now, report, permanent=True)
             else:
                 row.status = OutboxStatus.SENT
                 row.sent_at = utcnow()

@@ -1,0 +1,399 @@
+"""The outbox against a real SMTP server (aiosmtpd on loopback): what arrives, and what happens
+when the server is down, busy, refuses, or never answers."""
+
+from __future__ import annotations
+
+import email
+import re
+import time
+from datetime import timedelta
+from email import policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from booking import outbox
+from booking.extensions import db
+from booking.models import (
+    Dimension,
+    Lead,
+    OutboxMessage,
+    OutboxStatus,
+    SessionFormat,
+    utcnow,
+)
+from booking.workflow import Registration, register_interest
+
+from .conftest import count_rows, submit_registration
+from .smtp import SilentServer, SMTPTestServer
+
+COACHES = ["coach.one@example.org", "coach.two@example.org"]
+
+
+def register(app, now, **overrides) -> int:
+    values = dict(
+        full_name="Amara <b>Okafor</b> & Co",
+        email="amara.okafor@nhs.example",
+        organisation='Riverside "Hospitals" <script>alert(1)</script>',
+        role="Director of Nursing",
+        preferred_format=SessionFormat.PHONE,
+        dimensions=[Dimension.PURPOSE_LED, Dimension.PRACTICAL],
+        help_text="Two teams merging <soon>.\nHow do I keep everyone with me?",
+        availability="Mondays & Fridays",
+        phone="+447911123456",
+        consent=True,
+    )
+    values.update(overrides)
+    with app.app_context():
+        lead = register_interest(Registration(**values), form_token=f"t-{time.monotonic_ns()}",
+                                 now=now).lead
+        db.session.commit()
+        return lead.id
+
+
+def rows(app) -> list[OutboxMessage]:
+    with app.app_context():
+        found = list(db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+        db.session.expunge_all()
+        return found
+
+
+def deliver(app, now=None):
+    with app.app_context():
+        return outbox.deliver_due(now=now)
+
+
+def unused_server() -> SMTPTestServer:
+    """A server object whose port nothing listens on yet: the mail server is down."""
+    return SMTPTestServer()
+
+
+# ----- what arrives ----------------------------------------------------------------------------
+
+def test_both_emails_arrive_with_text_and_html_and_the_right_links(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    client = app.test_client()
+    assert submit_registration(client, organisation="Riverside <script>x</script> & Co"
+                               ).status_code == 302
+    report = deliver(app)
+    assert len(report.sent) == 2 and not report.retrying and not report.failed
+    with app.app_context():
+        lead = db.session.scalars(select(Lead)).one()
+        lead_id = lead.id
+
+    assert len(smtp_server.received) == 2
+    ack = smtp_server.messages_to("sian.obrien@nhs.example")
+    assert len(ack) == 1
+    ack_msg = ack[0]
+    assert ack_msg["Subject"] == "We have your request for personal support"
+    assert "coaching@example.org" in ack_msg["From"]
+    assert ack_msg["To"] == "sian.obrien@nhs.example"
+    assert ack_msg["Message-ID"]
+    text = ack_msg.get_body(("plain",)).get_content()
+    html = ack_msg.get_body(("html",)).get_content()
+    for body in (text, html):
+        assert "no obligation" in body.lower()
+        assert "What happens next" in body
+        assert "http://booking.test/withdraw/" in body
+    assert "Dear Siân O'Brien-Smith" in text
+    assert "Riverside <script>x</script> & Co" in text
+    assert "Riverside &lt;script&gt;x&lt;/script&gt; &amp; Co" in html
+    assert "<script>" not in html
+    withdraw_text = re.search(r"http://booking\.test/withdraw/\S+", text)[0]
+    assert f'href="{withdraw_text}"' in html
+
+    coach_msgs = [r for r in smtp_server.received if set(r.rcpt_tos) == set(COACHES)]
+    assert len(coach_msgs) == 1
+    coach_msg = coach_msgs[0].message
+    assert "sian.obrien" not in ",".join(coach_msgs[0].rcpt_tos)
+    assert coach_msg["Subject"] == ("New request for personal support: Siân O'Brien-Smith, "
+                                    "Riverside <script>x</script> & Co")
+    text = coach_msg.get_body(("plain",)).get_content()
+    html = coach_msg.get_body(("html",)).get_content()
+    lead_url = f"http://booking.test/coach/leads/{lead_id}"
+    assert lead_url in text and f'href="{lead_url}"' in html
+    for expected in ("sian.obrien@nhs.example", "+447911123456", "Ward manager",
+                     "Compassionate, Practical", "Video call", "Tuesday mornings",
+                     "Leading a team through a hard winter."):
+        assert expected in text, expected
+        assert expected in html, expected
+    assert "Siân O&#39;Brien-Smith" in html or "Siân O&#x27;Brien-Smith" in html
+    assert "<script>" not in html
+
+
+def test_every_typed_value_is_escaped_in_the_coach_email(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, now)
+    deliver(app, now)
+    coach = smtp_server.messages_to(COACHES[0])[0]
+    html = coach.get_body(("html",)).get_content()
+    assert "<b>Okafor</b>" not in html and "&lt;b&gt;Okafor&lt;/b&gt; &amp; Co" in html
+    assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<soon>" not in html and "&lt;soon&gt;" in html
+    assert "Mondays &amp; Fridays" in html
+    text = coach.get_body(("plain",)).get_content()
+    assert "Amara <b>Okafor</b> & Co" in text  # plain text shows exactly what was typed
+
+
+def test_repeat_registration_tells_the_coaches(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    lead_id = register(app, now)
+    register(app, now + timedelta(hours=1), help_text="Also <about> my new role")
+    deliver(app, now + timedelta(hours=1))
+    assert count_rows(app, Lead) == 1
+    subjects = sorted(str(r.message["Subject"]) for r in smtp_server.received)
+    assert any("registered again" in s for s in subjects), subjects
+    repeat = next(r.message for r in smtp_server.received
+                  if "registered again" in str(r.message["Subject"]))
+    html = repeat.get_body(("html",)).get_content()
+    assert "Also &lt;about&gt; my new role" in html
+    assert f"http://booking.test/coach/leads/{lead_id}" in html
+
+
+# ----- failures and retries ----------------------------------------------------------------
+
+def test_server_down_then_up_delivers_exactly_once_with_the_same_message_id(make_app, now):
+    server = unused_server()
+    app = make_app(**server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    lead_id = register(app, now)
+    assert count_rows(app, Lead) == 1  # the lead is safe whatever the mail server does
+
+    report = deliver(app, now)
+    assert len(report.retrying) == 2 and not report.sent
+    first = rows(app)
+    for row in first:
+        assert row.status == OutboxStatus.PENDING
+        assert row.attempts == 1
+        assert "Connection" in row.last_error or "refused" in row.last_error.lower()
+        # Backoff with jitter: between half and all of the 30 s base.
+        assert now + timedelta(seconds=15) <= row.due_at <= now + timedelta(seconds=30)
+    # Not due yet: nothing is tried again.
+    assert not deliver(app, now + timedelta(seconds=10)).retrying
+
+    server.start()
+    try:
+        report = deliver(app, now + timedelta(minutes=1))
+        assert len(report.sent) == 2
+        again = deliver(app, now + timedelta(hours=2))
+        assert not (again.sent or again.retrying or again.failed)
+    finally:
+        server.stop()
+
+    assert len(server.received) == 2
+    stored_ids = {row.message_id for row in first}
+    assert {r.message["Message-ID"] for r in server.received} == stored_ids
+    for row in rows(app):
+        assert row.status == OutboxStatus.SENT and row.attempts == 2 and row.sent_at
+    assert count_rows(app, Lead) == 1 and lead_id
+
+
+def test_temporary_refusal_then_success(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, now)
+    smtp_server.responses = ["451 4.3.0 Try again later"]
+    report = deliver(app, now)
+    assert len(report.retrying) == 1 and len(report.sent) == 1
+    retried = next(r for r in rows(app) if r.status == OutboxStatus.PENDING)
+    assert "451" in retried.last_error
+
+    report = deliver(app, now + timedelta(minutes=5))
+    assert report.sent == [retried.id]
+    assert len(smtp_server.received) == 2
+    ids = [r.message["Message-ID"] for r in smtp_server.received]
+    assert len(set(ids)) == 2 and retried.message_id in ids
+
+
+def test_permanent_refusal_gives_up_and_keeps_the_lead(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config())
+    lead_id = register(app, now)
+    smtp_server.responses = ["550 5.1.1 Mailbox does not exist"]
+    report = deliver(app, now)
+    assert len(report.failed) == 1 and not report.retrying
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.FAILED
+    assert "550" in row.last_error and "Mailbox does not exist" in row.last_error
+    assert not deliver(app, now + timedelta(days=1)).sent  # never tried again
+    assert smtp_server.received == []
+    with app.app_context():
+        assert db.session.get(Lead, lead_id) is not None
+
+
+def test_gives_up_after_the_most_attempts(make_app, now):
+    server = unused_server()
+    app = make_app(**server.config(), OUTBOX_MAX_ATTEMPTS=3)
+    register(app, now)
+    moment = now
+    outcomes = []
+    for _ in range(3):
+        report = deliver(app, moment)
+        outcomes.append("failed" if report.failed else "retrying" if report.retrying else "-")
+        moment += timedelta(hours=2)
+    assert outcomes == ["retrying", "retrying", "failed"]
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.FAILED and row.attempts == 3
+
+
+def test_backoff_grows_and_is_capped(app_ctx):
+    app_ctx.config.update(OUTBOX_BACKOFF_BASE_SECONDS=30.0, OUTBOX_BACKOFF_CAP_SECONDS=600.0)
+    import random
+
+    rng = random.Random(1)
+    for attempts, ceiling in [(1, 30), (2, 60), (3, 120), (5, 480), (6, 600), (20, 600)]:
+        delays = [outbox.backoff_delay(attempts, rng) for _ in range(50)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempts, delays[:3])
+        assert len({round(d, 3) for d in delays}) > 1  # jitter
+
+
+def test_silent_server_does_not_hang_the_worker(make_app, now):
+    silent = SilentServer()
+    try:
+        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=silent.port, MAIL_TIMEOUT=1.0,
+                       COACH_NOTIFY_EMAILS=COACHES)
+        register(app, now)
+        register(app, now, email="second@nhs.example")
+        started = time.monotonic()
+        report = deliver(app, now)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    # One timeout for the round, not one per message.
+    assert elapsed < 3.0, elapsed
+    assert len(report.retrying) == 4 and not report.sent
+    for row in rows(app):
+        assert row.status == OutboxStatus.PENDING and row.attempts == 1
+        assert "timed out" in row.last_error.lower() or "timeout" in row.last_error.lower()
+
+
+def test_a_worker_that_died_mid_send_is_picked_up_after_its_lease(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config())
+    register(app, now)
+    with app.app_context():
+        row = db.session.scalars(select(OutboxMessage)).one()
+        row.status = OutboxStatus.SENDING
+        row.lease_until = now + timedelta(minutes=5)
+        db.session.commit()
+    assert not deliver(app, now + timedelta(minutes=1)).sent  # still someone else's
+    assert len(deliver(app, now + timedelta(minutes=6)).sent) == 1
+    assert len(smtp_server.received) == 1
+
+
+def test_withdrawn_before_sending_sends_the_leader_nothing(make_app, smtp_server, now):
+    from booking.workflow import withdraw
+
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    lead_id = register(app, now)
+    with app.app_context():
+        withdraw(db.session.get(Lead, lead_id), reason="", now=now)
+        db.session.commit()
+    deliver(app, now + timedelta(hours=1))
+    assert smtp_server.messages_to("amara.okafor@nhs.example") == []
+    kinds = {row.kind: row.status for row in rows(app)}
+    assert kinds["leader_acknowledgement"] == OutboxStatus.CANCELLED
+    assert kinds["coach_new_lead"] == OutboxStatus.CANCELLED
+
+
+def test_a_message_that_cannot_be_sent_does_not_block_the_others(make_app, smtp_server, now):
+    """A recipient with a line break (impossible through the form) fails alone, loudly."""
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, now, email="eve@nhs.example\r\nBcc: hidden@attacker.example")
+    report = deliver(app, now)
+    assert len(report.failed) == 1 and len(report.sent) == 1
+    failed = next(r for r in rows(app) if r.status == OutboxStatus.FAILED)
+    assert failed.kind == "leader_acknowledgement" and "BadHeader" in failed.last_error
+    received_by = [a for r in smtp_server.received for a in r.rcpt_tos]
+    assert sorted(received_by) == COACHES
+    message = smtp_server.received[0].message
+    assert "bcc" not in {name.lower() for name in message.keys()}
+    assert all("attacker" not in str(value) for value in message.values())
+
+
+def test_421_closing_the_connection_does_not_cost_the_next_message(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, now)
+    smtp_server.responses = ["421 4.3.2 Closing, try later"]
+    report = deliver(app, now)
+    assert len(report.retrying) == 1 and len(report.sent) == 1
+    assert len(smtp_server.received) == 1
+
+
+def test_unreachable_server_is_retried_even_with_a_5xx_greeting(make_app, now):
+    """A bad password or a 554 greeting is about the server, not this message: retry later."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    port = listener.getsockname()[1]
+
+    def refuse_everyone() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.sendall(b"554 5.3.2 No service here\r\n")
+            conn.close()
+
+    threading.Thread(target=refuse_everyone, daemon=True).start()
+    try:
+        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=port, COACH_NOTIFY_EMAILS=COACHES)
+        register(app, now)
+        report = deliver(app, now)
+    finally:
+        listener.close()
+    assert len(report.retrying) == 2 and not report.failed
+    assert all(row.status == OutboxStatus.PENDING for row in rows(app))
+
+
+# ----- development capture and the command line --------------------------------------------
+
+def test_no_mail_server_writes_eml_files(app, now, tmp_path):
+    app.config["COACH_NOTIFY_EMAILS"] = COACHES
+    register(app, now)
+    report = deliver(app, now)
+    assert len(report.sent) == 2
+    files = sorted(Path(app.config["MAIL_CAPTURE_DIR"]).glob("*.eml"))
+    assert [f.name.split("-", 1)[1] for f in files] == ["leader_acknowledgement.eml",
+                                                        "coach_new_lead.eml"]
+    for path in files:
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+        assert message["Message-ID"] and message["Subject"]
+        assert message.get_body(("plain",)) is not None
+        assert message.get_body(("html",)) is not None
+    assert all(row.status == OutboxStatus.SENT for row in rows(app))
+
+
+def test_flask_outbox_deliver_command(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, utcnow())
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "deliver"])
+    assert result.exit_code == 0, result.output
+    assert "outbox: sent 2, retrying 0, failed 0" in result.output
+    assert len(smtp_server.received) == 2
+
+    result = runner.invoke(args=["outbox", "deliver"])
+    assert "sent 0" in result.output
+    result = runner.invoke(args=["outbox", "status"])
+    assert result.exit_code == 0 and "sent: 2" in result.output
+
+
+def test_flask_outbox_status_shows_failures(make_app, smtp_server):
+    app = make_app(**smtp_server.config())
+    register(app, utcnow())
+    smtp_server.responses = ["554 5.7.1 Rejected"]
+    runner = app.test_cli_runner()
+    assert "failed 1" in runner.invoke(args=["outbox", "deliver"]).output
+    output = runner.invoke(args=["outbox", "status"]).output
+    assert "failed: 1" in output and "554" in output and "amara.okafor@nhs.example" in output
+
+
+@pytest.mark.parametrize("max_loops", [2])
+def test_work_loop_survives_and_sends(make_app, smtp_server, max_loops):
+    app = make_app(**smtp_server.config())
+    register(app, utcnow())
+    with app.app_context():
+        outbox.work(poll_seconds=0.01, max_loops=max_loops)
+    assert len(smtp_server.received) == 1
