@@ -7,6 +7,7 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from booking.extensions import db
@@ -17,6 +18,21 @@ from booking.workflow.scheduling import Slot
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(autouse=True)
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cheap Argon2id parameters for tests (import this fixture into a test module).
+
+    Production keeps argon2-cffi's defaults (~0.15 s a hash); the code paths are the same.
+    """
+    from argon2 import PasswordHasher
+
+    from booking import passwords
+
+    monkeypatch.setattr(passwords, "_hasher",
+                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    passwords._dummy_hash.cache_clear()
 
 
 @lru_cache

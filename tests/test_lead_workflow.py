@@ -43,7 +43,12 @@ from booking.workflow.scheduling import (
     reschedule_session,
 )
 
-from .coach_helpers import add_coach, add_lead, slot
+from .coach_helpers import (
+    add_coach,
+    add_lead,
+    fast_passwords,  # noqa: F401
+    slot,
+)
 
 S = LeadStatus
 LONDON = ZoneInfo("Europe/London")

@@ -7,6 +7,7 @@ per account (email) and per client address.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,10 +94,6 @@ def _failures(column: object, value: str, now: datetime) -> _Failures:
         .where(column == value)  # type: ignore[operator]
         .where(LoginFailure.at > now - FAILURE_WINDOW)
     ).one()
-    if latest is not None and latest.tzinfo is None:  # func.max drops the column type on SQLite
-        from datetime import UTC
-
-        latest = latest.replace(tzinfo=UTC)
     return _Failures(int(count), latest)
 
 
@@ -109,12 +106,12 @@ def _check_throttle(email: str, address: str, now: datetime) -> None:
             continue
         if failures.count >= lock_after:
             until = failures.latest + FAILURE_WINDOW
-            raise SignInThrottled(int((until - now).total_seconds()) + 1, locked=True)
+            raise SignInThrottled(math.ceil((until - now).total_seconds()), locked=True)
         wait = SLOW_DOWN_SECONDS.get(min(failures.count, max(SLOW_DOWN_SECONDS)), 0) \
             if failures.count >= SLOW_DOWN_AFTER else 0
         if wait and now < failures.latest + timedelta(seconds=wait):
             remaining = failures.latest + timedelta(seconds=wait) - now
-            raise SignInThrottled(int(remaining.total_seconds()) + 1, locked=False)
+            raise SignInThrottled(math.ceil(remaining.total_seconds()), locked=False)
 
 
 def authenticate(email: str, password: str, *, address: str, now: datetime) -> Coach:
