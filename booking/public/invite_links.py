@@ -13,6 +13,7 @@ from flask import render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
 from wtforms import RadioField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..extensions import db
@@ -130,7 +131,7 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
                     label += f" – {questionnaire.low_label}"
                 if value == scale[-1] and questionnaire.high_label:
                     label += f" – {questionnaire.high_label}"
-                choices.append((str(value), label))
+                choices.append(SelectChoice(str(value), label))
             field: Any = RadioField(question.label, choices=choices, validators=[Optional()],
                                     validate_choice=False)
         else:
