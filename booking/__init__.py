@@ -53,7 +53,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
+    from .coach import auth as _coach_auth  # noqa: F401  (sign-in routes on coach_bp)
     from .coach.views import bp as coach_bp
+    from .public import choose as _choose  # noqa: F401  (the leader's time-choosing links)
     from .public import invite_links  # noqa: F401  (adds the invitation links to public_bp)
     from .public.views import bp as public_bp
 
