@@ -312,3 +312,8 @@ def count_rows(app: Flask, model: Any) -> int:
 
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(model)))
+
+
+# ----- browser tests: see tests/browser.py --------------------------------------------------
+
+from .browser import browser, browser_page, live_url, new_browser_page  # noqa: E402, F401
