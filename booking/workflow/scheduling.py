@@ -16,13 +16,14 @@ from uuid import uuid4
 from flask import current_app
 from sqlalchemy import select
 
-from .. import emails, outbox
+from .. import emails, invite_emails, outbox
 from ..extensions import db
 from ..models import (
     Coach,
     CoachingSession,
     Lead,
     LeadStatus,
+    PartStat,
     Proposal,
     ProposalStatus,
     ProposedTime,
@@ -323,26 +324,49 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
     return session
 
 
-# ----- the emails that follow a booking. Kept together so calendar invitations can replace them.
+# ----- the emails that follow a booking: calendar invitations (invite_emails.py) and reminders.
+
+
+def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> None:
+    draft = invite_emails.invitation(session, role, change, now=now,
+                                     reason=session.cancel_reason if change == "cancelled" else "")
+    # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
+    draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
+    outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
+
+
+def _queue_reminders(session: CoachingSession, now: datetime) -> None:
+    """A reminder to both, REMINDER_HOURS_BEFORE the start; none when that moment has passed
+    (the invitation itself has only just gone)."""
+    due = session.starts_at - timedelta(hours=float(current_app.config["REMINDER_HOURS_BEFORE"]))
+    if due <= now:
+        return
+    for role in invite_emails.ROLES:
+        outbox.enqueue(invite_emails.reminder(session, role), lead_id=session.lead_id,
+                       session_id=session.id, due_at=due, now=now)
 
 
 def _send_session_confirmations(session: CoachingSession, now: datetime) -> None:
-    """A time is agreed: tell the leader and the coach."""
-    lead = session.lead
-    outbox.enqueue(emails.leader_session_confirmed(session, withdraw_url(lead)),
-                   lead_id=lead.id, session_id=session.id, now=now)
-    outbox.enqueue(emails.coach_session_confirmed(session), lead_id=lead.id,
-                   session_id=session.id, now=now)
+    """A time is agreed: a calendar invitation (REQUEST, SEQUENCE 0) to the leader and the
+    coach, and their reminders."""
+    for role in invite_emails.ROLES:
+        _invite(session, role, "new", now)
+    _queue_reminders(session, now)
 
 
 def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> None:
-    """A booked session moved ('rescheduled') or was cancelled ('cancelled')."""
-    lead = session.lead
-    if lead.status != LeadStatus.WITHDRAWN:  # a withdrawn leader gets no more mail
-        outbox.enqueue(emails.leader_session_update(session, kind, withdraw_url(lead)),
-                       lead_id=lead.id, session_id=session.id, now=now)
-    outbox.enqueue(emails.coach_session_update(session, kind), lead_id=lead.id,
-                   session_id=session.id, now=now)
+    """A booked session moved ('rescheduled': REQUEST, same UID, higher SEQUENCE) or was
+    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE."""
+    outbox.cancel_pending(session_id=session.id, kinds=(invite_emails.REMINDER_KIND,))
+    change = "cancelled" if kind == "cancelled" else "updated"
+    if change == "updated":
+        # A new time asks both again: the calendars reset their answer to NEEDS-ACTION too.
+        session.leader_partstat = session.coach_partstat = PartStat.NEEDS_ACTION
+    if session.lead.status != LeadStatus.WITHDRAWN:  # a withdrawn leader gets no more mail
+        _invite(session, "leader", change, now)
+    _invite(session, "coach", change, now)
+    if change == "updated":
+        _queue_reminders(session, now)
 
 
 __all__ = [
