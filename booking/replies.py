@@ -166,7 +166,7 @@ def ingest_imap(config: dict[str, Any], now: datetime | None = None) -> IngestRe
         status, _ = connection.select(config.get("IMAP_FOLDER") or "INBOX")
         if status != "OK":
             raise RuntimeError(f"cannot open IMAP folder {config.get('IMAP_FOLDER')!r}")
-        status, data = connection.uid("SEARCH", None, "UNSEEN")
+        status, data = connection.uid("SEARCH", "UNSEEN")
         uids = data[0].split() if status == "OK" and data and data[0] else []
         for uid in uids:
             status, fetched = connection.uid("FETCH", uid, "(BODY.PEEK[])")
