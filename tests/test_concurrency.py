@@ -1,0 +1,235 @@
+"""Real concurrency: gunicorn with two worker processes on the test database, and several outbox
+workers at once against a real SMTP server."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from booking import outbox
+from booking.extensions import db
+from booking.models import (
+    Dimension,
+    FormReceipt,
+    Lead,
+    OutboxMessage,
+    OutboxStatus,
+    SessionFormat,
+)
+from booking.workflow import Registration, register_interest
+
+from .conftest import USING_POSTGRES, count_rows, hidden_fields, valid_registration
+from .smtp import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+
+@pytest.fixture
+def gunicorn_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
+    """The real app under gunicorn, two worker processes, on a free loopback port."""
+    if not GUNICORN.exists():
+        pytest.skip(f"gunicorn not installed next to {sys.executable}")
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "concurrency-test-secret",
+        "APP_ENV": "development",
+        "FORM_MIN_SECONDS": "0",
+        "COACH_NOTIFY_EMAILS": "coaches@example.org",
+        "MAIL_SERVER": "",
+        "MAIL_CAPTURE_DIR": str(tmp_path / "mail"),
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        # Limits are per process with the memory store; keep them out of the way here.
+        "RATELIMIT_REGISTER_PER_ADDRESS": "1000 per hour",
+        "RATELIMIT_REGISTER_PER_EMAIL": "1000 per hour",
+    }
+    log = (tmp_path / "gunicorn.log").open("w")
+    process = subprocess.Popen(
+        [str(GUNICORN), "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
+         "wsgi:app"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            try:
+                connection.request("GET", "/healthz")
+                if connection.getresponse().status == 200:
+                    break
+            except OSError:
+                pass
+            finally:
+                connection.close()
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail("gunicorn did not start:\n" + (tmp_path / "gunicorn.log").read_text())
+            time.sleep(0.1)
+        yield "127.0.0.1", port
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+    server_log = (tmp_path / "gunicorn.log").read_text()
+    assert "Traceback" not in server_log, server_log
+
+
+def get_form(host: str, port: int) -> tuple[str, dict[str, str]]:
+    """GET the form as a browser would: (Cookie header, hidden fields)."""
+    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection.request("GET", "/")
+    response = connection.getresponse()
+    html = response.read().decode()
+    cookies = [c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or []]
+    connection.close()
+    return "; ".join(cookies), hidden_fields(html)
+
+
+def post_all_at_once(host: str, port: int, requests: list[tuple[str, bytes]]) -> list[int]:
+    """POST each (cookie, body) from its own thread, released together."""
+    barrier = threading.Barrier(len(requests))
+    statuses: list[int] = [0] * len(requests)
+
+    def send(index: int, cookie: str, body: bytes) -> None:
+        connection = http.client.HTTPConnection(host, port, timeout=30)
+        connection.connect()
+        barrier.wait()
+        connection.request("POST", "/", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        statuses[index] = connection.getresponse().status
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(i, cookie, body))
+               for i, (cookie, body) in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return statuses
+
+
+@pytest.mark.slow
+def test_ten_identical_concurrent_submissions_make_one_lead(gunicorn_server, make_app):
+    host, port = gunicorn_server
+    cookie, fields = get_form(host, port)
+    body = urllib.parse.urlencode({**fields, **valid_registration()}, doseq=True).encode()
+
+    statuses = post_all_at_once(host, port, [(cookie, body)] * 10)
+
+    assert all(status in (200, 302, 303) for status in statuses), statuses
+    app = make_app()
+    assert count_rows(app, Lead) == 1
+    assert count_rows(app, FormReceipt) == 1
+    assert count_rows(app, OutboxMessage) == 2  # one acknowledgement, one coach notification
+
+
+@pytest.mark.slow
+def test_ten_different_concurrent_registrations_are_all_kept(gunicorn_server, make_app):
+    host, port = gunicorn_server
+    requests = []
+    for n in range(10):
+        cookie, fields = get_form(host, port)
+        data = {**fields, **valid_registration(email=f"leader{n}@nhs.example")}
+        requests.append((cookie, urllib.parse.urlencode(data, doseq=True).encode()))
+
+    statuses = post_all_at_once(host, port, requests)
+
+    assert all(status in (200, 302, 303) for status in statuses), statuses
+    app = make_app()
+    with app.app_context():
+        emails = sorted(db.session.scalars(select(Lead.email)))
+    assert emails == sorted(f"leader{n}@nhs.example" for n in range(10))
+    assert count_rows(app, OutboxMessage) == 20
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not USING_POSTGRES,
+                    reason="several outbox workers at once is a PostgreSQL deployment "
+                           "(FOR UPDATE SKIP LOCKED); set TEST_DATABASE_URL to run it")
+def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    with app.app_context():
+        for n in range(30):
+            register_interest(Registration(
+                full_name=f"Leader {n}", email=f"leader{n}@nhs.example", organisation="Trust",
+                role="Manager", preferred_format=SessionFormat.VIDEO,
+                dimensions=[Dimension.PRACTICAL], consent=True,
+            ), form_token=f"token-{n}", now=now)
+        db.session.commit()
+        expected = set(db.session.scalars(select(OutboxMessage.message_id)))
+    assert len(expected) == 60
+
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            with app.app_context():
+                start.wait()
+                while True:
+                    report = outbox.deliver_due(now=now, limit=3)
+                    if not (report.sent or report.retrying or report.failed):
+                        break
+                db.session.remove()
+        except BaseException as error:  # reported below, with the test's own assertion
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors, errors
+    per_message_id = Counter(r.message["Message-ID"] for r in smtp_server.received)
+    assert set(per_message_id) == expected
+    assert max(per_message_id.values()) == 1, per_message_id.most_common(3)
+    with app.app_context():
+        statuses = set(db.session.scalars(select(OutboxMessage.status)))
+    assert statuses == {OutboxStatus.SENT}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not USING_POSTGRES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_outbox_deliver_commands_in_parallel_processes(make_app, smtp_server, now, database_url,
+                                                       tmp_path):
+    """The operator's way: several `flask outbox deliver` processes at the same moment."""
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    with app.app_context():
+        for n in range(10):
+            register_interest(Registration(
+                full_name=f"Leader {n}", email=f"leader{n}@nhs.example", organisation="Trust",
+                role="Manager", preferred_format=SessionFormat.PHONE,
+                dimensions=[Dimension.NOT_SURE], consent=True,
+            ), form_token=f"p-{n}", now=now)
+        db.session.commit()
+    env = {**os.environ, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
+           "MAIL_PORT": str(smtp_server.port), "SECRET_KEY": "x", "FLASK_APP": "wsgi"}
+    flask = Path(sys.executable).with_name("flask")
+    processes = [subprocess.Popen([str(flask), "outbox", "deliver", "--limit", "4"], cwd=ROOT,
+                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                 for _ in range(3)]
+    outputs = [p.communicate(timeout=60)[0].decode() for p in processes]
+    assert all(p.returncode == 0 for p in processes), outputs
+    # Whatever is left (3 x 4 < 20) goes in one more run; nothing is sent twice.
+    with app.app_context():
+        outbox.deliver_due(now=now)
+    per_message_id = Counter(r.message["Message-ID"] for r in smtp_server.received)
+    assert len(per_message_id) == 20 and max(per_message_id.values()) == 1
