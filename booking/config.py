@@ -80,7 +80,13 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
 
     for name, (_, parse) in ENV_SETTINGS.items():
         if name in os.environ:
-            config[name] = parse(os.environ[name])
+            try:
+                config[name] = parse(os.environ[name])
+            except ValueError as error:
+                kind = {int: "a whole number", float: "a number"}.get(parse, "valid")
+                raise ConfigError(
+                    f"{name}={os.environ[name]!r} is not {kind}; fix or unset it"
+                ) from error
 
     if overrides:
         config.update(overrides)
@@ -102,6 +108,15 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             'Set SECRET_KEY to a long random value, e.g. python -c "import secrets; '
             'print(secrets.token_urlsafe(48))"'
         )
+
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ValueError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(
+            f"TIMEZONE={config['TIMEZONE']!r} is not a time zone name like Europe/London"
+        ) from error
 
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
