@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.orm import InstrumentedAttribute
 
 from .. import emails, outbox
 from ..extensions import db
@@ -88,10 +89,10 @@ def deactivate_coach(email: str) -> Coach:
     return coach
 
 
-def _failures(column: object, value: str, now: datetime) -> _Failures:
+def _failures(column: InstrumentedAttribute[str], value: str, now: datetime) -> _Failures:
     count, latest = db.session.execute(
         select(func.count(), func.max(LoginFailure.at))
-        .where(column == value)  # type: ignore[operator]
+        .where(column == value)
         .where(LoginFailure.at > now - FAILURE_WINDOW)
     ).one()
     return _Failures(int(count), latest)
