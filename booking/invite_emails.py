@@ -21,7 +21,7 @@ from flask import current_app, render_template
 
 from . import invites
 from .emails import Attachment, MailDraft, render_draft
-from .models import CoachingSession, PartStat, SessionFormat
+from .models import CoachingSession, LeadStatus, PartStat, SessionFormat
 from .questionnaire import questionnaire_pdf
 from .timefmt import format_range
 from .tokens import make_token
@@ -88,8 +88,11 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
         "questionnaire_url": questionnaire_url(session) if leader else None,
         "lead_url": None if leader else external_url("coach.lead_detail",
                                                      lead_id=session.lead_id),
-        # Every email to a leader carries the no-obligation way out.
-        "withdraw_url": withdraw_url(session.lead) if leader else None,
+        # Every email to a leader carries the no-obligation way out (once they have taken it,
+        # the only email they still get is the CANCEL that clears their calendar).
+        "withdrawn": session.lead.status == LeadStatus.WITHDRAWN,
+        "withdraw_url": withdraw_url(session.lead)
+        if leader and session.lead.status != LeadStatus.WITHDRAWN else None,
         "minutes": int((session.ends_at - session.starts_at).total_seconds() // 60),
     }
 

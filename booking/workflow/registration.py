@@ -158,9 +158,11 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     if close_open_proposals(lead, now=now):
         record_event(lead, "proposal-closed", "Open proposal closed (the leader withdrew)",
                      now=now, actor_label=lead.full_name)
-    session = cancel_for_withdrawal(lead, now)
+    # Older pending mail first (acknowledgements, proposals, reminders, invitations not yet
+    # sent); everything queued below comes after it and so is not cancelled with it: the
+    # calendar CANCELs for a booked session and the coach's notice.
     outbox.cancel_pending(lead_id=lead.id)
-    # After cancel_pending, which would otherwise cancel this message too.
+    session = cancel_for_withdrawal(lead, now)
     coach = lead.assigned_coach
     recipients = [coach.email] if coach is not None and coach.active \
         else coach_notification_recipients()

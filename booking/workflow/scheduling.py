@@ -312,7 +312,11 @@ def cancel_session(session: CoachingSession, actor: Coach | None, reason: str, n
 
 
 def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
-    """The leader withdrew: cancel their booked session without writing to them again."""
+    """The leader withdrew: cancel their booked session and take it out of both calendars.
+
+    The caller cancels the lead's older pending mail first (`withdraw` does), or it would
+    cancel the calendar CANCELs queued here too.
+    """
     session = booked_session(lead)
     if session is None:
         return None
@@ -321,6 +325,8 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
                  f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
                  "the leader withdrew", now=now, actor_label=lead.full_name,
                  detail={"session_id": session.id})
+    if session.starts_at > now:
+        _send_session_update(session, "cancelled", now)
     return session
 
 
@@ -362,7 +368,10 @@ def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> 
     if change == "updated":
         # A new time asks both again: the calendars reset their answer to NEEDS-ACTION too.
         session.leader_partstat = session.coach_partstat = PartStat.NEEDS_ACTION
-    if session.lead.status != LeadStatus.WITHDRAWN:  # a withdrawn leader gets no more mail
+    # A withdrawn leader gets no more mail, with one exception: the CANCEL for the session
+    # they were booked into. They asked to withdraw, and without it the event would stay in
+    # their calendar (the invitation put it there); the CANCEL only removes it.
+    if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
         _invite(session, "leader", change, now)
     _invite(session, "coach", change, now)
     if change == "updated":
