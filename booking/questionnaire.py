@@ -182,6 +182,42 @@ def check_answers(questionnaire: Questionnaire, submitted: Mapping[str, Any]) ->
     return check
 
 
+@dataclass(frozen=True)
+class AnsweredQuestion:
+    """One stored answer with the question's current wording, for the coach to read."""
+
+    label: str
+    kind: str
+    answer: str
+
+
+def answered_questions(questionnaire: Questionnaire, answers: Mapping[str, Any]
+                       ) -> list[AnsweredQuestion]:
+    """The leader's answers in the questionnaire's order, worded as the file words them now.
+
+    Unanswered questions are left out. An answer to a question the firm has since removed
+    from the file is still shown (under its id): the leader wrote it for the coach.
+    """
+    rows: list[AnsweredQuestion] = []
+    for question in questionnaire.questions:
+        if question.id not in answers:
+            continue
+        value = answers[question.id]
+        if question.kind == "rating":
+            text = f"{value} out of {questionnaire.scale_max}"
+            if value == questionnaire.scale_min and questionnaire.low_label:
+                text += f" ({questionnaire.low_label})"
+            elif value == questionnaire.scale_max and questionnaire.high_label:
+                text += f" ({questionnaire.high_label})"
+        else:
+            text = str(value)
+        rows.append(AnsweredQuestion(question.label, question.kind, text))
+    known = {q.id for q in questionnaire.questions}
+    rows += [AnsweredQuestion(f"{qid} (no longer in the questionnaire)", "text", str(value))
+             for qid, value in answers.items() if qid not in known]
+    return rows
+
+
 # ----- the printable PDF -----------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ Signing in, timeouts and the sign-in requirement for every page are in `auth.py`
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,13 @@ from ..models import (
     SessionFormat,
     utcnow,
 )
+from ..questionnaire import (
+    AnsweredQuestion,
+    Questionnaire,
+    QuestionnaireError,
+    answered_questions,
+    load_questionnaire,
+)
 from ..timefmt import local_zone
 from ..workflow import DomainError
 from ..workflow.leads import (
@@ -40,6 +48,16 @@ from ..workflow.leads import (
     contact_due_by,
     is_overdue,
     time_ago,
+)
+from ..workflow.responses import (
+    ANSWER_WORDS,
+    ROLES,
+    accepted_by_both,
+    declined_lead_ids,
+    declined_roles,
+    partstat_of,
+    party_name,
+    questionnaire_responses,
 )
 from ..workflow.scheduling import (
     Slot,
@@ -58,6 +76,8 @@ from .forms import (
     RescheduleForm,
     StatusForm,
 )
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -167,9 +187,11 @@ def leads():  # type: ignore[no-untyped-def]
         for lead in rows
     ]
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.name)))
+    declined = declined_lead_ids([lead.id for lead in rows])
     return render_template(
-        "coach/leads.html", items=items, filters=filters, has_next=has_next, coaches=coaches,
-        statuses=list(LeadStatus), dimensions=DIMENSION_LABELS, promise_days=days,
+        "coach/leads.html", items=items, declined=declined, filters=filters,
+        has_next=has_next, coaches=coaches, statuses=list(LeadStatus),
+        dimensions=DIMENSION_LABELS, promise_days=days,
     )
 
 
@@ -198,6 +220,41 @@ def _assign_form(lead: Lead, coaches: list[Coach]) -> AssignForm:
     return form
 
 
+def _answers(session: CoachingSession) -> dict[str, Any]:
+    """Each party's answer to the invitation, as the session panel shows it."""
+    return {
+        "parties": [(role, party_name(session, role), partstat_of(session, role))
+                    for role in ROLES],
+        "accepted_by_both": accepted_by_both(session),
+        "declined": declined_roles(session),
+    }
+
+
+def _reflections(sessions: list[CoachingSession]) -> tuple[list[dict[str, Any]], str | None]:
+    """The leader's questionnaire answers per session (newest session first), worded as the
+    questionnaire file words them; and a problem with that file, if any."""
+    responses = questionnaire_responses(sessions)
+    if not responses:
+        return [], None
+    questionnaire: Questionnaire | None = None
+    problem: str | None = None
+    try:
+        questionnaire = load_questionnaire()
+    except QuestionnaireError as error:
+        # A broken file must not hide the lead's page; the answers still show, by question id.
+        log.error("questionnaire file unreadable on a lead's page: %s", error)
+        problem = str(error)
+    found = []
+    for session in sessions:
+        response = responses.get(session.id)
+        if response is None:
+            continue
+        rows = (answered_questions(questionnaire, response.answers) if questionnaire else
+                [AnsweredQuestion(qid, "text", str(v)) for qid, v in response.answers.items()])
+        found.append({"session": session, "updated_at": response.updated_at, "rows": rows})
+    return found, problem
+
+
 def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
                  **forms: Any):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
@@ -211,6 +268,7 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         .order_by(CoachingSession.starts_at.desc())
     ))
     coaches = list(db.session.scalars(select(Coach).where(Coach.active).order_by(Coach.name)))
+    reflections, reflection_problem = _reflections(sessions)
     now = utcnow()
     days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
     agreed_form = forms.pop("agreed_form", None) or AgreedTimeForm(prefix="agreed", formdata=None)
@@ -228,6 +286,11 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         moves=coach_moves(lead.status),
         proposals=proposals,
         sessions=sessions,
+        answers={s.id: _answers(s) for s in sessions},
+        declined=[(s, role, party_name(s, role)) for s in sessions for role in declined_roles(s)],
+        answer_words=ANSWER_WORDS,
+        reflections=reflections,
+        reflection_problem=reflection_problem,
         coaches=coaches,
         note_form=forms.pop("note_form", None) or NoteForm(prefix="note", formdata=None),
         status_form=forms.pop("status_form", None) or StatusForm(prefix="status", formdata=None),

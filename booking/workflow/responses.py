@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from .. import emails, outbox
 from ..extensions import db
@@ -160,6 +160,38 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     return APPLIED if changed else UNCHANGED
 
 
+def declined_roles(session: CoachingSession) -> list[str]:
+    """Who has declined this booked session (empty for a cancelled or held one: moot)."""
+    if session.status != SessionStatus.BOOKED:
+        return []
+    return [role for role in ROLES if partstat_of(session, role) == PartStat.DECLINED]
+
+
+def declined_lead_ids(lead_ids: Collection[int]) -> set[int]:
+    """Of these leads, those whose booked session someone has declined: one query for a page
+    of the lead list, not one a row."""
+    if not lead_ids:
+        return set()
+    return set(db.session.scalars(
+        select(CoachingSession.lead_id).where(
+            CoachingSession.lead_id.in_(list(lead_ids)),
+            CoachingSession.status == SessionStatus.BOOKED,
+            or_(CoachingSession.leader_partstat == PartStat.DECLINED,
+                CoachingSession.coach_partstat == PartStat.DECLINED),
+        )
+    ))
+
+
+def questionnaire_responses(sessions: Collection[CoachingSession]
+                            ) -> dict[int, QuestionnaireResponse]:
+    """The stored reflection answers of these sessions, by session id, in one query."""
+    ids = [s.id for s in sessions]
+    if not ids:
+        return {}
+    return {r.session_id: r for r in db.session.scalars(
+        select(QuestionnaireResponse).where(QuestionnaireResponse.session_id.in_(ids)))}
+
+
 def questionnaire_open(session: CoachingSession, now: datetime) -> bool:
     return session.status == SessionStatus.BOOKED and now < session.starts_at
 
@@ -202,10 +234,13 @@ __all__ = [
     "ANSWER_WORDS",
     "accepted_by_both",
     "apply_reply",
+    "declined_lead_ids",
+    "declined_roles",
     "party_name",
     "partstat_of",
     "questionnaire_open",
     "questionnaire_response",
+    "questionnaire_responses",
     "record_partstat",
     "save_questionnaire",
 ]
