@@ -119,57 +119,6 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
     )
 
 
-def leader_session_confirmed(session: Any, withdraw_url: str) -> MailDraft:
-    return render_draft(
-        "leader_session_confirmed",
-        [session.lead.email],
-        "Your coaching session is booked",
-        lead=session.lead,
-        session=session,
-        withdraw_url=withdraw_url,
-    )
-
-
-def coach_session_confirmed(session: Any) -> MailDraft:
-    return render_draft(
-        "coach_session_confirmed",
-        [session.coach.email],
-        f"Session agreed with {session.lead.full_name}",
-        lead=session.lead,
-        session=session,
-        lead_url=_lead_url(session.lead),
-    )
-
-
-def leader_session_update(session: Any, kind: str, withdraw_url: str) -> MailDraft:
-    """kind: 'rescheduled' or 'cancelled'."""
-    subject = ("Your coaching session has moved" if kind == "rescheduled"
-               else "Your coaching session is cancelled")
-    return render_draft(
-        "leader_session_update",
-        [session.lead.email],
-        subject,
-        lead=session.lead,
-        session=session,
-        change=kind,
-        withdraw_url=withdraw_url,
-    )
-
-
-def coach_session_update(session: Any, kind: str) -> MailDraft:
-    subject = (f"Session with {session.lead.full_name} moved" if kind == "rescheduled"
-               else f"Session with {session.lead.full_name} cancelled")
-    return render_draft(
-        "coach_session_update",
-        [session.coach.email],
-        subject,
-        lead=session.lead,
-        session=session,
-        change=kind,
-        lead_url=_lead_url(session.lead),
-    )
-
-
 def coach_leader_withdrawn(lead: Any, recipients: list[str], cancelled_session: Any | None
                            ) -> MailDraft:
     return render_draft(
