@@ -10,28 +10,17 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from booking import outbox
 from booking.extensions import db
 from booking.models import CoachingSession, Lead, LeadStatus
 
 from .browser import serve
+from .browser_flows import deliver, link_in, propose, register, sign_in_from_link, text_part
 from .coach_helpers import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 LEADER = "amara.okafor@nhs.example"
 COACH = "maya@example.org"
-
-
-def deliver(app) -> None:
-    with app.app_context():
-        report = outbox.deliver_due()
-        assert not report.failed and not report.retrying, report
-
-
-def text_part(message) -> str:
-    part = message.get_body(preferencelist=("plain",))
-    return str(part.get_content()) if part is not None else ""
 
 
 def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page, tmp_path):
@@ -46,39 +35,16 @@ def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page
     with serve(app) as url:
         # The leader registers.
         leader = new_browser_page()
-        leader.goto(url + "/")
-        leader.get_by_label("Full name").fill("Amara Okafor")
-        leader.get_by_label("Work email address").fill(LEADER)
-        leader.get_by_label("Organisation").fill("Riverside Hospitals")
-        leader.get_by_label("Job title or role").fill("Director of Nursing")
-        leader.get_by_label("Compassionate", exact=True).check()
-        leader.get_by_label("Video call").check()
-        leader.get_by_label("I agree to be contacted about this request").check()
-        with leader.expect_navigation():
-            leader.get_by_role("button", name="Register my interest").click()
-        assert "/thank-you" in leader.url
+        register(leader, url, "Amara Okafor", LEADER)
         deliver(app)
         assert smtp_server.messages_to(LEADER), "no acknowledgement"
         [new_lead] = smtp_server.messages_to(COACH)
-        lead_link = re.search(r"(http://\S+/coach/leads/\d+)", text_part(new_lead))[1]
 
-        # The coach follows the link in her email, signs in, and proposes three times.
+        # The coach follows the link in her email, signs in (the sign-in page shows nothing of
+        # the lead), and proposes three times.
         coach = new_browser_page()
-        coach.goto(lead_link)
-        assert "/coach/sign-in" in coach.url
-        assert "Amara" not in coach.content()
-        coach.get_by_label("Email address").fill(COACH)
-        coach.get_by_label("Password").fill(PASSWORD)
-        coach.get_by_role("button", name="Sign in").click()
-        coach.get_by_role("heading", name="Amara Okafor").wait_for()
-        for n, (when, start) in enumerate(zip(days, ["09:00", "11:30", "14:00"], strict=True),
-                                          start=1):
-            coach.get_by_label(f"Date for time {n}", exact=True).fill(when.isoformat())
-            coach.get_by_label(f"Start time for time {n}", exact=True).fill(start)
-            coach.get_by_label(f"Joining link, number to call or address for time {n}",
-                               exact=True).fill("https://meet.example/maya")
-        coach.get_by_role("button", name="Send these times to Amara Okafor").click()
-        coach.get_by_text("3 times sent to Amara Okafor.").wait_for()
+        sign_in_from_link(coach, link_in(new_lead, r"/coach/leads/\d+"), COACH, "Amara Okafor")
+        propose(coach, "Amara Okafor", list(zip(days, ["09:00", "11:30", "14:00"], strict=True)))
         assert coach.locator("#lead-status").inner_text() == "Times proposed"
         deliver(app)
 
@@ -88,8 +54,7 @@ def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page
         assert len(proposal_mail) == 1
         body = text_part(proposal_mail[0])
         assert "/withdraw/" in body
-        choose_link = re.search(r"(http://\S+/choose/\S+)", body)[1]
-        leader.goto(choose_link)
+        leader.goto(link_in(proposal_mail[0], r"/choose/\S+"))
         wanted = f"{days[1]:%A} {days[1].day} {days[1]:%B %Y}, 11:30–12:30"
         options = leader.locator("label.choice__label").all_inner_texts()
         assert len(options) == 3
