@@ -35,7 +35,7 @@ class InterestForm(FlaskForm):
             # of our error summary, and `maxlength` silently cuts off pasted text. The server
             # checks both and says so in words (GOV.UK pattern).
             render_kw = {"required": False, "maxlength": False, **render_kw}
-            return super().render_field(field, render_kw)
+            return super().render_field(field, render_kw)  # type: ignore[misc]
 
     full_name = StringField(
         "Full name",
