@@ -47,6 +47,10 @@ def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> Mail
     )
 
 
+def _lead_url(lead: Any) -> str:
+    return external_url("coach.lead_detail", lead_id=lead.id)
+
+
 def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
     return render_draft(
         "leader_acknowledgement",
@@ -63,7 +67,7 @@ def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
         recipients,
         f"New request for personal support: {lead.full_name}, {lead.organisation}",
         lead=lead,
-        lead_url=external_url("coach.lead_detail", lead_id=lead.id),
+        lead_url=_lead_url(lead),
     )
 
 
@@ -75,15 +79,11 @@ def coach_repeat_registration(lead: Any, recipients: list[str], submitted: dict[
         f"{lead.full_name} registered again (open request)",
         lead=lead,
         submitted=submitted,
-        lead_url=external_url("coach.lead_detail", lead_id=lead.id),
+        lead_url=_lead_url(lead),
     )
 
 
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
-
-
-def _lead_url(lead: Any) -> str:
-    return external_url("coach.lead_detail", lead_id=lead.id)
 
 
 def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:

@@ -78,6 +78,16 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
                             "our most recent email.")
 
 
+def _open_proposal(token: str):  # type: ignore[no-untyped-def]
+    """(the proposal, None) when the link's times can still be chosen, else (None, a page)."""
+    proposal, problem = _proposal_from_token(token)
+    if proposal is None:
+        return None, _problem(problem or "invalid")
+    if proposal.status != ProposalStatus.OPEN or proposal.lead.status != LeadStatus.TIMES_PROPOSED:
+        return None, _closed_page(proposal)
+    return proposal, None
+
+
 def _render_choices(token: str, proposal: Proposal, error: str | None = None,
                     status: int = 200, note: str = ""):  # type: ignore[no-untyped-def]
     now = utcnow()
@@ -90,22 +100,18 @@ def _render_choices(token: str, proposal: Proposal, error: str | None = None,
 
 @bp.get("/choose/<token>", endpoint="choose_time")
 def choose_time(token: str):  # type: ignore[no-untyped-def]
-    proposal, problem = _proposal_from_token(token)
+    proposal, refusal = _open_proposal(token)
     if proposal is None:
-        return _problem(problem or "invalid")
-    if proposal.status != ProposalStatus.OPEN or proposal.lead.status != LeadStatus.TIMES_PROPOSED:
-        return _closed_page(proposal)
+        return refusal
     return _render_choices(token, proposal)
 
 
 @bp.post("/choose/<token>", endpoint="choose_time_pick")
 def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
-    proposal, problem = _proposal_from_token(token)
+    # A double click lands on the closed page once the first click has booked.
+    proposal, refusal = _open_proposal(token)
     if proposal is None:
-        return _problem(problem or "invalid")
-    if proposal.status != ProposalStatus.OPEN or proposal.lead.status != LeadStatus.TIMES_PROPOSED:
-        # A double click lands here once the first click has booked: show what was booked.
-        return _closed_page(proposal)
+        return refusal
     raw = request.form.get("time", "")
     picked = db.session.get(ProposedTime, int(raw)) if raw.isdigit() else None
     if picked is None or picked.proposal_id != proposal.id:
@@ -131,11 +137,9 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
 
 @bp.post("/choose/<token>/none-suit", endpoint="choose_time_none_suit")
 def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
-    proposal, problem = _proposal_from_token(token)
+    proposal, refusal = _open_proposal(token)
     if proposal is None:
-        return _problem(problem or "invalid")
-    if proposal.status != ProposalStatus.OPEN or proposal.lead.status != LeadStatus.TIMES_PROPOSED:
-        return _closed_page(proposal)
+        return refusal
     note = (request.form.get("note") or "").strip()
     if not note:
         return _render_choices(token, proposal, "Tell your coach which days and times would "
