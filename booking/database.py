@@ -33,3 +33,18 @@ def configure_engine(engine: Engine) -> None:
         # transaction wait its turn for up to the busy timeout instead. Writers are few and
         # short here, and WAL readers on other connections are never blocked.
         connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def belongs_on(dialect_name: str):  # type: ignore[no-untyped-def]
+    """Alembic `include_object` hook: leave out schema items marked for another database.
+
+    An index declared with `info={"only_on": "postgresql"}` (and `ddl_if`) exists only there;
+    without this, autogenerate and the drift test would report it missing on SQLite.
+    """
+
+    def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
+                       compare_to: Any) -> bool:
+        only_on = getattr(obj, "info", {}).get("only_on") if not reflected else None
+        return only_on is None or only_on == dialect_name
+
+    return include_object

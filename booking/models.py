@@ -186,6 +186,18 @@ class Lead(Model):
     __table_args__ = (
         Index("ix_lead_status_created", "status", "created_at"),
         Index("ix_lead_coach_created", "assigned_coach_id", "created_at"),
+        # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
+        # trigram indexes answer it without reading every lead. SQLite has no such index.
+        *(
+            Index(
+                f"ix_lead_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                info={"only_on": "postgresql"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("full_name", "email", "organisation")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -90,6 +90,9 @@ def run_migrations_online():
         conf_args["process_revision_directives"] = process_revision_directives
 
     connectable = get_engine()
+    from booking.database import belongs_on
+
+    conf_args.setdefault("include_object", belongs_on(connectable.dialect.name))
 
     with connectable.connect() as connection:
         context.configure(

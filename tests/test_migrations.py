@@ -7,13 +7,18 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask_migrate import Migrate
 
+from booking.database import belongs_on
 from booking.extensions import db
 
 
 def _differences(app) -> list:
     with app.app_context(), db.engine.connect() as connection:
         context = MigrationContext.configure(
-            connection, opts={"compare_type": True, "compare_server_default": False}
+            connection,
+            opts={
+                "compare_type": True,
+                "include_object": belongs_on(connection.dialect.name),
+            },
         )
         return list(compare_metadata(context, db.metadata))
 
