@@ -27,6 +27,11 @@ class InviteMessage(Message):
 
     def _message(self) -> MIMEBase:
         msg = super()._message()
+        if self.subject:
+            # Flask-Mail pre-encodes a non-ASCII subject with the legacy email.header API, which
+            # can fold inside a word: clients then show "Compa ssionate". Storing the plain text
+            # lets the SMTP policy encode and fold it correctly (RFC 2047).
+            msg.replace_header("Subject", self.subject)
         if self.calendar_method:
             # One spelling for the inline part and the invite.ics attachment alike, as RFC 6047
             # writes it (set_param would give `charset="utf-8"; method="REQUEST"`).

@@ -136,6 +136,26 @@ def test_every_typed_value_is_escaped_in_the_coach_email(make_app, smtp_server, 
     assert "Amara <b>Okafor</b> & Co" in text  # plain text shows exactly what was typed
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Siân Ó Briain-Ní Mhaoláin",
+        "Dr Kwame Mensah-Ellis of the Compassionate Leadership Collaborative – Northern Region",
+        "Zoë Żółkiewska-Łęcka, Associate Director of Quality Improvement and Patient Safety",
+    ],
+)
+def test_long_non_ascii_subjects_arrive_exactly_as_written(make_app, smtp_server, now, name):
+    """Folding a long encoded subject must never split a word ("Compa ssionate")."""
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    register(app, now, full_name=name, organisation="Compassionate Leadership – Ørsted Trust")
+    deliver(app, now)
+    coach = smtp_server.messages_to(COACHES[0])[0]
+    expected = f"New request for personal support: {name}, Compassionate Leadership – Ørsted Trust"
+    assert coach["Subject"] == expected
+    headers = smtp_server.received[-1].data.split(b"\r\n\r\n", 1)[0]
+    assert max(len(line) for line in headers.split(b"\r\n")) <= 78
+
+
 def test_repeat_registration_tells_the_coaches(make_app, smtp_server, now):
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
     lead_id = register(app, now)
