@@ -49,6 +49,20 @@ def outbox_status() -> None:
         click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
 
 
+@outbox_cli.command("retry")
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Retry every failed message.")
+def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
+    """Queue failed messages again (by id, as `outbox status` lists them, or --all-failed)."""
+    from .extensions import db
+
+    if not ids and not all_failed:
+        raise click.UsageError("Give message ids, or --all-failed.")
+    count = outbox.retry_failed(None if all_failed else list(ids))
+    db.session.commit()
+    click.echo(f"{count} message{'s' if count != 1 else ''} queued again")
+
+
 coach_cli = AppGroup("coach", help="Manage coach accounts.")
 
 

@@ -93,6 +93,23 @@ def cancel_pending(*, lead_id: int | None = None, session_id: int | None = None,
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def retry_failed(ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Put failed messages back in the queue (all of them, or those ids), due now.
+
+    For after the operator has fixed the cause (a mailbox that was full, a bad address mended
+    in the database). Each keeps its Message-ID, so a copy that did arrive is recognised.
+    """
+    stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    if ids is not None:
+        stmt = stmt.where(OutboxMessage.id.in_(ids))
+    result = db.session.execute(
+        stmt.values(status=OutboxStatus.PENDING, due_at=now or utcnow(), attempts=0,
+                    lease_until=None),
+        execution_options={"synchronize_session": False},
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
     """Seconds to wait after the n-th failed attempt: exponential, capped, with full jitter."""
     base = float(current_app.config["OUTBOX_BACKOFF_BASE_SECONDS"])

@@ -410,6 +410,24 @@ def test_flask_outbox_status_shows_failures(make_app, smtp_server):
     assert "failed: 1" in output and "554" in output and "amara.okafor@nhs.example" in output
 
 
+def test_flask_outbox_retry_sends_a_failed_message_again_with_its_message_id(
+        make_app, smtp_server):
+    app = make_app(**smtp_server.config())
+    register(app, utcnow())
+    smtp_server.responses = ["552 5.2.2 Mailbox full"]
+    runner = app.test_cli_runner()
+    assert "failed 1" in runner.invoke(args=["outbox", "deliver"]).output
+    (failed,) = [r for r in rows(app) if r.status == OutboxStatus.FAILED]
+
+    assert runner.invoke(args=["outbox", "retry"]).exit_code != 0  # says what to give
+    assert "0 messages" in runner.invoke(args=["outbox", "retry", str(failed.id + 99)]).output
+    assert "1 message queued again" in runner.invoke(args=["outbox", "retry", "--all-failed"]).output
+    assert "sent 1" in runner.invoke(args=["outbox", "deliver"]).output
+    (arrived,) = smtp_server.received
+    assert arrived.message["Message-ID"] == failed.message_id
+    assert {r.status for r in rows(app)} == {OutboxStatus.SENT}
+
+
 @pytest.mark.parametrize("max_loops", [2])
 def test_work_loop_survives_and_sends(make_app, smtp_server, max_loops):
     app = make_app(**smtp_server.config())
