@@ -37,7 +37,14 @@ GUNICORN = Path(sys.executable).with_name("gunicorn")
 
 
 @pytest.fixture
-def gunicorn_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]]:
+def gunicorn_env() -> dict[str, str]:
+    """Extra environment for the gunicorn server; a test parametrizes it to change settings."""
+    return {}
+
+
+@pytest.fixture
+def gunicorn_server(database_url: str, tmp_path: Path,
+                    gunicorn_env: dict[str, str]) -> Iterator[tuple[str, int]]:
     """The real app under gunicorn, two worker processes, on a free loopback port."""
     if not GUNICORN.exists():
         pytest.skip(f"gunicorn not installed next to {sys.executable}")
@@ -55,6 +62,7 @@ def gunicorn_server(database_url: str, tmp_path: Path) -> Iterator[tuple[str, in
         # Limits are per process with the memory store; keep them out of the way here.
         "RATELIMIT_REGISTER_PER_ADDRESS": "1000 per hour",
         "RATELIMIT_REGISTER_PER_EMAIL": "1000 per hour",
+        **gunicorn_env,
     }
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
@@ -233,3 +241,36 @@ def test_outbox_deliver_commands_in_parallel_processes(make_app, smtp_server, no
         outbox.deliver_due(now=now)
     per_message_id = Counter(r.message["Message-ID"] for r in smtp_server.received)
     assert len(per_message_id) == 20 and max(per_message_id.values()) == 1
+
+
+def _redis_or_skip() -> None:
+    import redis
+
+    try:
+        redis.Redis(host="127.0.0.1", port=6379, socket_connect_timeout=1).ping()
+    except redis.exceptions.ConnectionError as error:
+        pytest.skip(f"no Redis on 127.0.0.1:6379 ({error})")
+
+
+@pytest.mark.parametrize("gunicorn_env", [{
+    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+    # A prefix of its own, so runs never see each other's counts.
+    "RATELIMIT_KEY_PREFIX": f"booking-test-{os.getpid()}-{time.time_ns()}",
+    "RATELIMIT_REGISTER_PER_ADDRESS": "2 per hour",
+}])
+def test_rate_limit_holds_across_two_workers_with_redis(gunicorn_server, gunicorn_env, app):
+    """With the memory store each worker would count alone (up to 4 of these would pass)."""
+    _redis_or_skip()
+    host, port = gunicorn_server
+    statuses = []
+    for n in range(6):
+        cookie, fields = get_form(host, port)
+        fields.update(valid_registration(email=f"person{n}@nhs.example"))
+        body = urllib.parse.urlencode(fields, doseq=True).encode()
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection.request("POST", "/", body=body, headers={
+            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        statuses.append(connection.getresponse().status)
+        connection.close()
+    assert sorted(statuses) == [302, 302, 429, 429, 429, 429]
+    assert count_rows(app, Lead) == 2

@@ -432,3 +432,4 @@ def test_withdrawing_cancels_mail_not_yet_sent(app, client):
     with app.app_context():
         statuses = {m.status for m in db.session.scalars(select(OutboxMessage))}
     assert statuses == {OutboxStatus.CANCELLED}
+
