@@ -291,9 +291,17 @@ class Proposal(Model):
     )
     leader_note: Mapped[str] = mapped_column(Text, default="")
     responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when these are new times for a booked session (the leader asked to move it): picking
+    # one moves that session (same calendar entry) instead of booking a second one.
+    # use_alter: coaching_session -> proposed_time -> proposal -> coaching_session is a cycle,
+    # which SQLAlchemy can only order for CREATE/DROP when one link is added afterwards.
+    moves_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="CASCADE", use_alter=True)
+    )
 
     lead: Mapped[Lead] = relationship()
     coach: Mapped[Coach] = relationship()
+    moves_session: Mapped[CoachingSession | None] = relationship()
     times: Mapped[list[ProposedTime]] = relationship(
         back_populates="proposal", order_by="ProposedTime.starts_at", cascade="all, delete-orphan"
     )
