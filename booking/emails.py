@@ -97,10 +97,13 @@ def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:
 
 
 def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> MailDraft:
+    # New times for a booked session (the leader asked to move it) say so: their session
+    # stays booked until they pick one, and picking moves it.
     return render_draft(
         "leader_proposed_times",
         [proposal.lead.email],
-        "Times for your first coaching session",
+        "New times for your coaching session" if proposal.moves_session is not None
+        else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
         choose_url=choose_url,
@@ -112,7 +115,9 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
     return render_draft(
         "coach_none_suit",
         recipients,
-        f"None of the times suit {proposal.lead.full_name}",
+        f"None of the new times suit {proposal.lead.full_name} (the session stays booked)"
+        if proposal.moves_session is not None
+        else f"None of the times suit {proposal.lead.full_name}",
         lead=proposal.lead,
         proposal=proposal,
         lead_url=_lead_url(proposal.lead),
@@ -128,4 +133,16 @@ def coach_leader_withdrawn(lead: Any, recipients: list[str], cancelled_session: 
         lead=lead,
         cancelled_session=cancelled_session,
         lead_url=_lead_url(lead),
+    )
+
+
+def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> MailDraft:
+    return render_draft(
+        "coach_new_time_requested",
+        recipients,
+        f"{session.lead.full_name} asks for a different time for their session",
+        lead=session.lead,
+        session=session,
+        note=note,
+        lead_url=_lead_url(session.lead),
     )
