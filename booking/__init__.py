@@ -57,6 +57,7 @@ def register_blueprints(app: Flask) -> None:
     from .coach.views import bp as coach_bp
     from .public import choose as _choose  # noqa: F401  (the leader's time-choosing links)
     from .public import invite_links  # noqa: F401  (adds the invitation links to public_bp)
+    from .public import leader_session as _leader_session  # noqa: F401  (reschedule / cancel)
     from .public.views import bp as public_bp
 
     app.register_blueprint(public_bp)

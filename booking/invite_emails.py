@@ -45,6 +45,13 @@ def rsvp_url(session: CoachingSession, role: str, answer: PartStat | None = None
     return external_url("public.rsvp", **values)
 
 
+def leader_session_url(session: CoachingSession) -> str:
+    """The leader's own page for this session (ask for a different time, or cancel). Its own
+    token purpose: an Accept / Decline link, or the coach's, cannot be used to cancel."""
+    return external_url("public.leader_session",
+                        token=make_token("leader-session", {"session": session.id}))
+
+
 def questionnaire_url(session: CoachingSession) -> str:
     return external_url("public.questionnaire",
                         token=make_token("questionnaire", {"session": session.id}))
@@ -93,6 +100,11 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
         "withdrawn": session.lead.status == LeadStatus.WITHDRAWN,
         "withdraw_url": withdraw_url(session.lead)
         if leader and session.lead.status != LeadStatus.WITHDRAWN else None,
+        # Where the leader asks for a different time or cancels (nothing to change once the
+        # session is cancelled).
+        "session_url": leader_session_url(session)
+        if leader and kind != "cancelled" and session.lead.status != LeadStatus.WITHDRAWN
+        else None,
         "minutes": int((session.ends_at - session.starts_at).total_seconds() // 60),
     }
 
@@ -188,6 +200,7 @@ __all__ = [
     "calendar_text",
     "invitation",
     "join_text",
+    "leader_session_url",
     "questionnaire_url",
     "reminder",
     "rsvp_url",

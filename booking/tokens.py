@@ -16,6 +16,8 @@ PURPOSES: dict[str, int] = {
     "withdraw": 365 * 24 * 3600,
     "choose-time": 30 * 24 * 3600,
     "rsvp": 180 * 24 * 3600,
+    # The leader's "your session" page: ask for a different time, or cancel.
+    "leader-session": 180 * 24 * 3600,
     "questionnaire": 180 * 24 * 3600,
     "password-reset": 3600,
     "register-form": 7 * 24 * 3600,

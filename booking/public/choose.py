@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..invite_emails import leader_session_url
 from ..models import (
     CoachingSession,
     LeadStatus,
@@ -24,7 +25,7 @@ from ..models import (
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
 from ..workflow.registration import withdraw_url
-from ..workflow.scheduling import agree_time, none_suit
+from ..workflow.scheduling import agree_time, none_suit, proposal_open
 from .views import bp
 
 TAKEN = ("Sorry, that time was taken a moment ago. Nothing has been booked for you: "
@@ -66,6 +67,8 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
         session = _chosen_session(proposal)
         if session is not None and session.status == SessionStatus.BOOKED:
             return render_template("public/choose_done.html", session=session,
+                                   moved=proposal.moves_session_id is not None,
+                                   session_url=leader_session_url(session),
                                    withdraw_url=withdraw_url(lead))
         return _problem("used", "You chose a time from this list already. That session has "
                                 "since changed: see our latest email.")
@@ -73,7 +76,8 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
         return _problem("used", "You withdrew your interest, so these times are closed. "
                                 "There is nothing more you need to do.")
     if proposal.status == ProposalStatus.NONE_SUIT:
-        return render_template("public/choose_none_suit_sent.html"), 200
+        return render_template("public/choose_none_suit_sent.html",
+                               kept=proposal.moves_session), 200
     return _problem("used", "These times have been replaced or closed. Please use the link in "
                             "our most recent email.")
 
@@ -83,7 +87,7 @@ def _open_proposal(token: str):  # type: ignore[no-untyped-def]
     proposal, problem = _proposal_from_token(token)
     if proposal is None:
         return None, _problem(problem or "invalid")
-    if proposal.status != ProposalStatus.OPEN or proposal.lead.status != LeadStatus.TIMES_PROPOSED:
+    if not proposal_open(proposal):
         return None, _closed_page(proposal)
     return proposal, None
 

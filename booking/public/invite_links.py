@@ -17,7 +17,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
 from ..extensions import db
-from ..invite_emails import join_text
+from ..invite_emails import join_text, leader_session_url
 from ..models import CoachingSession, PartStat, SessionStatus, utcnow
 from ..questionnaire import Questionnaire, check_answers, load_questionnaire
 from ..tokens import TokenError, read_token
@@ -80,6 +80,8 @@ def rsvp(token: str):
         "answer_words": ANSWER_WORDS,
         "buttons": ANSWER_BUTTONS,
         "answers": ANSWERS,
+        # The leader's page to ask for a different time or cancel.
+        "session_url": leader_session_url(session) if role == "leader" else None,
     }
     now = utcnow()
     if session.status != SessionStatus.BOOKED:
