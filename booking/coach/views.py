@@ -43,6 +43,7 @@ from ..workflow import DomainError
 from ..workflow.leads import (
     add_note,
     assign,
+    booked_session,
     change_status,
     coach_moves,
     contact_due_by,
@@ -63,6 +64,7 @@ from ..workflow.scheduling import (
     Slot,
     cancel_session,
     local_start,
+    open_new_time_request,
     propose_times,
     record_agreed_time,
     reschedule_session,
@@ -271,6 +273,8 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
     reflections, reflection_problem = _reflections(sessions)
     now = utcnow()
     days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
+    # An "Agreed" lead's booked session can be offered new times (the leader asked to move it).
+    moving = booked_session(lead) if lead.status == LeadStatus.AGREED else None
     agreed_form = forms.pop("agreed_form", None) or AgreedTimeForm(prefix="agreed", formdata=None)
     if not agreed_form.format.data:
         agreed_form.format.data = lead.preferred_format.value
@@ -301,6 +305,8 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         cancel_forms=forms.pop("cancel_forms", {}),
         can_schedule=lead.status in (LeadStatus.NEW, LeadStatus.CONTACTED,
                                      LeadStatus.TIMES_PROPOSED),
+        moving=moving,
+        time_request=open_new_time_request(lead),
     )
     return body, status
 
@@ -422,7 +428,8 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     def action() -> str:
         proposal = propose_times(lead, _me(), slots, utcnow())
         count = len(proposal.times)
-        return f"{count} time{'s' if count != 1 else ''} sent to {lead.full_name}."
+        new = "new " if proposal.moves_session_id is not None else ""
+        return f"{count} {new}time{'s' if count != 1 else ''} sent to {lead.full_name}."
 
     return _act(lead_id, action, "#proposals", propose_form=form)
 
