@@ -40,6 +40,8 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "TIMEZONE": ("Europe/London", str),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
+    # Namespaces the limiter's keys in a shared store (several sites or test runs on one Redis).
+    "RATELIMIT_KEY_PREFIX": ("", str),
     "RATELIMIT_REGISTER_PER_ADDRESS": ("20 per hour", str),
     "RATELIMIT_REGISTER_PER_EMAIL": ("5 per hour", str),
     "FORM_MIN_SECONDS": (3.0, float),
