@@ -27,6 +27,8 @@ from ..models import (
     Dimension,
     Lead,
     LeadStatus,
+    OutboxMessage,
+    OutboxStatus,
     Proposal,
     SessionFormat,
     utcnow,
@@ -270,6 +272,10 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         .order_by(CoachingSession.starts_at.desc())
     ))
     coaches = list(db.session.scalars(select(Coach).where(Coach.active).order_by(Coach.name)))
+    emails = list(db.session.scalars(
+        select(OutboxMessage).where(OutboxMessage.lead_id == lead.id)
+        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+    ))
     reflections, reflection_problem = _reflections(sessions)
     now = utcnow()
     days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
@@ -296,6 +302,8 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         reflections=reflections,
         reflection_problem=reflection_problem,
         coaches=coaches,
+        emails=emails,
+        failed_emails=[m for m in emails if m.status == OutboxStatus.FAILED],
         note_form=forms.pop("note_form", None) or NoteForm(prefix="note", formdata=None),
         status_form=forms.pop("status_form", None) or StatusForm(prefix="status", formdata=None),
         assign_form=_assign_form(lead, coaches),
