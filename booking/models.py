@@ -170,6 +170,21 @@ class Coach(Model):
         return str(self.id)
 
 
+class CoachSignIn(Model):
+    """One signed-in browser. The cookie holds a random key; this row holds only its digest.
+
+    Signing out ends the row, so a copy of the old session cookie no longer works: Flask's
+    sessions live in the cookie itself and cannot be revoked any other way.
+    """
+
+    __tablename__ = "coach_sign_in"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class LoginFailure(Model):
     """One failed sign-in; recent rows slow down and then refuse further tries."""
 
@@ -434,6 +449,7 @@ __all__ = [
     "DIMENSION_LABELS",
     "FORMAT_LABELS",
     "Coach",
+    "CoachSignIn",
     "CoachingSession",
     "Dimension",
     "FormReceipt",

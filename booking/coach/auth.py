@@ -28,8 +28,11 @@ from ..workflow.accounts import (
     SignInThrottled,
     authenticate,
     coach_for_reset_token,
+    end_sign_in,
     request_password_reset,
     reset_password,
+    sign_in_is_live,
+    start_sign_in,
 )
 from .forms import NewPasswordForm, PasswordResetRequestForm, SignInForm
 from .views import bp
@@ -93,6 +96,9 @@ def require_signed_in_coach():  # type: ignore[no-untyped-def]
     elif session.get("pw") != fingerprint(current_user.password_hash):
         # The password changed (a reset): every older session ends.
         reason = "You were signed out because your password changed."
+    elif not sign_in_is_live(current_user, session.get("sign_in")):
+        # Signed out (this cookie is a copy kept from before), or ended by a password reset.
+        reason = "You were signed out."
     if reason:
         _end_session()
         flash(reason + " Sign in again to carry on.", "info")
@@ -137,6 +143,7 @@ def sign_in():  # type: ignore[no-untyped-def]
         form.password.data = ""
         return render_template("coach/sign_in.html", form=form, error=str(error)), 400
 
+    key = start_sign_in(coach, now=utcnow())
     db.session.commit()
     # A new session at sign-in: nothing from before (a planted session id, an old CSRF token)
     # carries over.
@@ -145,11 +152,14 @@ def sign_in():  # type: ignore[no-untyped-def]
     login_user(coach)
     session["signed_in_at"] = session["last_seen"] = time.time()
     session["pw"] = fingerprint(coach.password_hash)
+    session["sign_in"] = key
     return redirect(next_path or url_for("coach.leads"))
 
 
 @bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
+    end_sign_in(session.get("sign_in"), now=utcnow())
+    db.session.commit()
     _end_session()
     flash("You have signed out.", "info")
     return redirect(url_for("coach.sign_in"))

@@ -7,16 +7,18 @@ per account (email) and per client address.
 
 from __future__ import annotations
 
+import hashlib
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from .. import emails, outbox
 from ..extensions import db
-from ..models import Coach, LoginFailure
+from ..models import Coach, CoachSignIn, LoginFailure
 from ..passwords import (
     fingerprint,
     hash_password,
@@ -143,6 +145,42 @@ def authenticate(email: str, password: str, *, address: str, now: datetime) -> C
     return coach
 
 
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def start_sign_in(coach: Coach, *, now: datetime) -> str:
+    """Record a new signed-in browser; returns the key for its session cookie."""
+    key = secrets.token_urlsafe(32)
+    db.session.add(CoachSignIn(key_digest=_digest(key), coach_id=coach.id, created_at=now))
+    return key
+
+
+def sign_in_is_live(coach: Coach, key: str | None) -> bool:
+    if not key:
+        return False
+    row = db.session.get(CoachSignIn, _digest(key))
+    return row is not None and row.coach_id == coach.id and row.ended_at is None
+
+
+def end_sign_in(key: str | None, *, now: datetime) -> None:
+    """Sign-out: this browser's session cookie, or any copy of it, stops working."""
+    if key:
+        db.session.execute(
+            update(CoachSignIn)
+            .where(CoachSignIn.key_digest == _digest(key), CoachSignIn.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+
+
+def end_all_sign_ins(coach: Coach, *, now: datetime) -> None:
+    db.session.execute(
+        update(CoachSignIn)
+        .where(CoachSignIn.coach_id == coach.id, CoachSignIn.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+
+
 def set_password(coach: Coach, password: str) -> None:
     problem = password_problem(password)
     if problem:
@@ -182,5 +220,7 @@ def coach_for_reset_token(token: str) -> Coach:
 def reset_password(token: str, password: str, *, now: datetime) -> Coach:
     coach = coach_for_reset_token(token)
     set_password(coach, password)
+    # Whoever knew the old password may be signed in somewhere: end every session.
+    end_all_sign_ins(coach, now=now)
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == coach.email))
     return coach
