@@ -8,7 +8,9 @@ from functools import lru_cache
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event
 
 from booking.extensions import db
 from booking.models import Coach, Dimension, Lead, SessionFormat
@@ -91,3 +93,20 @@ def sign_in(client: FlaskClient, email: str = "maya@example.org", password: str 
 def post(client: FlaskClient, path: str, data: dict[str, Any], page: str = "/coach/"):
     """Post a coach form with a CSRF token taken from a page, as a browser would."""
     return client.post(path, data={"csrf_token": csrf_token(client, page), **data})
+
+
+def count_statements(app: Flask, client: FlaskClient, path: str) -> int:
+    """How many SQL statements one GET of `path` runs (to catch N+1 queries)."""
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(*args: Any) -> None:
+        seen.append(args[2])
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)

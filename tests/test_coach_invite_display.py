@@ -9,7 +9,6 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event
 
 from booking.extensions import db
 from booking.models import CoachingSession, PartStat, SessionFormat, utcnow
@@ -17,7 +16,13 @@ from booking.questionnaire import DEFAULT_FILE, load_questionnaire
 from booking.workflow.responses import record_partstat, save_questionnaire
 from booking.workflow.scheduling import cancel_session, record_agreed_time
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in  # noqa: F401
+from .coach_helpers import (  # noqa: F401
+    add_coach,
+    add_lead,
+    count_statements,
+    fast_passwords,
+    sign_in,
+)
 from .conftest import Page, parse
 
 SOON = date.today() + timedelta(days=9)
@@ -166,19 +171,7 @@ def test_once_the_declined_session_is_cancelled_the_warnings_go(app, signed_in, 
 
 def test_the_declined_marker_costs_the_lead_list_no_query_per_row(app, signed_in):
     def statements_for_list() -> int:
-        seen: list[str] = []
-        with app.app_context():
-            engine = db.engine
-
-        def count(*args):
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert signed_in.get("/coach/leads").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        return count_statements(app, signed_in, "/coach/leads")
 
     _, first = book(app, 1)
     answer(app, first, "leader", PartStat.DECLINED)

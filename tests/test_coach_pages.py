@@ -8,7 +8,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event, func, insert, select
+from sqlalchemy import func, insert, select
 
 from booking.extensions import db
 from booking.models import (
@@ -29,6 +29,7 @@ from .coach_helpers import (
     PASSWORD,
     add_coach,
     add_lead,
+    count_statements,
     csrf_token,
     fast_passwords,  # noqa: F401
     post,
@@ -363,19 +364,7 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, coach):
     now = utcnow()
 
     def statements_for_list() -> int:
-        seen: list[str] = []
-        with app.app_context():
-            engine = db.engine
-
-        def count(*args):
-            seen.append(args[2])
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
-            assert signed_in.get("/coach/leads").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
-        return len(seen)
+        return count_statements(app, signed_in, "/coach/leads")
 
     bulk_leads(app, [dict(full_name="One", email="1@x.example", organisation="O",
                           assigned_coach_id=coach, created_at=now)])
