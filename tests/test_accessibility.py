@@ -1,0 +1,113 @@
+"""Every page a leader or coach reaches, checked with axe-core in a real Chromium.
+
+axe finds what a machine can (labels, names, contrast, landmarks, ARIA misuse); it does not
+replace trying the pages with a screen reader. Moderate, serious and critical findings fail.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+import pytest
+
+from booking.extensions import db
+from booking.invite_emails import leader_session_url, questionnaire_url, rsvp_url
+from booking.models import Coach, SessionFormat, utcnow
+from booking.workflow.registration import withdraw_url
+from booking.workflow.scheduling import choose_url, propose_times, record_agreed_time
+
+from .coach_helpers import PASSWORD, add_coach, add_lead, fast_passwords, slot  # noqa: F401
+
+pytestmark = pytest.mark.browser
+SOON = date.today() + timedelta(days=9)
+BLOCKING = {"moderate", "serious", "critical"}
+
+
+@pytest.fixture
+def pages(app, live_url) -> dict[str, str]:
+    """Paths to every page worth checking, for a lead with proposed times and one with a
+    booked session."""
+    with app.app_context():
+        now = utcnow()
+        coach = add_coach(now=now)
+        proposed = add_lead(now, 1, full_name="Siân Ó Briain")
+        proposal = propose_times(proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now)
+        booked = add_lead(now, 2, full_name="Amara Okafor")
+        coach = db.session.get(Coach, coach.id)
+        session = record_agreed_time(booked, coach, now + timedelta(days=10), 60,
+                                     SessionFormat.VIDEO, "https://meet.example/abc", now)
+        db.session.commit()
+
+        def path(url: str) -> str:
+            return urlsplit(url).path
+
+        return {
+            "register": "/",
+            "privacy": "/privacy",
+            "thank you": "/thank-you",
+            "withdraw": path(withdraw_url(booked)),
+            "choose a time": path(choose_url(proposal)),
+            "answer the invitation": path(rsvp_url(session, "leader")),
+            "questionnaire": path(questionnaire_url(session)),
+            "your session": path(leader_session_url(session)),
+            "coach sign-in": "/coach/sign-in",
+            "not found": "/no-such-page",
+            "lead list": "/coach/leads",
+            "lead page": f"/coach/leads/{booked.id}",
+            "lead page, proposed": f"/coach/leads/{proposed.id}",
+        }
+
+
+def _problems(page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v.get("impact") in BLOCKING
+    ]
+
+
+@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 900}],
+                         ids=["phone", "desktop"])
+def test_no_serious_accessibility_problems_on_any_page(new_browser_page, live_url, pages,
+                                                        viewport):
+    page = new_browser_page(viewport=viewport)
+    found: dict[str, list[str]] = {}
+    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    for name, path in public.items():
+        page.goto(live_url + path)
+        found[name] = _problems(page)
+
+    # The form with every error showing.
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="Register my interest").click()
+    page.wait_for_selector("text=There is a problem")
+    found["register, with errors"] = _problems(page)
+
+    page.goto(live_url + "/coach/sign-in")
+    page.get_by_label("Email address").fill("maya@example.org")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/coach/**")
+    for name, path in pages.items():
+        if path.startswith("/coach/leads"):
+            page.goto(live_url + path)
+            found[name] = _problems(page)
+
+    assert {name: problems for name, problems in found.items() if problems} == {}
+
+
+def test_the_check_finds_a_real_problem(new_browser_page, live_url):
+    """The harness is live: an unlabelled field and a nameless button are reported."""
+    page = new_browser_page()
+    page.goto(live_url + "/")
+    page.evaluate("""() => {
+        const form = document.querySelector('form.interest-form');
+        form.insertAdjacentHTML('afterbegin', '<input type="text" id="x"><button></button>');
+    }""")
+    problems = _problems(page)
+    assert any(p.startswith("label") for p in problems), problems
+    assert any(p.startswith("button-name") for p in problems), problems
