@@ -70,9 +70,11 @@ def _problems(page) -> list[str]:
     ]
 
 
-@pytest.mark.parametrize("viewport", [{"width": 390, "height": 844}, {"width": 1280, "height": 900}],
-                         ids=["phone", "desktop"])
-def test_no_serious_accessibility_problems_on_any_page(new_browser_page, live_url, pages,
+PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages,
                                                         viewport):
     page = new_browser_page(viewport=viewport)
     found: dict[str, list[str]] = {}
