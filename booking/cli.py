@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import imaplib
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
@@ -152,6 +154,8 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
             report = replies.ingest_imap(dict(current_app.config))
         else:
             report = replies.ingest_message(sys.stdin.buffer.read(), label="stdin")
+    except imaplib.IMAP4.error as error:
+        raise click.ClickException(f"the IMAP server refused: {error}") from error
     except (OSError, RuntimeError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"invites: {report}")

@@ -153,7 +153,11 @@ def _imap_connect(config: dict[str, Any]) -> imaplib.IMAP4:
     else:
         connection = imaplib.IMAP4(host, port, timeout=timeout)
     if config.get("IMAP_USERNAME"):
-        connection.login(config["IMAP_USERNAME"], config.get("IMAP_PASSWORD") or "")
+        try:
+            connection.login(config["IMAP_USERNAME"], config.get("IMAP_PASSWORD") or "")
+        except imaplib.IMAP4.error:
+            connection.shutdown()
+            raise
     return connection
 
 
