@@ -167,20 +167,26 @@ def test_ten_different_concurrent_registrations_are_all_kept(gunicorn_server, ma
     assert count_rows(app, OutboxMessage) == 20
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(not USING_POSTGRES,
-                    reason="several outbox workers at once is a PostgreSQL deployment "
-                           "(FOR UPDATE SKIP LOCKED); set TEST_DATABASE_URL to run it")
-def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server, now):
-    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+def register_leaders(app, count: int, now) -> None:
+    """`count` different leaders register (each queues an acknowledgement and a coach notice)."""
     with app.app_context():
-        for n in range(30):
+        for n in range(count):
             register_interest(Registration(
                 full_name=f"Leader {n}", email=f"leader{n}@nhs.example", organisation="Trust",
                 role="Manager", preferred_format=SessionFormat.VIDEO,
                 dimensions=[Dimension.PRACTICAL], consent=True,
             ), form_token=f"token-{n}", now=now)
         db.session.commit()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not USING_POSTGRES,
+                    reason="several outbox workers at once is a PostgreSQL deployment "
+                           "(FOR UPDATE SKIP LOCKED); set TEST_DATABASE_URL to run it")
+def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    register_leaders(app, 30, now)
+    with app.app_context():
         expected = set(db.session.scalars(select(OutboxMessage.message_id)))
     assert len(expected) == 60
 
@@ -220,14 +226,7 @@ def test_outbox_deliver_commands_in_parallel_processes(make_app, smtp_server, no
                                                        tmp_path):
     """The operator's way: several `flask outbox deliver` processes at the same moment."""
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
-    with app.app_context():
-        for n in range(10):
-            register_interest(Registration(
-                full_name=f"Leader {n}", email=f"leader{n}@nhs.example", organisation="Trust",
-                role="Manager", preferred_format=SessionFormat.PHONE,
-                dimensions=[Dimension.NOT_SURE], consent=True,
-            ), form_token=f"p-{n}", now=now)
-        db.session.commit()
+    register_leaders(app, 10, now)
     env = {**os.environ, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
            "MAIL_PORT": str(smtp_server.port), "SECRET_KEY": "x", "FLASK_APP": "wsgi"}
     flask = Path(sys.executable).with_name("flask")
