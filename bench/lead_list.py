@@ -24,33 +24,94 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, insert, text
 
-FIRST = ["Amara", "Ben", "Chloe", "Dev", "Esi", "Finn", "Grace", "Hamid", "Isla", "Jon",
-         "Kemi", "Liam", "Maya", "Nia", "Owen", "Priya", "Quinn", "Rosa", "Sam", "Tariq"]
-LAST = ["Okafor", "Smith", "Jones", "Patel", "Nguyen", "Brown", "Khan", "Evans", "Walsh",
-        "Murphy", "Ahmed", "Clarke", "Hughes", "Lewis", "Price", "Reid", "Shaw", "Turner",
-        "Ward", "Young"] + [f"Surname{i}" for i in range(30)]
-ORGS = [f"{place} {kind}" for place in ("Northfield", "Riverside", "Eastgate", "Westmoor",
-                                        "Southbank", "Highcliff", "Lowvale", "Oakridge")
-        for kind in ("Hospitals", "Community Trust", "Care", "Health Board", "Council")]
-DIMENSIONS = ["compassionate", "purpose-led", "practical", "compassionate,practical",
-              "compassionate,purpose-led,practical", "not-sure"]
-STATUSES = ["new"] * 3 + ["contacted"] * 3 + ["times-proposed", "agreed", "held", "closed",
-                                               "withdrawn", "not-suitable", "no-response"]
+FIRST = [
+    "Amara",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Esi",
+    "Finn",
+    "Grace",
+    "Hamid",
+    "Isla",
+    "Jon",
+    "Kemi",
+    "Liam",
+    "Maya",
+    "Nia",
+    "Owen",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+]
+LAST = [
+    "Okafor",
+    "Smith",
+    "Jones",
+    "Patel",
+    "Nguyen",
+    "Brown",
+    "Khan",
+    "Evans",
+    "Walsh",
+    "Murphy",
+    "Ahmed",
+    "Clarke",
+    "Hughes",
+    "Lewis",
+    "Price",
+    "Reid",
+    "Shaw",
+    "Turner",
+    "Ward",
+    "Young",
+] + [f"Surname{i}" for i in range(30)]
+ORGS = [
+    f"{place} {kind}"
+    for place in (
+        "Northfield",
+        "Riverside",
+        "Eastgate",
+        "Westmoor",
+        "Southbank",
+        "Highcliff",
+        "Lowvale",
+        "Oakridge",
+    )
+    for kind in ("Hospitals", "Community Trust", "Care", "Health Board", "Council")
+]
+DIMENSIONS = [
+    "compassionate",
+    "purpose-led",
+    "practical",
+    "compassionate,practical",
+    "compassionate,purpose-led,practical",
+    "not-sure",
+]
+STATUSES = (
+    ["new"] * 3
+    + ["contacted"] * 3
+    + ["times-proposed", "agreed", "held", "closed", "withdrawn", "not-suitable", "no-response"]
+)
 PASSWORD = "benchmark password"
 
 
 def build_app(database_url: str, instance: Path):
     from booking import create_app
 
-    return create_app({
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": "bench",
-        "MAIL_SERVER": "",
-        "MAIL_CAPTURE_DIR": str(instance / "mail"),
-        "RATELIMIT_STORAGE_URI": "memory://",
-        "COACH_NOTIFY_EMAILS": [],
-        "BASE_URL": "http://bench.local",
-    })
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "bench",
+            "MAIL_SERVER": "",
+            "MAIL_CAPTURE_DIR": str(instance / "mail"),
+            "RATELIMIT_STORAGE_URI": "memory://",
+            "COACH_NOTIFY_EMAILS": [],
+            "BASE_URL": "http://bench.local",
+        }
+    )
 
 
 def load(app, count: int, seed: int = 1) -> int:
@@ -68,8 +129,16 @@ def load(app, count: int, seed: int = 1) -> int:
             db.session.execute(text("TRUNCATE lead, coach RESTART IDENTITY CASCADE"))
         now = datetime.now(UTC)
         hashed = hash_password(PASSWORD)
-        coaches = [Coach(email=f"coach{i}@bench.local", name=f"Coach {i}", password_hash=hashed,
-                         active=True, created_at=now) for i in range(5)]
+        coaches = [
+            Coach(
+                email=f"coach{i}@bench.local",
+                name=f"Coach {i}",
+                password_hash=hashed,
+                active=True,
+                created_at=now,
+            )
+            for i in range(5)
+        ]
         db.session.add_all(coaches)
         db.session.flush()
         coach_ids = [c.id for c in coaches] + [None]
@@ -78,17 +147,26 @@ def load(app, count: int, seed: int = 1) -> int:
             created = now - timedelta(seconds=rng.randrange(0, 2 * 365 * 24 * 3600))
             status = rng.choice(STATUSES)
             name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
-            batch.append({
-                "created_at": created, "updated_at": created, "consent_at": created,
-                "full_name": name,
-                "email": f"{name.lower().replace(' ', '.')}.{n}@nhs.example",
-                "phone": None, "organisation": rng.choice(ORGS), "role": "Ward manager",
-                "dimensions": rng.choice(DIMENSIONS), "help_text": "", "availability": "",
-                "preferred_format": rng.choice(["video", "phone", "in-person"]),
-                "status": status, "status_reason": "",
-                "first_contacted_at": None if status == "new" else created,
-                "assigned_coach_id": rng.choice(coach_ids),
-            })
+            batch.append(
+                {
+                    "created_at": created,
+                    "updated_at": created,
+                    "consent_at": created,
+                    "full_name": name,
+                    "email": f"{name.lower().replace(' ', '.')}.{n}@nhs.example",
+                    "phone": None,
+                    "organisation": rng.choice(ORGS),
+                    "role": "Ward manager",
+                    "dimensions": rng.choice(DIMENSIONS),
+                    "help_text": "",
+                    "availability": "",
+                    "preferred_format": rng.choice(["video", "phone", "in-person"]),
+                    "status": status,
+                    "status_reason": "",
+                    "first_contacted_at": None if status == "new" else created,
+                    "assigned_coach_id": rng.choice(coach_ids),
+                }
+            )
             if len(batch) == 10_000:
                 db.session.execute(insert(Lead), batch)
                 batch = []
@@ -105,8 +183,10 @@ def sign_in(client) -> None:
     page = client.get("/coach/sign-in").get_data(as_text=True)
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
     assert token, "no CSRF token on the sign-in page"
-    response = client.post("/coach/sign-in", data={
-        "csrf_token": token.group(1), "email": "coach0@bench.local", "password": PASSWORD})
+    response = client.post(
+        "/coach/sign-in",
+        data={"csrf_token": token.group(1), "email": "coach0@bench.local", "password": PASSWORD},
+    )
     assert response.status_code == 302, response.status_code
 
 
@@ -137,8 +217,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--leads", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=30)
-    parser.add_argument("--database-url", default=None,
-                        help="default: a scratch SQLite file in a temporary folder")
+    parser.add_argument(
+        "--database-url", default=None, help="default: a scratch SQLite file in a temporary folder"
+    )
     args = parser.parse_args()
     logging.disable(logging.INFO)
 
@@ -154,8 +235,10 @@ def main() -> None:
         app = build_app(url, instance)
         started = time.perf_counter()
         load(app, args.leads)
-        print(f"loaded {args.leads:,} leads into {url.split(':')[0]} "
-              f"in {time.perf_counter() - started:.1f} s")
+        print(
+            f"loaded {args.leads:,} leads into {url.split(':')[0]} "
+            f"in {time.perf_counter() - started:.1f} s"
+        )
 
         client = app.test_client()
         sign_in(client)

@@ -71,8 +71,13 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 @coach_cli.command("add")
 @click.argument("email")
 @click.option("--name", required=True, help="The coach's name, as leaders will see it.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="8 to 128 characters. Asked for (hidden, twice) when not given.")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="8 to 128 characters. Asked for (hidden, twice) when not given.",
+)
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
     from .extensions import db
@@ -125,13 +130,22 @@ invites_cli = AppGroup("invites", help="Calendar invitations: read the replies c
 
 
 @invites_cli.command("ingest")
-@click.option("--file", "file_path", type=click.Path(exists=True, dir_okay=False),
-              help="One raw email message (RFC 5322), e.g. a saved .eml.")
-@click.option("--maildir", type=click.Path(exists=True, file_okay=False),
-              help="A Maildir: every message not yet seen; processed ones are marked seen.")
-@click.option("--imap", is_flag=True,
-              help="The IMAP mailbox in the IMAP_* settings: unseen messages, marked seen "
-                   "once applied.")
+@click.option(
+    "--file",
+    "file_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="One raw email message (RFC 5322), e.g. a saved .eml.",
+)
+@click.option(
+    "--maildir",
+    type=click.Path(exists=True, file_okay=False),
+    help="A Maildir: every message not yet seen; processed ones are marked seen.",
+)
+@click.option(
+    "--imap",
+    is_flag=True,
+    help="The IMAP mailbox in the IMAP_* settings: unseen messages, marked seen once applied.",
+)
 def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> None:
     """Apply calendar replies (accept / tentative / decline) from email.
 

@@ -42,8 +42,9 @@ def belongs_on(dialect_name: str):  # type: ignore[no-untyped-def]
     without this, autogenerate and the drift test would report it missing on SQLite.
     """
 
-    def include_object(obj: Any, name: str | None, type_: str, reflected: bool,
-                       compare_to: Any) -> bool:
+    def include_object(
+        obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+    ) -> bool:
         only_on = getattr(obj, "info", {}).get("only_on") if not reflected else None
         return only_on is None or only_on == dialect_name
 

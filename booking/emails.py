@@ -71,8 +71,9 @@ def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
     )
 
 
-def coach_repeat_registration(lead: Any, recipients: list[str], submitted: dict[str, Any]
-                              ) -> MailDraft:
+def coach_repeat_registration(
+    lead: Any, recipients: list[str], submitted: dict[str, Any]
+) -> MailDraft:
     return render_draft(
         "coach_repeat_registration",
         recipients,
@@ -102,7 +103,8 @@ def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> 
     return render_draft(
         "leader_proposed_times",
         [proposal.lead.email],
-        "New times for your coaching session" if proposal.moves_session is not None
+        "New times for your coaching session"
+        if proposal.moves_session is not None
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
@@ -124,8 +126,9 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
     )
 
 
-def coach_leader_withdrawn(lead: Any, recipients: list[str], cancelled_session: Any | None
-                           ) -> MailDraft:
+def coach_leader_withdrawn(
+    lead: Any, recipients: list[str], cancelled_session: Any | None
+) -> MailDraft:
     return render_draft(
         "coach_leader_withdrawn",
         recipients,

@@ -48,13 +48,15 @@ def rsvp_url(session: CoachingSession, role: str, answer: PartStat | None = None
 def leader_session_url(session: CoachingSession) -> str:
     """The leader's own page for this session (ask for a different time, or cancel). Its own
     token purpose: an Accept / Decline link, or the coach's, cannot be used to cancel."""
-    return external_url("public.leader_session",
-                        token=make_token("leader-session", {"session": session.id}))
+    return external_url(
+        "public.leader_session", token=make_token("leader-session", {"session": session.id})
+    )
 
 
 def questionnaire_url(session: CoachingSession) -> str:
-    return external_url("public.questionnaire",
-                        token=make_token("questionnaire", {"session": session.id}))
+    return external_url(
+        "public.questionnaire", token=make_token("questionnaire", {"session": session.id})
+    )
 
 
 def join_text(session: CoachingSession) -> str:
@@ -86,20 +88,22 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
         "other_name": session.coach.name if leader else session.lead.full_name,
         "when": format_range(session.starts_at, session.ends_at),
         "join": join_text(session),
-        "join_link": session.join_detail if session.format == SessionFormat.VIDEO
-        and session.join_detail.lower().startswith(("https://", "http://")) else None,
+        "join_link": session.join_detail
+        if session.format == SessionFormat.VIDEO
+        and session.join_detail.lower().startswith(("https://", "http://"))
+        else None,
         "accept_url": rsvp_url(session, role, PartStat.ACCEPTED),
         "decline_url": rsvp_url(session, role, PartStat.DECLINED),
         "rsvp_url": rsvp_url(session, role),
         # The leader fills the questionnaire in; the coach reads the answers on the lead's page.
         "questionnaire_url": questionnaire_url(session) if leader else None,
-        "lead_url": None if leader else external_url("coach.lead_detail",
-                                                     lead_id=session.lead_id),
+        "lead_url": None if leader else external_url("coach.lead_detail", lead_id=session.lead_id),
         # Every email to a leader carries the no-obligation way out (once they have taken it,
         # the only email they still get is the CANCEL that clears their calendar).
         "withdrawn": session.lead.status == LeadStatus.WITHDRAWN,
         "withdraw_url": withdraw_url(session.lead)
-        if leader and session.lead.status != LeadStatus.WITHDRAWN else None,
+        if leader and session.lead.status != LeadStatus.WITHDRAWN
+        else None,
         # Where the leader asks for a different time or cancels (nothing to change once the
         # session is cancelled).
         "session_url": leader_session_url(session)
@@ -119,8 +123,9 @@ def _summary(session: CoachingSession, role: str) -> str:
 def calendar_text(session: CoachingSession, role: str, kind: str, now: datetime) -> str:
     """The iCalendar object for one party: REQUEST for new/updated, CANCEL for cancelled."""
     context = _context(session, role, kind)
-    description = render_template("email/invite_description.txt", **context,
-                                  firm_name=current_app.config["FIRM_NAME"]).strip()
+    description = render_template(
+        "email/invite_description.txt", **context, firm_name=current_app.config["FIRM_NAME"]
+    ).strip()
     build = invites.build_cancel if kind == "cancelled" else invites.build_request
     return build(
         session,
@@ -168,15 +173,21 @@ def invitation(
     draft.calendar = calendar
     draft.calendar_method = method
     # The same bytes as the inline part, for clients that only import .ics files.
-    draft.attachments.append(Attachment(
-        "invite.ics", f"text/calendar; method={method}; charset=utf-8",
-        calendar.encode("utf-8"),
-    ))
+    draft.attachments.append(
+        Attachment(
+            "invite.ics",
+            f"text/calendar; method={method}; charset=utf-8",
+            calendar.encode("utf-8"),
+        )
+    )
     if kind != "cancelled":
-        draft.attachments.append(Attachment(
-            PDF_FILENAME, "application/pdf",
-            questionnaire_pdf(),
-        ))
+        draft.attachments.append(
+            Attachment(
+                PDF_FILENAME,
+                "application/pdf",
+                questionnaire_pdf(),
+            )
+        )
     return draft
 
 

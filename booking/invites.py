@@ -70,7 +70,7 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
 def _email_of(address: Any) -> str:
     text = str(address).strip()
     if text.lower().startswith("mailto:"):
-        text = text[len("mailto:"):]
+        text = text[len("mailto:") :]
     return text.strip().lower()
 
 
@@ -164,9 +164,17 @@ def build_request(
     summary: str | None = None,
 ) -> str:
     """METHOD:REQUEST for a new or changed session (the caller raises SEQUENCE on a change)."""
-    event = _event(session, organizer_name=organizer_name, organizer_email=organizer_email,
-                   now=now, description=description, url=url, summary=summary,
-                   status="CONFIRMED", rsvp=True)
+    event = _event(
+        session,
+        organizer_name=organizer_name,
+        organizer_email=organizer_email,
+        now=now,
+        description=description,
+        url=url,
+        summary=summary,
+        status="CONFIRMED",
+        rsvp=True,
+    )
     alarm = Alarm()
     alarm.add("action", "DISPLAY")
     alarm.add("description", vText(summary or default_summary(session)))
@@ -191,9 +199,17 @@ def build_cancel(
 
     Cancelling as a REQUEST with STATUS:CANCELLED leaves the event in Gmail (cal.com #29706).
     """
-    event = _event(session, organizer_name=organizer_name, organizer_email=organizer_email,
-                   now=now, description=description, url=url, summary=summary,
-                   status="CANCELLED", rsvp=False)
+    event = _event(
+        session,
+        organizer_name=organizer_name,
+        organizer_email=organizer_email,
+        now=now,
+        description=description,
+        url=url,
+        summary=summary,
+        status="CANCELLED",
+        rsvp=False,
+    )
     calendar = _calendar("CANCEL")
     calendar.add_component(event)
     return _serialise(calendar)
@@ -237,8 +253,9 @@ def parse_replies(ics_text: str | bytes) -> list[Reply]:
                 if not email or partstat not in REPLY_PARTSTATS:
                     log.info("reply attendee %r with PARTSTAT %s ignored", email, partstat)
                     continue
-                replies.append(Reply(uid=uid, attendee_email=email, partstat=partstat,
-                                     sequence=sequence))
+                replies.append(
+                    Reply(uid=uid, attendee_email=email, partstat=partstat, sequence=sequence)
+                )
     return replies
 
 

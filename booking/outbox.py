@@ -77,8 +77,12 @@ def enqueue(
     return row
 
 
-def cancel_pending(*, lead_id: int | None = None, session_id: int | None = None,
-                   kinds: tuple[str, ...] | None = None) -> int:
+def cancel_pending(
+    *,
+    lead_id: int | None = None,
+    session_id: int | None = None,
+    kinds: tuple[str, ...] | None = None,
+) -> int:
     """Cancel queued mail for a lead or session (a withdrawal, a moved or cancelled session)."""
     stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
     if lead_id is not None:
@@ -103,8 +107,9 @@ def retry_failed(ids: list[int] | None = None, now: datetime | None = None) -> i
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(ids))
     result = db.session.execute(
-        stmt.values(status=OutboxStatus.PENDING, due_at=now or utcnow(), attempts=0,
-                    lease_until=None),
+        stmt.values(
+            status=OutboxStatus.PENDING, due_at=now or utcnow(), attempts=0, lease_until=None
+        ),
         execution_options={"synchronize_session": False},
     )
     return int(getattr(result, "rowcount", 0) or 0)
@@ -160,8 +165,14 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
-def _record_failure(row: OutboxMessage, error: Exception, now: datetime,
-                    report: DeliveryReport, *, permanent: bool | None = None) -> None:
+def _record_failure(
+    row: OutboxMessage,
+    error: Exception,
+    now: datetime,
+    report: DeliveryReport,
+    *,
+    permanent: bool | None = None,
+) -> None:
     """`permanent` overrides what the error says: None means ask `_is_permanent`."""
     row.attempts += 1
     row.last_error = f"{type(error).__name__}: {error}"[:2000]
@@ -176,8 +187,13 @@ def _record_failure(row: OutboxMessage, error: Exception, now: datetime,
         row.status = OutboxStatus.PENDING
         row.due_at = now + timedelta(seconds=backoff_delay(row.attempts))
         report.retrying.append(row.id)
-        log.warning("outbox %s (%s) will retry at %s: %s", row.id, row.kind,
-                    row.due_at.isoformat(), row.last_error)
+        log.warning(
+            "outbox %s (%s) will retry at %s: %s",
+            row.id,
+            row.kind,
+            row.due_at.isoformat(),
+            row.last_error,
+        )
 
 
 def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
@@ -219,12 +235,17 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
                     connection.send(message)
                 else:
                     path = capture_to_file(row, message)
-                    log.info("mail captured (no MAIL_SERVER): %s to %s -> %s",
-                             row.subject, ", ".join(row.recipients), path)
+                    log.info(
+                        "mail captured (no MAIL_SERVER): %s to %s -> %s",
+                        row.subject,
+                        ", ".join(row.recipients),
+                        path,
+                    )
             except (smtplib.SMTPException, OSError) as error:
                 _record_failure(row, error, now, report)
                 refused_this_one = isinstance(error, smtplib.SMTPRecipientsRefused) or (
-                    isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421)
+                    isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421
+                )
                 if not refused_this_one:
                     # The connection itself is gone (421 closes it too): open a new one.
                     _close_quietly(connection)
@@ -259,8 +280,9 @@ def _close_quietly(connection: object | None) -> None:
 
 def work(poll_seconds: float | None = None, max_loops: int | None = None) -> None:
     """Deliver forever (or `max_loops` times), sleeping between empty rounds."""
-    poll = float(poll_seconds if poll_seconds is not None
-                 else current_app.config["OUTBOX_POLL_SECONDS"])
+    poll = float(
+        poll_seconds if poll_seconds is not None else current_app.config["OUTBOX_POLL_SECONDS"]
+    )
     loops = 0
     while max_loops is None or loops < max_loops:
         loops += 1

@@ -98,20 +98,23 @@ def parse_questionnaire(data: Any, source: str = "questionnaire") -> Questionnai
             raise QuestionnaireError(f"{where}: expected an object")
         qid = _text(raw, "id", where)
         if not _ID.match(qid) or qid in seen:
-            raise QuestionnaireError(f"{where}: id {qid!r} must be unique, lower case, "
-                                     "letters, digits, - or _")
+            raise QuestionnaireError(
+                f"{where}: id {qid!r} must be unique, lower case, letters, digits, - or _"
+            )
         seen.add(qid)
         kind = _text(raw, "type", where)
         if kind not in QUESTION_KINDS:
             raise QuestionnaireError(f"{where}: type must be one of {', '.join(QUESTION_KINDS)}")
-        questions.append(Question(
-            id=qid,
-            kind=kind,
-            label=_text(raw, "label", where),
-            hint=_text(raw, "hint", where, required=False),
-            dimension=raw.get("dimension") or None,
-            max_length=int(raw.get("max_length", TEXT_MAX_LENGTH)),
-        ))
+        questions.append(
+            Question(
+                id=qid,
+                kind=kind,
+                label=_text(raw, "label", where),
+                hint=_text(raw, "hint", where, required=False),
+                dimension=raw.get("dimension") or None,
+                max_length=int(raw.get("max_length", TEXT_MAX_LENGTH)),
+            )
+        )
     return Questionnaire(
         title=_text(data, "title", source),
         introduction=_text(data, "introduction", source, required=False),
@@ -191,8 +194,9 @@ class AnsweredQuestion:
     answer: str
 
 
-def answered_questions(questionnaire: Questionnaire, answers: Mapping[str, Any]
-                       ) -> list[AnsweredQuestion]:
+def answered_questions(
+    questionnaire: Questionnaire, answers: Mapping[str, Any]
+) -> list[AnsweredQuestion]:
     """The leader's answers in the questionnaire's order, worded as the file words them now.
 
     Unanswered questions are left out. An answer to a question the firm has since removed
@@ -213,8 +217,11 @@ def answered_questions(questionnaire: Questionnaire, answers: Mapping[str, Any]
             text = str(value)
         rows.append(AnsweredQuestion(question.label, question.kind, text))
     known = {q.id for q in questionnaire.questions}
-    rows += [AnsweredQuestion(f"{qid} (no longer in the questionnaire)", "text", str(value))
-             for qid, value in answers.items() if qid not in known]
+    rows += [
+        AnsweredQuestion(f"{qid} (no longer in the questionnaire)", "text", str(value))
+        for qid, value in answers.items()
+        if qid not in known
+    ]
     return rows
 
 
@@ -226,8 +233,9 @@ def _unicode_font() -> tuple[Path, Path] | None:
     return (regular, bold) if regular.is_file() and bold.is_file() else None
 
 
-_ASCII = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-",
-                        "…": "...", "•": "-"})
+_ASCII = str.maketrans(
+    {"‘": "'", "’": "'", "“": '"', "”": '"', "–": "-", "—": "-", "…": "...", "•": "-"}
+)
 
 
 def _ascii(text: str) -> str:
@@ -236,8 +244,9 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def render_pdf(questionnaire: Questionnaire | None = None,
-               created_at: datetime | None = None) -> bytes:
+def render_pdf(
+    questionnaire: Questionnaire | None = None, created_at: datetime | None = None
+) -> bytes:
     """An A4 PDF to print and write on: real text (searchable, read aloud by screen readers),
     a title, document language and metadata, the title shown by viewers, bookmarks per part.
     """
@@ -279,8 +288,9 @@ def render_pdf(questionnaire: Questionnaire | None = None,
 
     def paragraph(body: str, size: float = 11, style: str = "", gap: float = 2) -> None:
         pdf.set_font(family, style, size)
-        pdf.multi_cell(width, size * 0.5, text(body), align="L",
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            width, size * 0.5, text(body), align="L", new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         pdf.ln(gap)
 
     def writing_lines(count: int) -> None:
@@ -327,8 +337,12 @@ def render_pdf(questionnaire: Questionnaire | None = None,
                 paragraph(question.hint, size=10, gap=0)
             writing_lines(5)
 
-    paragraph("You can also answer online: use the questionnaire link in your invitation. "
-              "Your answers are optional and only your coach sees them.", size=10, gap=0)
+    paragraph(
+        "You can also answer online: use the questionnaire link in your invitation. "
+        "Your answers are optional and only your coach sees them.",
+        size=10,
+        gap=0,
+    )
     return bytes(pdf.output())
 
 

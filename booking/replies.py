@@ -92,8 +92,7 @@ def replies_in(raw: bytes) -> list[Reply]:
     return replies
 
 
-def ingest_message(raw: bytes, now: datetime | None = None, label: str = "message"
-                   ) -> IngestReport:
+def ingest_message(raw: bytes, now: datetime | None = None, label: str = "message") -> IngestReport:
     """Apply every reply in one raw RFC 5322 message and commit."""
     report = IngestReport(messages=1)
     message = message_from_bytes(raw, policy=policy.compat32)
@@ -108,9 +107,15 @@ def ingest_message(raw: bytes, now: datetime | None = None, label: str = "messag
             for reply in parse_replies(text):
                 outcome = apply_reply(reply, now)
                 report.outcomes[outcome] += 1
-                log.info("%s: reply from %s for %s (%s, SEQUENCE %s): %s", label,
-                         reply.attendee_email, reply.uid, reply.partstat, reply.sequence,
-                         outcome)
+                log.info(
+                    "%s: reply from %s for %s (%s, SEQUENCE %s): %s",
+                    label,
+                    reply.attendee_email,
+                    reply.uid,
+                    reply.partstat,
+                    reply.sequence,
+                    outcome,
+                )
         db.session.commit()
     except InviteError as error:
         db.session.rollback()
@@ -143,8 +148,10 @@ def ingest_maildir(path: str | Path, now: datetime | None = None) -> IngestRepor
 def _imap_connect(config: dict[str, Any]) -> imaplib.IMAP4:
     host = config.get("IMAP_HOST")
     if not host:
-        raise RuntimeError("IMAP_HOST is not set: set IMAP_HOST, IMAP_USERNAME and "
-                           "IMAP_PASSWORD (and IMAP_PORT, IMAP_SSL, IMAP_FOLDER if needed)")
+        raise RuntimeError(
+            "IMAP_HOST is not set: set IMAP_HOST, IMAP_USERNAME and "
+            "IMAP_PASSWORD (and IMAP_PORT, IMAP_SSL, IMAP_FOLDER if needed)"
+        )
     port = int(config.get("IMAP_PORT") or (993 if config.get("IMAP_SSL", True) else 143))
     timeout = float(config.get("MAIL_TIMEOUT") or 30)
     connection: imaplib.IMAP4

@@ -63,14 +63,19 @@ def sign_in_from_link(page: Any, link: str, email: str, heading: str) -> None:
     page.get_by_role("heading", name=heading).wait_for()
 
 
-def propose(page: Any, leader_name: str, times: Sequence[tuple[date, str]],
-            detail: str = "https://meet.example/maya") -> None:
+def propose(
+    page: Any,
+    leader_name: str,
+    times: Sequence[tuple[date, str]],
+    detail: str = "https://meet.example/maya",
+) -> None:
     """On the lead's page, the coach proposes these (date, "HH:MM") times."""
     for n, (day, start) in enumerate(times, start=1):
         page.get_by_label(f"Date for time {n}", exact=True).fill(day.isoformat())
         page.get_by_label(f"Start time for time {n}", exact=True).fill(start)
-        page.get_by_label(f"Joining link, number to call or address for time {n}",
-                          exact=True).fill(detail)
+        page.get_by_label(f"Joining link, number to call or address for time {n}", exact=True).fill(
+            detail
+        )
     page.get_by_role("button", name=f"Send these times to {leader_name}").click()
     count = len(times)
     page.get_by_text(f"{count} time{'s' if count != 1 else ''} sent to {leader_name}.").wait_for()

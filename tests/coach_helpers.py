@@ -32,8 +32,9 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
 
     from booking import passwords
 
-    monkeypatch.setattr(passwords, "_hasher",
-                        PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
     passwords._dummy_hash.cache_clear()
 
 
@@ -43,11 +44,17 @@ def _hash(password: str) -> str:
     return hash_password(password)
 
 
-def add_coach(email: str = "maya@example.org", name: str = "Maya Coach",
-              password: str = PASSWORD, *, now: datetime) -> Coach:
+def add_coach(
+    email: str = "maya@example.org",
+    name: str = "Maya Coach",
+    password: str = PASSWORD,
+    *,
+    now: datetime,
+) -> Coach:
     """A coach row as `flask coach add` makes it (create_coach itself is tested on its own)."""
-    coach = Coach(email=email, name=name, password_hash=_hash(password), active=True,
-                  created_at=now)
+    coach = Coach(
+        email=email, name=name, password_hash=_hash(password), active=True, created_at=now
+    )
     db.session.add(coach)
     db.session.commit()
     return coach
@@ -64,17 +71,22 @@ def add_lead(now: datetime, n: int = 1, **overrides: Any) -> Lead:
         consent=True,
     )
     values.update(overrides)
-    lead = register_interest(Registration(**values), form_token=f"form-{n}-{values['email']}",
-                             now=now).lead
+    lead = register_interest(
+        Registration(**values), form_token=f"form-{n}-{values['email']}", now=now
+    ).lead
     db.session.commit()
     return lead
 
 
-def slot(day: date, hh: int, mm: int = 0, minutes: int = 60,
-         format: SessionFormat = SessionFormat.VIDEO, detail: str = "https://meet.example/abc"
-         ) -> Slot:
-    return Slot(day=day, start=time(hh, mm), format=format, detail=detail,
-                duration_minutes=minutes)
+def slot(
+    day: date,
+    hh: int,
+    mm: int = 0,
+    minutes: int = 60,
+    format: SessionFormat = SessionFormat.VIDEO,
+    detail: str = "https://meet.example/abc",
+) -> Slot:
+    return Slot(day=day, start=time(hh, mm), format=format, detail=detail, duration_minutes=minutes)
 
 
 def csrf_token(client: FlaskClient, path: str = "/coach/sign-in") -> str:
@@ -86,8 +98,9 @@ def csrf_token(client: FlaskClient, path: str = "/coach/sign-in") -> str:
 
 def sign_in(client: FlaskClient, email: str = "maya@example.org", password: str = PASSWORD):
     token = csrf_token(client)
-    return client.post("/coach/sign-in", data={"csrf_token": token, "email": email,
-                                               "password": password})
+    return client.post(
+        "/coach/sign-in", data={"csrf_token": token, "email": email, "password": password}
+    )
 
 
 def post(client: FlaskClient, path: str, data: dict[str, Any], page: str = "/coach/"):

@@ -35,8 +35,15 @@ def pages(app, live_url) -> dict[str, str]:
         proposal = propose_times(proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now)
         booked = add_lead(now, 2, full_name="Amara Okafor")
         coach = db.session.get(Coach, coach.id)
-        session = record_agreed_time(booked, coach, now + timedelta(days=10), 60,
-                                     SessionFormat.VIDEO, "https://meet.example/abc", now)
+        session = record_agreed_time(
+            booked,
+            coach,
+            now + timedelta(days=10),
+            60,
+            SessionFormat.VIDEO,
+            "https://meet.example/abc",
+            now,
+        )
         db.session.commit()
 
         def path(url: str) -> str:
@@ -74,8 +81,7 @@ PHONE, DESKTOP = {"width": 390, "height": 844}, {"width": 1280, "height": 900}
 
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
-def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages,
-                                                        viewport):
+def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages, viewport):
     page = new_browser_page(viewport=viewport)
     found: dict[str, list[str]] = {}
     public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}

@@ -18,8 +18,10 @@ from booking.workflow import Registration, register_interest
 
 from .conftest import count_rows, hidden_fields, parse, submit_registration, valid_registration
 
-NO_LIMITS = {"RATELIMIT_REGISTER_PER_ADDRESS": "100000 per hour",
-             "RATELIMIT_REGISTER_PER_EMAIL": "100000 per hour"}
+NO_LIMITS = {
+    "RATELIMIT_REGISTER_PER_ADDRESS": "100000 per hour",
+    "RATELIMIT_REGISTER_PER_EMAIL": "100000 per hour",
+}
 
 
 def only_lead(app) -> Lead:
@@ -73,23 +75,31 @@ def test_one_megabyte_multipart_body_is_a_friendly_413(app, client):
     fields = hidden_fields(client.get("/").get_data(as_text=True))
     # Built by hand: the test client spools a big upload to a temporary file it never closes.
     boundary = "----bound"
-    parts = [f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-             for k, v in fields.items()]
-    parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-                 f'filename="big.txt"\r\n\r\n{"x" * 1_000_000}\r\n--{boundary}--\r\n')
-    response = client.post("/", data="".join(parts).encode(),
-                           content_type=f"multipart/form-data; boundary={boundary}")
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="big.txt"\r\n\r\n{"x" * 1_000_000}\r\n--{boundary}--\r\n'
+    )
+    response = client.post(
+        "/", data="".join(parts).encode(), content_type=f"multipart/form-data; boundary={boundary}"
+    )
     assert response.status_code == 413
     assert count_rows(app, Lead) == 0
 
 
-@pytest.mark.parametrize("field,message", [
-    ("full_name", "Enter your full name on one line"),
-    ("organisation", "Enter your organisation on one line"),
-    ("role", "Enter your job title or role on one line"),
-    ("availability", "Enter when you are usually free on one line"),
-    ("email", "Enter your email address on one line"),
-])
+@pytest.mark.parametrize(
+    "field,message",
+    [
+        ("full_name", "Enter your full name on one line"),
+        ("organisation", "Enter your organisation on one line"),
+        ("role", "Enter your job title or role on one line"),
+        ("availability", "Enter when you are usually free on one line"),
+        ("email", "Enter your email address on one line"),
+    ],
+)
 @pytest.mark.parametrize("newline", ["\r\n", "\n", "\r"])
 def test_header_injection_in_single_line_fields_is_refused(app, client, field, message, newline):
     value = f"Sam Smith{newline}Bcc: x@y.example"
@@ -106,28 +116,35 @@ def test_nothing_a_leader_typed_can_add_a_header_at_the_email_layer(make_app, sm
     """Even if odd text got past the form, the outbox and mailer keep it out of the headers."""
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
     with app.app_context():
-        register_interest(Registration(
-            full_name="Eve\r\nBcc: eve@attacker.example\r\nX-Injected: yes",
-            email="eve@nhs.example",
-            organisation="Org\nSubject: hijacked\n\nbody",
-            role="Role\rCc: cc@attacker.example",
-            preferred_format=SessionFormat.VIDEO,
-            dimensions=[Dimension.PRACTICAL],
-            help_text="Hello\r\n.\r\nMAIL FROM:<x@y>",
-            consent=True,
-        ), form_token="inject", now=now)
+        register_interest(
+            Registration(
+                full_name="Eve\r\nBcc: eve@attacker.example\r\nX-Injected: yes",
+                email="eve@nhs.example",
+                organisation="Org\nSubject: hijacked\n\nbody",
+                role="Role\rCc: cc@attacker.example",
+                preferred_format=SessionFormat.VIDEO,
+                dimensions=[Dimension.PRACTICAL],
+                help_text="Hello\r\n.\r\nMAIL FROM:<x@y>",
+                consent=True,
+            ),
+            form_token="inject",
+            now=now,
+        )
         db.session.commit()
         report = outbox.deliver_due(now=now)
     assert len(report.sent) == 2, report
-    assert sorted(r for m in smtp_server.received for r in m.rcpt_tos) == \
-        ["coaches@example.org", "eve@nhs.example"]
+    assert sorted(r for m in smtp_server.received for r in m.rcpt_tos) == [
+        "coaches@example.org",
+        "eve@nhs.example",
+    ]
     for received in smtp_server.received:
         message = received.message
         header_names = {name.lower() for name in message.keys()}
         assert not header_names & {"bcc", "cc", "x-injected"}, header_names
         assert message.get_all("Subject") and len(message.get_all("Subject")) == 1
-        assert "hijacked" not in str(message["Subject"]) or "Org Subject: hijacked" in \
-            str(message["Subject"])
+        assert "hijacked" not in str(message["Subject"]) or "Org Subject: hijacked" in str(
+            message["Subject"]
+        )
         assert "\n" not in str(message["Subject"]) and "\r" not in str(message["Subject"])
         assert "attacker" not in str(message["To"])
     coach = smtp_server.messages_to("coaches@example.org")[0]
@@ -148,8 +165,10 @@ def test_script_in_organisation_is_stored_as_typed_and_escaped_everywhere(make_a
         message = received.message
         body_html = message.get_body(("html",)).get_content()
         assert "<script>" not in body_html
-        assert html.escape(evil, quote=True) in body_html or \
-            "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in body_html
+        assert (
+            html.escape(evil, quote=True) in body_html
+            or "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; Co" in body_html
+        )
         assert evil in message.get_body(("plain",)).get_content()
 
     # And in the page, when the form is shown again with an error.
@@ -161,8 +180,12 @@ def test_script_in_organisation_is_stored_as_typed_and_escaped_everywhere(make_a
 
 def test_sql_in_a_name_is_stored_literally(app, client):
     name = "O'Brien'); DROP TABLE lead;--"
-    assert submit_registration(client, full_name=name, organisation="x'; DELETE FROM lead; --"
-                               ).status_code == 302
+    assert (
+        submit_registration(
+            client, full_name=name, organisation="x'; DELETE FROM lead; --"
+        ).status_code
+        == 302
+    )
     assert only_lead(app).full_name == name
     with app.app_context():
         assert "lead" in inspect(db.engine).get_table_names()
@@ -191,7 +214,8 @@ def test_nul_in_withdraw_reason_never_causes_a_500(app, client):
     assert submit_registration(client).status_code == 302
     with app.app_context():
         path = withdraw_url(db.session.scalars(select(Lead)).one()).removeprefix(
-            "http://booking.test")
+            "http://booking.test"
+        )
     confirm = client.get(path).get_data(as_text=True)
     response = client.post(path, data={**hidden_fields(confirm), "reason": "bye\x00now"})
     assert response.status_code == 200
@@ -248,37 +272,69 @@ any_text = st.text(
 ) | st.sampled_from(["", " ", "\r\n", "\x00", "'; --", "<b>", "%", "+44", "@", "a@b"])
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
-    full_name=any_text, email=any_text | st.emails(), phone=any_text,
-    organisation=any_text, role=any_text, help_text=any_text, availability=any_text,
+    full_name=any_text,
+    email=any_text | st.emails(),
+    phone=any_text,
+    organisation=any_text,
+    role=any_text,
+    help_text=any_text,
+    availability=any_text,
     dimensions=st.lists(st.sampled_from([d.value for d in Dimension] + ["x"]), max_size=5),
     preferred_format=st.sampled_from([f.value for f in SessionFormat] + ["", "x"]),
     consent=st.sampled_from(["y", "", "n", "on"]),
 )
-def test_random_text_in_any_field_never_gives_a_500(make_app, full_name, email, phone,
-                                                    organisation, role, help_text, availability,
-                                                    dimensions, preferred_format, consent):
+def test_random_text_in_any_field_never_gives_a_500(
+    make_app,
+    full_name,
+    email,
+    phone,
+    organisation,
+    role,
+    help_text,
+    availability,
+    dimensions,
+    preferred_format,
+    consent,
+):
     app = make_app(**NO_LIMITS)
     # Examples share the test's database: compare with what was there before this one.
     receipts_before = count_rows(app, FormReceipt)
     client = app.test_client()
     fields = hidden_fields(client.get("/").get_data(as_text=True))
-    typed = dict(full_name=full_name, email=email, phone=phone, organisation=organisation,
-                 role=role, help_text=help_text, availability=availability,
-                 dimensions=dimensions, preferred_format=preferred_format, consent=consent)
+    typed = dict(
+        full_name=full_name,
+        email=email,
+        phone=phone,
+        organisation=organisation,
+        role=role,
+        help_text=help_text,
+        availability=availability,
+        dimensions=dimensions,
+        preferred_format=preferred_format,
+        consent=consent,
+    )
     response = client.post("/", data={**fields, **typed})
     assert response.status_code in (302, 400), response.status_code
     if response.status_code == 400:
         page = parse(response)
         assert "There is a problem" in page.text
         # What was typed comes back (single-line fields as sent, minus surrounding space).
-        if "\x00" not in full_name and all(c in string.printable or ord(c) > 127
-                                           for c in full_name):
-            assert page.value("Full name").strip() == full_name.strip() or \
-                "\r" in full_name or "\n" in full_name or "\x0b" in full_name or \
-                "\x0c" in full_name
+        if "\x00" not in full_name and all(
+            c in string.printable or ord(c) > 127 for c in full_name
+        ):
+            assert (
+                page.value("Full name").strip() == full_name.strip()
+                or "\r" in full_name
+                or "\n" in full_name
+                or "\x0b" in full_name
+                or "\x0c" in full_name
+            )
     else:
         # Stored: a new lead, or recorded on an open lead with the same address.
         assert count_rows(app, FormReceipt) == receipts_before + 1
@@ -289,10 +345,19 @@ def test_random_text_in_any_field_never_gives_a_500(make_app, full_name, email, 
 
 def test_outbox_rows_flatten_subjects(app_ctx, now):
     app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
-    register_interest(Registration(
-        full_name="A\r\nB", email="ab@nhs.example", organisation="C\nD", role="R",
-        preferred_format=SessionFormat.PHONE, dimensions=[Dimension.NOT_SURE], consent=True,
-    ), form_token="flat", now=now)
+    register_interest(
+        Registration(
+            full_name="A\r\nB",
+            email="ab@nhs.example",
+            organisation="C\nD",
+            role="R",
+            preferred_format=SessionFormat.PHONE,
+            dimensions=[Dimension.NOT_SURE],
+            consent=True,
+        ),
+        form_token="flat",
+        now=now,
+    )
     db.session.commit()
     subjects = [m.subject for m in db.session.scalars(select(OutboxMessage))]
     assert all("\r" not in s and "\n" not in s for s in subjects), subjects

@@ -26,8 +26,9 @@ COACH = "maya@example.org"
 def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page, tmp_path):
     app = make_app(**smtp_server.config())
     runner = app.test_cli_runner()
-    created = runner.invoke(args=["coach", "add", COACH, "--name", "Maya Coach",
-                                  "--password", PASSWORD])
+    created = runner.invoke(
+        args=["coach", "add", COACH, "--name", "Maya Coach", "--password", PASSWORD]
+    )
     assert created.exit_code == 0, created.output
     day = date.today() + timedelta(days=8)
     days = [day, day + timedelta(days=1), day + timedelta(days=2)]
@@ -49,8 +50,11 @@ def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page
         deliver(app)
 
         # The leader opens the link in the email the SMTP server received, and picks one.
-        proposal_mail = [m for m in smtp_server.messages_to(LEADER)
-                         if m["Subject"] == "Times for your first coaching session"]
+        proposal_mail = [
+            m
+            for m in smtp_server.messages_to(LEADER)
+            if m["Subject"] == "Times for your first coaching session"
+        ]
         assert len(proposal_mail) == 1
         body = text_part(proposal_mail[0])
         assert "/withdraw/" in body

@@ -35,15 +35,18 @@ LONDON = ZoneInfo("Europe/London")
 def new_mail(server: SMTPTestServer, address: str, seen: dict[str, int]) -> list[EmailMessage]:
     """What arrived for `address` since the last call."""
     messages = server.messages_to(address)
-    fresh = messages[seen.get(address, 0):]
+    fresh = messages[seen.get(address, 0) :]
     seen[address] = len(messages)
     return fresh
 
 
 def inline_calendar(message: EmailMessage) -> Calendar:
     """The calendar part an Outlook or Gmail reads: inline, with its iMIP method parameter."""
-    [part] = [p for p in message.walk() if p.get_content_type() == "text/calendar"
-              and p.get_content_disposition() != "attachment"]
+    [part] = [
+        p
+        for p in message.walk()
+        if p.get_content_type() == "text/calendar" and p.get_content_disposition() != "attachment"
+    ]
     calendar = Calendar.from_ical(part.get_content())
     assert part.get_param("method") == str(calendar["METHOD"])
     return calendar
@@ -89,15 +92,17 @@ def reply_from_calendar(invitation: EmailMessage, attendee: str, partstat: str) 
     message["To"] = ORGANIZER
     message["Subject"] = f"Accepted: {original['SUMMARY']}"
     message.set_content("Accepted.")
-    message.add_alternative(calendar.to_ical().decode("utf-8"), subtype="calendar",
-                            params={"method": "REPLY"})
+    message.add_alternative(
+        calendar.to_ical().decode("utf-8"), subtype="calendar", params={"method": "REPLY"}
+    )
     return message.as_bytes()
 
 
 def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_page, tmp_path):
     app = make_app(**smtp_server.config())
     created = app.test_cli_runner().invoke(
-        args=["coach", "add", COACH, "--name", "Maya Coach", "--password", PASSWORD])
+        args=["coach", "add", COACH, "--name", "Maya Coach", "--password", PASSWORD]
+    )
     assert created.exit_code == 0, created.output
     day = date.today() + timedelta(days=8)
     seen: dict[str, int] = {}
@@ -128,8 +133,9 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
         uid = str(events[0]["UID"])
         for event in events:
             assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 0
-            assert local_start(event) == datetime(day.year, day.month, day.day, 10, 0,
-                                                  tzinfo=LONDON)
+            assert local_start(event) == datetime(
+                day.year, day.month, day.day, 10, 0, tzinfo=LONDON
+            )
             attendees = {str(a).lower(): a.params for a in event["ATTENDEE"]}
             assert set(attendees) == {f"mailto:{LEADER}", f"mailto:{COACH}"}
             assert {p["PARTSTAT"] for p in attendees.values()} == {"NEEDS-ACTION"}
@@ -174,8 +180,9 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
             assert moved["Subject"].startswith("Updated invitation:")
             event = the_event(moved, "REQUEST")
             assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 1
-            assert local_start(event) == datetime(new_day.year, new_day.month, new_day.day,
-                                                  15, 30, tzinfo=LONDON)
+            assert local_start(event) == datetime(
+                new_day.year, new_day.month, new_day.day, 15, 30, tzinfo=LONDON
+            )
             assert "15:30" in text_part(moved)
 
         # The coach cancels: both get a CANCEL that removes the entry.

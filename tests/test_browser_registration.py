@@ -16,8 +16,7 @@ pytestmark = pytest.mark.browser
 
 
 def no_horizontal_scroll(page) -> bool:
-    return bool(page.evaluate(
-        "document.documentElement.scrollWidth <= window.innerWidth"))
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
 def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, tmp_path):
@@ -32,7 +31,8 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
     # Job title left empty; no format chosen; consent not ticked.
     page.get_by_label("Purpose-led").check()
     page.get_by_label("What would you like help with? (optional)").fill(
-        "Two teams are merging.\nHow do I keep everyone with me?")
+        "Two teams are merging.\nHow do I keep everyone with me?"
+    )
     page.get_by_role("button", name="Register my interest").click()
 
     summary = page.locator(".error-summary")
@@ -51,8 +51,10 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
     assert page.get_by_label("Full name").input_value() == "Siân O'Brien-Smith"
     assert page.get_by_label("Work email address").input_value() == "sian.obrien@nhs"
     assert page.get_by_label("Purpose-led").is_checked()
-    assert page.get_by_label("What would you like help with? (optional)").input_value() == \
-        "Two teams are merging.\nHow do I keep everyone with me?"
+    assert (
+        page.get_by_label("What would you like help with? (optional)").input_value()
+        == "Two teams are merging.\nHow do I keep everyone with me?"
+    )
     assert not page.get_by_label("I agree to be contacted about this request").is_checked()
     page.screenshot(path=str(tmp_path / "errors.png"), full_page=True)
 
@@ -78,8 +80,11 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
 
     with app.app_context():
         lead = db.session.scalars(select(Lead)).one()
-        assert (lead.full_name, lead.role, lead.phone) == \
-            ("Siân O'Brien-Smith", "Ward manager", "+447911123456")
+        assert (lead.full_name, lead.role, lead.phone) == (
+            "Siân O'Brien-Smith",
+            "Ward manager",
+            "+447911123456",
+        )
     # Back and refresh do not make a second lead.
     page.go_back()
     assert count_rows(app, Lead) == 1
@@ -95,10 +100,12 @@ def test_the_honeypot_is_invisible_to_people(browser_page, live_url):
 
 
 @pytest.mark.parametrize("width,height", [(390, 844), (320, 640), (1280, 900)])
-def test_page_fits_the_screen_with_and_without_errors(new_browser_page, live_url, tmp_path,
-                                                      width, height):
-    page = new_browser_page(viewport={"width": width, "height": height},
-                            is_mobile=width < 500, has_touch=width < 500)
+def test_page_fits_the_screen_with_and_without_errors(
+    new_browser_page, live_url, tmp_path, width, height
+):
+    page = new_browser_page(
+        viewport={"width": width, "height": height}, is_mobile=width < 500, has_touch=width < 500
+    )
     page.goto(live_url + "/")
     assert no_horizontal_scroll(page)
     page.screenshot(path=str(tmp_path / f"form-{width}.png"), full_page=True)

@@ -47,7 +47,8 @@ def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "radicale", "--config", str(config)],
-            stdout=subprocess.DEVNULL, stderr=log,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
         )
     try:
         deadline = time.monotonic() + 15
@@ -81,8 +82,9 @@ def as_filed(itip_text: str) -> str:
 
 
 def stored_events(calendar, around: datetime) -> list[Calendar]:
-    found = calendar.search(start=around - timedelta(days=30), end=around + timedelta(days=30),
-                            event=True)
+    found = calendar.search(
+        start=around - timedelta(days=30), end=around + timedelta(days=30), event=True
+    )
     return [Calendar.from_ical(item.data) for item in found]
 
 
@@ -143,4 +145,3 @@ def test_both_parties_can_file_the_same_event(app_ctx, radicale_url, request):
         events = stored_events(calendar, session.starts_at)
         assert len(events) == 1
         assert str(events[0].walk("VEVENT")[0]["UID"]) == session.uid
-

@@ -34,19 +34,24 @@ from .conftest import hidden_fields, parse
 SOON = date.today() + timedelta(days=9)
 
 
-def offer(app, n: int = 1, hours: tuple[int, ...] = (9, 11, 14),
-          coach_email: str = "maya@example.org") -> tuple[int, str, list[int]]:
+def offer(
+    app, n: int = 1, hours: tuple[int, ...] = (9, 11, 14), coach_email: str = "maya@example.org"
+) -> tuple[int, str, list[int]]:
     """Lead n gets times from the coach; returns (lead id, the /choose/ path, time ids)."""
     with app.app_context():
         now = utcnow()
-        coach = db.session.scalar(select(Coach).where(Coach.email == coach_email)) \
-            or add_coach(coach_email, "Maya Coach", now=now)
+        coach = db.session.scalar(select(Coach).where(Coach.email == coach_email)) or add_coach(
+            coach_email, "Maya Coach", now=now
+        )
         lead = add_lead(now, n, email=f"leader{n}@nhs.example", full_name=f"Leader Number{n}")
         lead.assigned_coach = coach
         proposal = propose_times(lead, coach, [slot(SOON, h) for h in hours], now)
         db.session.commit()
-        mail = db.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == "leader_proposed_times", OutboxMessage.lead_id == lead.id)).one()
+        mail = db.session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.kind == "leader_proposed_times", OutboxMessage.lead_id == lead.id
+            )
+        ).one()
         path = re.search(r"http://booking\.test(/choose/\S+)", mail.body_text)[1]
         return lead.id, path, [t.id for t in proposal.times]
 
@@ -56,7 +61,9 @@ def snapshot(app) -> tuple:
     with app.app_context():
         count = lambda model: db.session.scalar(select(func.count()).select_from(model))  # noqa: E731
         return (
-            count(CoachingSession), count(LeadEvent), count(OutboxMessage),
+            count(CoachingSession),
+            count(LeadEvent),
+            count(OutboxMessage),
             sorted((p.id, p.status.value) for p in db.session.scalars(select(Proposal))),
             sorted((lead.id, lead.status.value) for lead in db.session.scalars(select(Lead))),
         )
@@ -100,10 +107,15 @@ def test_picking_books_and_both_confirmations_are_queued(app, client):
         assert lead.status == LeadStatus.AGREED
         session = db.session.scalars(select(CoachingSession)).one()
         assert session.proposed_time_id == times[1]
-        kinds = [m.kind for m in db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.session_id == session.id))]
-        assert kinds.count("coach_session_confirmed") == kinds.count("leader_session_confirmed") \
-            == 1
+        kinds = [
+            m.kind
+            for m in db.session.scalars(
+                select(OutboxMessage).where(OutboxMessage.session_id == session.id)
+            )
+        ]
+        assert (
+            kinds.count("coach_session_confirmed") == kinds.count("leader_session_confirmed") == 1
+        )
 
 
 def test_the_link_again_after_picking_says_what_happened(app, client):
@@ -129,8 +141,9 @@ def test_none_suit_goes_back_to_the_coach(app, client):
     assert "we have told your coach" in parse(client.get(path)).text
     with app.app_context():
         assert db.session.get(Lead, lead_id).status == LeadStatus.CONTACTED
-        [mail] = db.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == "coach_none_suit")).all()
+        [mail] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "coach_none_suit")
+        ).all()
         assert mail.recipients == ["maya@example.org"]
         assert "Fridays after 3pm" in mail.body_text
 
@@ -138,18 +151,24 @@ def test_none_suit_goes_back_to_the_coach(app, client):
 # ----- refused cleanly ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("tamper", [
-    lambda t: t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB"),
-    lambda t: "x" + t,
-    lambda t: t.split(".")[0],
-])
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        lambda t: t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB"),
+        lambda t: "x" + t,
+        lambda t: t.split(".")[0],
+    ],
+)
 def test_tampered_token(app, client, tamper):
     _, path, times = offer(app)
     token = path.removeprefix("/choose/")
     bad = f"/choose/{tamper(token)}"
     before = snapshot(app)
-    for response in (client.get(bad), client.post(bad, data={"time": str(times[0])}),
-                     client.post(bad + "/none-suit", data={"note": "x"})):
+    for response in (
+        client.get(bad),
+        client.post(bad, data={"time": str(times[0])}),
+        client.post(bad + "/none-suit", data={"note": "x"}),
+    ):
         assert response.status_code in (400, 404)  # 400: the CSRF check, 404: the token
         assert "Leader Number1" not in response.get_data(as_text=True)
     response = client.get(bad)
@@ -263,8 +282,10 @@ def test_second_leader_picking_a_taken_slot_is_told_kindly(app, make_app):
     assert "Leader Number1" not in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.get(Lead, second_id).status == LeadStatus.TIMES_PROPOSED
-        assert db.session.scalars(select(Proposal.status).where(Proposal.lead_id == second_id))\
-            .one() == ProposalStatus.OPEN
+        assert (
+            db.session.scalars(select(Proposal.status).where(Proposal.lead_id == second_id)).one()
+            == ProposalStatus.OPEN
+        )
     # The other time is still there to pick.
     assert pick(second, second_path, second_times[1]).status_code == 302
 
@@ -297,8 +318,7 @@ def _race(app, requests: list[tuple[str, int]]) -> list[int]:
 
     def run(index: int) -> None:
         barrier.wait()
-        statuses[index] = clients[index].post(requests[index][0],
-                                              data=payloads[index]).status_code
+        statuses[index] = clients[index].post(requests[index][0], data=payloads[index]).status_code
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(len(requests))]
     for thread in threads:
@@ -323,5 +343,11 @@ def test_a_double_click_books_once(app):
     assert 302 in statuses and all(s in (200, 302) for s in statuses)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(CoachingSession)) == 1
-        assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
-            OutboxMessage.kind == "leader_session_confirmed")) == 1
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.kind == "leader_session_confirmed")
+            )
+            == 1
+        )

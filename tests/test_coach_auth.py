@@ -48,10 +48,17 @@ def test_hashes_are_argon2id_and_verify():
     assert not verify_password("not a hash", "eight888")
 
 
-@pytest.mark.parametrize(("password", "ok"), [
-    ("seven77", False), ("eight888", True), ("aaaaaaaa", True), ("x" * 128, True),
-    ("x" * 129, False), ("pass phrase with spaces ✓", True),
-])
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("seven77", False),
+        ("eight888", True),
+        ("aaaaaaaa", True),
+        ("x" * 128, True),
+        ("x" * 129, False),
+        ("pass phrase with spaces ✓", True),
+    ],
+)
 def test_length_is_the_only_rule(password, ok):
     assert (password_problem(password) is None) == ok
 
@@ -74,8 +81,9 @@ def test_an_old_hash_is_upgraded_at_sign_in(app_ctx, now):
 
 def test_cli_add_list_deactivate(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["coach", "add", "Maya@Example.org", "--name", "Maya Coach",
-                                 "--password", PASSWORD])
+    result = runner.invoke(
+        args=["coach", "add", "Maya@Example.org", "--name", "Maya Coach", "--password", PASSWORD]
+    )
     assert result.exit_code == 0, result.output
     assert "maya@example.org" in result.output
     listed = runner.invoke(args=["coach", "list"])
@@ -91,23 +99,30 @@ def test_cli_add_list_deactivate(app):
 
 def test_cli_prompts_for_a_hidden_confirmed_password(app):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["coach", "add", "sam@example.org", "--name", "Sam"],
-                           input=f"{PASSWORD}\n{PASSWORD}\n")
+    result = runner.invoke(
+        args=["coach", "add", "sam@example.org", "--name", "Sam"], input=f"{PASSWORD}\n{PASSWORD}\n"
+    )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output  # hidden
-    mismatch = runner.invoke(args=["coach", "add", "kim@example.org", "--name", "Kim"],
-                             input=f"{PASSWORD}\nsomething else\n")
+    mismatch = runner.invoke(
+        args=["coach", "add", "kim@example.org", "--name", "Kim"],
+        input=f"{PASSWORD}\nsomething else\n",
+    )
     assert mismatch.exit_code != 0
     with app.app_context():
-        assert db.session.scalar(select(Coach.email).where(Coach.email == "kim@example.org")) \
-            is None
+        assert (
+            db.session.scalar(select(Coach.email).where(Coach.email == "kim@example.org")) is None
+        )
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["coach", "add", "a@example.org", "--name", "A", "--password", "short"], "at least 8"),
-    (["coach", "add", "not-an-email", "--name", "A", "--password", PASSWORD], "not an email"),
-    (["coach", "deactivate", "nobody@example.org"], "no coach"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["coach", "add", "a@example.org", "--name", "A", "--password", "short"], "at least 8"),
+        (["coach", "add", "not-an-email", "--name", "A", "--password", PASSWORD], "not an email"),
+        (["coach", "deactivate", "nobody@example.org"], "no coach"),
+    ],
+)
 def test_cli_refuses_clearly(app, args, message):
     result = app.test_cli_runner().invoke(args=args)
     assert result.exit_code != 0
@@ -117,8 +132,9 @@ def test_cli_refuses_clearly(app, args, message):
 def test_cli_refuses_a_duplicate(app):
     runner = app.test_cli_runner()
     runner.invoke(args=["coach", "add", "a@example.org", "--name", "A", "--password", PASSWORD])
-    again = runner.invoke(args=["coach", "add", "A@example.org", "--name", "A2",
-                                "--password", PASSWORD])
+    again = runner.invoke(
+        args=["coach", "add", "A@example.org", "--name", "A2", "--password", PASSWORD]
+    )
     assert again.exit_code != 0 and "already a coach" in again.output
 
 
@@ -185,8 +201,12 @@ def test_failures_slow_down_then_lock_the_account(app_ctx, now):
     assert locked.value.locked and locked.value.retry_after <= 60
     assert failures() == before
     # After the window the right password works again.
-    assert authenticate(coach.email, PASSWORD, address=ADDRESS,
-                        now=t + timedelta(minutes=15, seconds=1)).id == coach.id
+    assert (
+        authenticate(
+            coach.email, PASSWORD, address=ADDRESS, now=t + timedelta(minutes=15, seconds=1)
+        ).id
+        == coach.id
+    )
 
 
 def test_failures_from_one_address_lock_that_address_for_every_account(app_ctx, now):
@@ -241,8 +261,11 @@ def test_reset_token_for_another_purpose_or_tampered_is_invalid(app_ctx, now):
     from booking.tokens import make_token
 
     coach = add_coach(now=now)
-    for token in [make_token("withdraw", {"coach": coach.id}),
-                  password_reset_token(coach)[:-2] + "xx", "nonsense"]:
+    for token in [
+        make_token("withdraw", {"coach": coach.id}),
+        password_reset_token(coach)[:-2] + "xx",
+        "nonsense",
+    ]:
         with pytest.raises(TokenError) as bad:
             coach_for_reset_token(token)
         assert bad.value.reason == "invalid"

@@ -46,8 +46,15 @@ def book(app, n: int = 1, days: int = 9) -> tuple[int, int]:
         now = utcnow()
         lead = add_lead(now, n, full_name=f"Amara Okafor {n}")
         coach = db.session.get(type(lead.assigned_coach), lead.assigned_coach_id)
-        session = record_agreed_time(lead, coach, now + timedelta(days=days, hours=n), 60,
-                                     SessionFormat.VIDEO, "https://meet.example/maya", now)
+        session = record_agreed_time(
+            lead,
+            coach,
+            now + timedelta(days=days, hours=n),
+            60,
+            SessionFormat.VIDEO,
+            "https://meet.example/maya",
+            now,
+        )
         db.session.commit()
         return lead.id, session.id
 
@@ -101,16 +108,18 @@ def test_each_answer_is_shown_in_words_and_accepted_by_both_when_it_is(app, sign
     page = lead_page(signed_in, lead_id)
     panel = element_text(page, f"session-{session_id}")
     assert "Maya Coach (coach) Accepted" in panel
-    tags = [" ".join("".join(e["text"]).split()) for e in page.elements
-            if "tag--ok" in e["attrs"].get("class", "")]
+    tags = [
+        " ".join("".join(e["text"]).split())
+        for e in page.elements
+        if "tag--ok" in e["attrs"].get("class", "")
+    ]
     assert "Accepted by both" in tags
 
 
 # ----- a declined invitation, prominently ------------------------------------------------------
 
 
-def test_a_declined_invitation_is_a_warning_on_the_session_and_a_banner_at_the_top(app,
-                                                                                   signed_in):
+def test_a_declined_invitation_is_a_warning_on_the_session_and_a_banner_at_the_top(app, signed_in):
     lead_id, session_id = book(app)
     answer(app, session_id, "leader", PartStat.DECLINED)
     response = signed_in.get(f"/coach/leads/{lead_id}")
@@ -120,8 +129,11 @@ def test_a_declined_invitation_is_a_warning_on_the_session_and_a_banner_at_the_t
     panel = element_text(page, f"session-{session_id}")
     assert "Declined by the leader" in panel
     assert "Amara Okafor 1 (leader) Declined" in panel
-    warnings = [" ".join("".join(e["text"]).split()) for e in page.elements
-                if "tag--warning" in e["attrs"].get("class", "")]
+    warnings = [
+        " ".join("".join(e["text"]).split())
+        for e in page.elements
+        if "tag--warning" in e["attrs"].get("class", "")
+    ]
     assert "Declined by the leader" in warnings
 
     banner = element_text(page, "declined-banner")
@@ -198,8 +210,15 @@ def test_reflection_answers_are_shown_with_the_questions_wording(app, signed_in)
     page = lead_page(signed_in, lead_id)
     assert "has not answered the reflection questionnaire yet" in page.text
 
-    save_answers(app, session_id, {"rating_compassionate": "4", "rating_practical": "5",
-                                   "hopes": "<b>Time</b> to think\nabout my team"})
+    save_answers(
+        app,
+        session_id,
+        {
+            "rating_compassionate": "4",
+            "rating_practical": "5",
+            "hopes": "<b>Time</b> to think\nabout my team",
+        },
+    )
     response = signed_in.get(f"/coach/leads/{lead_id}")
     html = response.get_data(as_text=True)
     page = parse(response)
@@ -214,8 +233,11 @@ def test_reflection_answers_are_shown_with_the_questions_wording(app, signed_in)
     assert "&lt;b&gt;Time&lt;/b&gt; to think\nabout my team" in html  # escaped, lines kept
     # In the questionnaire's order, in the reflection section, before the proposals.
     assert html.index(questions["rating_compassionate"]) < html.index(questions["hopes"])
-    assert html.index('id="reflection"') < html.index(questions["rating_compassionate"]) \
+    assert (
+        html.index('id="reflection"')
+        < html.index(questions["rating_compassionate"])
         < html.index('id="proposals"')
+    )
 
 
 def test_the_wording_follows_the_file_the_firm_edits(make_app, tmp_path: Path):
@@ -229,9 +251,13 @@ def test_the_wording_follows_the_file_the_firm_edits(make_app, tmp_path: Path):
     save_answers(app, session_id, {"hopes": "Some quiet time", "today": "Listen first"})
 
     # The firm rewords one question and drops another after the leader answered.
-    data["questions"] = [dict(q, label="What would make today's session worth your time?")
-                         if q["id"] == "hopes" else q
-                         for q in data["questions"] if q["id"] != "today"]
+    data["questions"] = [
+        dict(q, label="What would make today's session worth your time?")
+        if q["id"] == "hopes"
+        else q
+        for q in data["questions"]
+        if q["id"] != "today"
+    ]
     edited.write_text(json.dumps(data), encoding="utf-8")
     client = app.test_client()
     assert sign_in(client).status_code == 302

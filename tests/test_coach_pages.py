@@ -63,11 +63,18 @@ def make_lead(app, n: int = 1, **overrides) -> int:
 # ----- anonymous ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("method", "path"), [
-    ("get", "/coach/"), ("get", "/coach/leads"), ("get", "/coach/leads/1"),
-    ("get", "/coach/leads?q=Leader"), ("post", "/coach/leads/1/notes"),
-    ("post", "/coach/leads/1/status"), ("post", "/coach/sessions/1/cancel"),
-])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/coach/"),
+        ("get", "/coach/leads"),
+        ("get", "/coach/leads/1"),
+        ("get", "/coach/leads?q=Leader"),
+        ("post", "/coach/leads/1/notes"),
+        ("post", "/coach/leads/1/status"),
+        ("post", "/coach/sessions/1/cancel"),
+    ],
+)
 def test_anonymous_is_sent_to_sign_in_and_sees_no_personal_data(app, client, method, path):
     make_lead(app, full_name="Private Person", email="private@nhs.example")
     # A CSRF token so the POSTs reach the sign-in check rather than the CSRF check.
@@ -76,7 +83,8 @@ def test_anonymous_is_sent_to_sign_in_and_sees_no_personal_data(app, client, met
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/coach/sign-in")
     body = response.get_data(as_text=True) + client.get(response.headers["Location"]).get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "Private Person" not in body and "private@nhs.example" not in body
     assert "Sign in to use the coach area." in body
 
@@ -100,16 +108,19 @@ def test_sign_in_page_has_labelled_fields(client):
 
 def test_same_message_for_unknown_email_and_wrong_password(client, coach):
     token = csrf_token(client)
-    unknown = client.post("/coach/sign-in", data={"csrf_token": token, "email": "x@example.org",
-                                                  "password": PASSWORD})
-    wrong = client.post("/coach/sign-in", data={"csrf_token": token,
-                                                "email": "maya@example.org",
-                                                "password": "not the password"})
+    unknown = client.post(
+        "/coach/sign-in", data={"csrf_token": token, "email": "x@example.org", "password": PASSWORD}
+    )
+    wrong = client.post(
+        "/coach/sign-in",
+        data={"csrf_token": token, "email": "maya@example.org", "password": "not the password"},
+    )
     assert unknown.status_code == wrong.status_code == 400
 
     def problem(response):
-        return re.search(r"There is a problem</h2>\s*<p>(.*?)</p>", response.get_data(as_text=True),
-                         re.S).group(1)
+        return re.search(
+            r"There is a problem</h2>\s*<p>(.*?)</p>", response.get_data(as_text=True), re.S
+        ).group(1)
 
     assert problem(unknown) == problem(wrong)
     assert "email address or password is not right" in problem(wrong)
@@ -148,10 +159,13 @@ def test_coach_pages_are_not_cached(signed_in):
     assert signed_in.get("/coach/").headers["Cache-Control"] == "no-store"
 
 
-@pytest.mark.parametrize(("key", "age", "message"), [
-    ("last_seen", 61 * 60, "not used for a while"),
-    ("signed_in_at", 12 * 3600 + 5, "signed in a long time ago"),
-])
+@pytest.mark.parametrize(
+    ("key", "age", "message"),
+    [
+        ("last_seen", 61 * 60, "not used for a while"),
+        ("signed_in_at", 12 * 3600 + 5, "signed in a long time ago"),
+    ],
+)
 def test_idle_and_absolute_timeouts(signed_in, key, age, message):
     with signed_in.session_transaction() as session:
         session[key] = time.time() - age
@@ -181,27 +195,49 @@ def test_next_goes_back_to_the_page_asked_for_but_never_off_site(app, client, co
     assert first.headers["Location"] == f"/coach/sign-in?next=/coach/leads/{lead_id}"
     page = client.get(first.headers["Location"]).get_data(as_text=True)
     next_value = re.search(r'name="next"[^>]*value="([^"]*)"', page) or re.search(
-        r'value="([^"]*)"[^>]*name="next"', page)
+        r'value="([^"]*)"[^>]*name="next"', page
+    )
     token = csrf_token(client)
-    response = client.post("/coach/sign-in", data={
-        "csrf_token": token, "email": "maya@example.org", "password": PASSWORD,
-        "next": next_value.group(1)})
+    response = client.post(
+        "/coach/sign-in",
+        data={
+            "csrf_token": token,
+            "email": "maya@example.org",
+            "password": PASSWORD,
+            "next": next_value.group(1),
+        },
+    )
     assert response.headers["Location"] == f"/coach/leads/{lead_id}"
     post(client, "/coach/sign-out", {})
-    for evil in ["//evil.example/coach/", "https://evil.example/coach/", "/\\evil.example",
-                 "/elsewhere"]:
-        response = client.post("/coach/sign-in", data={
-            "csrf_token": csrf_token(client), "email": "maya@example.org",
-            "password": PASSWORD, "next": evil})
+    for evil in [
+        "//evil.example/coach/",
+        "https://evil.example/coach/",
+        "/\\evil.example",
+        "/elsewhere",
+    ]:
+        response = client.post(
+            "/coach/sign-in",
+            data={
+                "csrf_token": csrf_token(client),
+                "email": "maya@example.org",
+                "password": PASSWORD,
+                "next": evil,
+            },
+        )
         assert response.headers["Location"] == "/coach/leads", evil
         post(client, "/coach/sign-out", {})
 
 
 def test_repeated_failures_are_slowed_then_refused_with_a_clear_429(app, client, coach):
     def attempt(password: str = "wrong password"):
-        return client.post("/coach/sign-in", data={"csrf_token": csrf_token(client),
-                                                   "email": "maya@example.org",
-                                                   "password": password})
+        return client.post(
+            "/coach/sign-in",
+            data={
+                "csrf_token": csrf_token(client),
+                "email": "maya@example.org",
+                "password": password,
+            },
+        )
 
     assert [attempt().status_code for _ in range(3)] == [400, 400, 400]
     slowed = attempt(PASSWORD)
@@ -211,8 +247,7 @@ def test_repeated_failures_are_slowed_then_refused_with_a_clear_429(app, client,
     with app.app_context():
         earlier = utcnow() - timedelta(minutes=1)
         for _ in range(2):
-            db.session.add(LoginFailure(email="maya@example.org", address="10.0.0.9",
-                                        at=earlier))
+            db.session.add(LoginFailure(email="maya@example.org", address="10.0.0.9", at=earlier))
         db.session.commit()
     locked = attempt(PASSWORD)
     assert locked.status_code == 429
@@ -226,8 +261,10 @@ def test_password_reset_by_email_works_once(app, client, coach):
     page = client.get("/coach/password-reset")
     assert parse(page).field("Email address")
     for email in ["nobody@example.org", "maya@example.org"]:
-        response = client.post("/coach/password-reset", data={
-            "csrf_token": csrf_token(client, "/coach/password-reset"), "email": email})
+        response = client.post(
+            "/coach/password-reset",
+            data={"csrf_token": csrf_token(client, "/coach/password-reset"), "email": email},
+        )
         assert response.status_code == 200
         assert "If that address belongs to a coach account" in parse(response).text
     with app.app_context():
@@ -236,12 +273,24 @@ def test_password_reset_by_email_works_once(app, client, coach):
         link = re.search(r"http://booking\.test(/coach/password-reset/\S+)", mail.body_text)[1]
     form_page = client.get(link)
     assert form_page.status_code == 200
-    mismatch = client.post(link, data={"csrf_token": csrf_token(client, link),
-                                       "password": "a new password", "confirm": "different"})
+    mismatch = client.post(
+        link,
+        data={
+            "csrf_token": csrf_token(client, link),
+            "password": "a new password",
+            "confirm": "different",
+        },
+    )
     assert mismatch.status_code == 400
     assert "The two passwords are not the same" in parse(mismatch).text
-    done = client.post(link, data={"csrf_token": csrf_token(client, link),
-                                   "password": "a new password", "confirm": "a new password"})
+    done = client.post(
+        link,
+        data={
+            "csrf_token": csrf_token(client, link),
+            "password": "a new password",
+            "confirm": "a new password",
+        },
+    )
     assert done.headers["Location"] == "/coach/sign-in"
     assert sign_in(client, password="a new password").headers["Location"] == "/coach/leads"
     again = client.get(link)
@@ -262,8 +311,7 @@ def test_password_change_ends_other_sessions(app, client, coach):
         db.session.commit()
     response = other.get("/coach/")
     assert response.status_code == 302
-    assert "your password changed" in other.get(response.headers["Location"]).get_data(
-        as_text=True)
+    assert "your password changed" in other.get(response.headers["Location"]).get_data(as_text=True)
 
 
 def test_tampered_reset_link_is_a_friendly_404(client, coach):
@@ -276,11 +324,24 @@ def test_tampered_reset_link_is_a_friendly_404(client, coach):
 
 
 def bulk_leads(app, rows: list[dict]) -> None:
-    base = dict(phone=None, role="Manager", help_text="", preferred_format=SessionFormat.PHONE,
-                availability="", status=LeadStatus.NEW, status_reason="", dimensions="")
+    base = dict(
+        phone=None,
+        role="Manager",
+        help_text="",
+        preferred_format=SessionFormat.PHONE,
+        availability="",
+        status=LeadStatus.NEW,
+        status_reason="",
+        dimensions="",
+    )
     with app.app_context():
-        db.session.execute(insert(Lead), [{**base, "updated_at": r["created_at"],
-                                           "consent_at": r["created_at"], **r} for r in rows])
+        db.session.execute(
+            insert(Lead),
+            [
+                {**base, "updated_at": r["created_at"], "consent_at": r["created_at"], **r}
+                for r in rows
+            ],
+        )
         db.session.commit()
 
 
@@ -290,15 +351,31 @@ def names(response) -> list[str]:
 
 def test_list_is_newest_first_with_age_and_overdue_flag(app, signed_in):
     now = utcnow()
-    bulk_leads(app, [
-        dict(full_name="Old Lead", email="old@x.example", organisation="A",
-             created_at=now - timedelta(days=10)),
-        dict(full_name="Fresh Lead", email="fresh@x.example", organisation="B",
-             created_at=now - timedelta(hours=3)),
-        dict(full_name="Old But Contacted", email="oc@x.example", organisation="C",
-             created_at=now - timedelta(days=9), status=LeadStatus.CONTACTED,
-             first_contacted_at=now - timedelta(days=8)),
-    ])
+    bulk_leads(
+        app,
+        [
+            dict(
+                full_name="Old Lead",
+                email="old@x.example",
+                organisation="A",
+                created_at=now - timedelta(days=10),
+            ),
+            dict(
+                full_name="Fresh Lead",
+                email="fresh@x.example",
+                organisation="B",
+                created_at=now - timedelta(hours=3),
+            ),
+            dict(
+                full_name="Old But Contacted",
+                email="oc@x.example",
+                organisation="C",
+                created_at=now - timedelta(days=9),
+                status=LeadStatus.CONTACTED,
+                first_contacted_at=now - timedelta(days=8),
+            ),
+        ],
+    )
     response = signed_in.get("/coach/")
     assert names(response) == ["Fresh Lead", "Old But Contacted", "Old Lead"]
     text = parse(response).text
@@ -311,13 +388,28 @@ def test_list_filters_and_search(app, signed_in, coach):
     with app.app_context():
         sam = add_coach("sam@example.org", "Sam Coach", now=now).id
     rows = [
-        dict(full_name="Ann Compassion", email="ann@trust.example", organisation="North Trust",
-             dimensions="compassionate", assigned_coach_id=coach),
-        dict(full_name="Bob Practical", email="bob@care.example", organisation="South Care",
-             dimensions="compassionate,practical", assigned_coach_id=sam,
-             status=LeadStatus.CONTACTED),
-        dict(full_name="Cat Purpose", email="cat@trust.example", organisation="100% Health",
-             dimensions="purpose-led", status=LeadStatus.WITHDRAWN),
+        dict(
+            full_name="Ann Compassion",
+            email="ann@trust.example",
+            organisation="North Trust",
+            dimensions="compassionate",
+            assigned_coach_id=coach,
+        ),
+        dict(
+            full_name="Bob Practical",
+            email="bob@care.example",
+            organisation="South Care",
+            dimensions="compassionate,practical",
+            assigned_coach_id=sam,
+            status=LeadStatus.CONTACTED,
+        ),
+        dict(
+            full_name="Cat Purpose",
+            email="cat@trust.example",
+            organisation="100% Health",
+            dimensions="purpose-led",
+            status=LeadStatus.WITHDRAWN,
+        ),
     ]
     bulk_leads(app, [{**r, "created_at": now - timedelta(minutes=i)} for i, r in enumerate(rows)])
 
@@ -332,10 +424,10 @@ def test_list_filters_and_search(app, signed_in, coach):
     assert listed("coach=none") == ["Cat Purpose"]
     assert listed("dimension=practical") == ["Bob Practical"]
     assert listed("dimension=compassionate") == ["Ann Compassion", "Bob Practical"]
-    assert listed("q=bob") == ["Bob Practical"]                   # name, any case
+    assert listed("q=bob") == ["Bob Practical"]  # name, any case
     assert listed("q=TRUST.example") == ["Ann Compassion", "Cat Purpose"]  # email
-    assert listed("q=south") == ["Bob Practical"]                 # organisation
-    assert listed("q=100%25") == ["Cat Purpose"]                  # % is a character, not a wildcard
+    assert listed("q=south") == ["Bob Practical"]  # organisation
+    assert listed("q=100%25") == ["Cat Purpose"]  # % is a character, not a wildcard
     assert listed("q=%25") == ["Cat Purpose"]
     assert listed("q=_") == []
     assert listed("q=trust&dimension=compassionate&coach=me") == ["Ann Compassion"]
@@ -346,8 +438,18 @@ def test_list_filters_and_search(app, signed_in, coach):
 
 def test_list_pages_fifty_at_a_time(app, signed_in):
     now = utcnow()
-    bulk_leads(app, [dict(full_name=f"Lead {i:03}", email=f"l{i}@x.example", organisation="O",
-                          created_at=now - timedelta(minutes=i)) for i in range(120)])
+    bulk_leads(
+        app,
+        [
+            dict(
+                full_name=f"Lead {i:03}",
+                email=f"l{i}@x.example",
+                organisation="O",
+                created_at=now - timedelta(minutes=i),
+            )
+            for i in range(120)
+        ],
+    )
     first = signed_in.get("/coach/leads")
     assert names(first) == [f"Lead {i:03}" for i in range(50)]
     assert 'rel="next" href="/coach/leads?page=2"' in first.get_data(as_text=True)
@@ -366,12 +468,32 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, coach):
     def statements_for_list() -> int:
         return count_statements(app, signed_in, "/coach/leads")
 
-    bulk_leads(app, [dict(full_name="One", email="1@x.example", organisation="O",
-                          assigned_coach_id=coach, created_at=now)])
+    bulk_leads(
+        app,
+        [
+            dict(
+                full_name="One",
+                email="1@x.example",
+                organisation="O",
+                assigned_coach_id=coach,
+                created_at=now,
+            )
+        ],
+    )
     few = statements_for_list()
-    bulk_leads(app, [dict(full_name=f"L{i}", email=f"{i}@y.example", organisation="O",
-                          assigned_coach_id=coach, created_at=now - timedelta(minutes=i))
-                     for i in range(40)])
+    bulk_leads(
+        app,
+        [
+            dict(
+                full_name=f"L{i}",
+                email=f"{i}@y.example",
+                organisation="O",
+                assigned_coach_id=coach,
+                created_at=now - timedelta(minutes=i),
+            )
+            for i in range(40)
+        ],
+    )
     assert statements_for_list() == few
 
 
@@ -379,15 +501,30 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, coach):
 
 
 def test_lead_page_shows_what_they_entered_and_the_history(app, signed_in):
-    lead_id = make_lead(app, full_name="Siân O'Brien", phone="+447911123456",
-                        help_text="<b>Leading</b> through winter", availability="Tuesdays")
+    lead_id = make_lead(
+        app,
+        full_name="Siân O'Brien",
+        phone="+447911123456",
+        help_text="<b>Leading</b> through winter",
+        availability="Tuesdays",
+    )
     response = signed_in.get(f"/coach/leads/{lead_id}")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
     text = parse(response).text
-    for expected in ["Siân O'Brien", "leader1@nhs.example", "+447911123456", "Riverside Hospitals",
-                     "Ward manager", "Compassionate", "<b>Leading</b> through winter", "Tuesdays",
-                     "Video call", "Registered interest", "Assigned to Maya Coach (round-robin)"]:
+    for expected in [
+        "Siân O'Brien",
+        "leader1@nhs.example",
+        "+447911123456",
+        "Riverside Hospitals",
+        "Ward manager",
+        "Compassionate",
+        "<b>Leading</b> through winter",
+        "Tuesdays",
+        "Video call",
+        "Registered interest",
+        "Assigned to Maya Coach (round-robin)",
+    ]:
         assert expected in text, expected
     assert "<b>Leading</b>" not in html  # escaped
 
@@ -399,8 +536,9 @@ def test_unknown_lead_is_a_404(signed_in):
 def test_move_to_contacted_and_a_refused_move(app, signed_in):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
-    response = post(signed_in, f"{page}/status", {"status-to": "contacted",
-                                                 "status-reason": "Phoned"}, page)
+    response = post(
+        signed_in, f"{page}/status", {"status-to": "contacted", "status-reason": "Phoned"}, page
+    )
     assert response.status_code == 302
     assert "Moved to “Contacted”." in signed_in.get(page).get_data(as_text=True)
     refused = post(signed_in, f"{page}/status", {"status-to": "closed"}, page)
@@ -422,8 +560,7 @@ def test_take_and_hand_on(app, signed_in, coach):
         sam = add_coach("sam@example.org", "Sam Coach", now=utcnow()).id
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
-    assert post(signed_in, f"{page}/assign", {"assign-coach_id": str(sam)}, page)\
-        .status_code == 302
+    assert post(signed_in, f"{page}/assign", {"assign-coach_id": str(sam)}, page).status_code == 302
     assert "Handed on to Sam Coach" in signed_in.get(page).get_data(as_text=True)
     assert post(signed_in, f"{page}/assign", {"take": "1"}, page).status_code == 302
     with app.app_context():
@@ -438,8 +575,10 @@ def test_private_notes(app, signed_in):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
     assert post(signed_in, f"{page}/notes", {"note-body": "  "}, page).status_code == 400
-    assert post(signed_in, f"{page}/notes", {"note-body": "Prefers <mornings>"}, page)\
-        .status_code == 302
+    assert (
+        post(signed_in, f"{page}/notes", {"note-body": "Prefers <mornings>"}, page).status_code
+        == 302
+    )
     response = signed_in.get(page)
     assert "Prefers &lt;mornings&gt;" in response.get_data(as_text=True)
     assert "Added a private note" in parse(response).text
@@ -448,41 +587,67 @@ def test_private_notes(app, signed_in):
 def propose_data(*rows: tuple[date, str], detail: str = "https://meet.example/x") -> dict:
     data = {}
     for i, (day, start) in enumerate(rows):
-        data.update({f"propose-slots-{i}-day": day.isoformat(), f"propose-slots-{i}-start": start,
-                     f"propose-slots-{i}-duration": "60", f"propose-slots-{i}-format": "video",
-                     f"propose-slots-{i}-detail": detail})
+        data.update(
+            {
+                f"propose-slots-{i}-day": day.isoformat(),
+                f"propose-slots-{i}-start": start,
+                f"propose-slots-{i}-duration": "60",
+                f"propose-slots-{i}-format": "video",
+                f"propose-slots-{i}-detail": detail,
+            }
+        )
     for i in range(len(rows), 5):  # the blank rows a browser sends too
-        data.update({f"propose-slots-{i}-day": "", f"propose-slots-{i}-start": "",
-                     f"propose-slots-{i}-duration": "60", f"propose-slots-{i}-format": "video",
-                     f"propose-slots-{i}-detail": ""})
+        data.update(
+            {
+                f"propose-slots-{i}-day": "",
+                f"propose-slots-{i}-start": "",
+                f"propose-slots-{i}-duration": "60",
+                f"propose-slots-{i}-format": "video",
+                f"propose-slots-{i}-detail": "",
+            }
+        )
     return data
 
 
 def test_propose_times_from_the_page(app, signed_in):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
-    response = post(signed_in, f"{page}/propose",
-                    propose_data((SOON, "09:00"), (SOON + timedelta(days=1), "14:30")), page)
+    response = post(
+        signed_in,
+        f"{page}/propose",
+        propose_data((SOON, "09:00"), (SOON + timedelta(days=1), "14:30")),
+        page,
+    )
     assert response.status_code == 302
     shown = signed_in.get(page)
     assert "2 times sent to Leader 1." in parse(shown).text
     assert "Waiting for the leader" in parse(shown).text
     with app.app_context():
         assert db.session.get(Lead, lead_id).status == LeadStatus.TIMES_PROPOSED
-        [mail] = db.session.scalars(select(OutboxMessage).where(
-            OutboxMessage.kind == "leader_proposed_times")).all()
+        [mail] = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.kind == "leader_proposed_times")
+        ).all()
         assert "/choose/" in mail.body_text
 
 
-@pytest.mark.parametrize(("data", "status", "message"), [
-    (propose_data(), 400, "Enter at least one time"),
-    (propose_data((date.today() - timedelta(days=1), "09:00")), 409, "is in the past"),
-    (propose_data((SOON, "09:00"), detail="not a link"), 409, "starting with https://"),
-    ({**propose_data((SOON, "09:00")), "propose-slots-0-start": ""}, 400,
-     "enter both the date and the start time"),
-    ({**propose_data((SOON, "09:00")), "propose-slots-0-duration": "5"}, 400,
-     "between 15 and 480"),
-])
+@pytest.mark.parametrize(
+    ("data", "status", "message"),
+    [
+        (propose_data(), 400, "Enter at least one time"),
+        (propose_data((date.today() - timedelta(days=1), "09:00")), 409, "is in the past"),
+        (propose_data((SOON, "09:00"), detail="not a link"), 409, "starting with https://"),
+        (
+            {**propose_data((SOON, "09:00")), "propose-slots-0-start": ""},
+            400,
+            "enter both the date and the start time",
+        ),
+        (
+            {**propose_data((SOON, "09:00")), "propose-slots-0-duration": "5"},
+            400,
+            "between 15 and 480",
+        ),
+    ],
+)
 def test_propose_times_refused_with_a_message(app, signed_in, data, status, message):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
@@ -500,8 +665,7 @@ def test_propose_a_time_in_the_spring_gap_is_refused_on_the_page(app, signed_in,
     from booking.coach import views
 
     monkeypatch.setattr(views, "utcnow", lambda: datetime(2027, 3, 1, 9, tzinfo=UTC))
-    response = post(signed_in, f"{page}/propose", propose_data((date(2027, 3, 28), "01:30")),
-                    page)
+    response = post(signed_in, f"{page}/propose", propose_data((date(2027, 3, 28), "01:30")), page)
     assert response.status_code == 409
     assert "01:30 on Sunday 28 March 2027 does not exist" in parse(response).text
 
@@ -509,8 +673,13 @@ def test_propose_a_time_in_the_spring_gap_is_refused_on_the_page(app, signed_in,
 def test_record_reschedule_and_cancel_a_session(app, signed_in):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
-    agreed = {"agreed-day": SOON.isoformat(), "agreed-start": "10:00", "agreed-duration": "60",
-              "agreed-format": "phone", "agreed-detail": "020 7946 0000"}
+    agreed = {
+        "agreed-day": SOON.isoformat(),
+        "agreed-start": "10:00",
+        "agreed-duration": "60",
+        "agreed-format": "phone",
+        "agreed-detail": "020 7946 0000",
+    }
     assert post(signed_in, f"{page}/agreed", agreed, page).status_code == 302
     with app.app_context():
         session = db.session.scalars(select(CoachingSession)).one()
@@ -519,10 +688,14 @@ def test_record_reschedule_and_cancel_a_session(app, signed_in):
     shown = parse(signed_in.get(page)).text
     assert "Session booked." in shown and "020 7946 0000" in shown
 
-    move = {f"move-{session_id}-day": (SOON + timedelta(days=1)).isoformat(),
-            f"move-{session_id}-start": "11:00", f"move-{session_id}-duration": "45"}
-    assert post(signed_in, f"/coach/sessions/{session_id}/reschedule", move, page)\
-        .status_code == 302
+    move = {
+        f"move-{session_id}-day": (SOON + timedelta(days=1)).isoformat(),
+        f"move-{session_id}-start": "11:00",
+        f"move-{session_id}-duration": "45",
+    }
+    assert (
+        post(signed_in, f"/coach/sessions/{session_id}/reschedule", move, page).status_code == 302
+    )
     bad_move = {**move, f"move-{session_id}-day": "2020-01-01"}
     refused = post(signed_in, f"/coach/sessions/{session_id}/reschedule", bad_move, page)
     assert refused.status_code == 409 and "is in the past" in parse(refused).text
@@ -531,13 +704,25 @@ def test_record_reschedule_and_cancel_a_session(app, signed_in):
         assert session.sequence == 1
         assert session.ends_at - session.starts_at == timedelta(minutes=45)
 
-    no_reason = post(signed_in, f"/coach/sessions/{session_id}/cancel",
-                     {f"cancel-{session_id}-reason": ""}, page)
+    no_reason = post(
+        signed_in, f"/coach/sessions/{session_id}/cancel", {f"cancel-{session_id}-reason": ""}, page
+    )
     assert no_reason.status_code == 400
-    assert post(signed_in, f"/coach/sessions/{session_id}/cancel",
-                {f"cancel-{session_id}-reason": "Coach unwell"}, page).status_code == 302
-    again = post(signed_in, f"/coach/sessions/{session_id}/cancel",
-                 {f"cancel-{session_id}-reason": "Twice"}, page)
+    assert (
+        post(
+            signed_in,
+            f"/coach/sessions/{session_id}/cancel",
+            {f"cancel-{session_id}-reason": "Coach unwell"},
+            page,
+        ).status_code
+        == 302
+    )
+    again = post(
+        signed_in,
+        f"/coach/sessions/{session_id}/cancel",
+        {f"cancel-{session_id}-reason": "Twice"},
+        page,
+    )
     assert again.status_code == 409 and "already cancelled" in parse(again).text
     with app.app_context():
         assert db.session.get(CoachingSession, session_id).status == SessionStatus.CANCELLED
@@ -554,14 +739,29 @@ def test_recording_a_clashing_time_says_so(app, signed_in, coach):
 
         from booking.workflow.scheduling import local_start
 
-        record_agreed_time(db.session.get(Lead, first), db.session.get(Coach, coach),
-                           local_start(SOON, clock(10)), 60, SessionFormat.PHONE, "0207",
-                           utcnow())
+        record_agreed_time(
+            db.session.get(Lead, first),
+            db.session.get(Coach, coach),
+            local_start(SOON, clock(10)),
+            60,
+            SessionFormat.PHONE,
+            "0207",
+            utcnow(),
+        )
         db.session.commit()
     page = f"/coach/leads/{second}"
-    response = post(signed_in, f"{page}/agreed", {
-        "agreed-day": SOON.isoformat(), "agreed-start": "10:30", "agreed-duration": "60",
-        "agreed-format": "phone", "agreed-detail": "0207"}, page)
+    response = post(
+        signed_in,
+        f"{page}/agreed",
+        {
+            "agreed-day": SOON.isoformat(),
+            "agreed-start": "10:30",
+            "agreed-duration": "60",
+            "agreed-format": "phone",
+            "agreed-detail": "0207",
+        },
+        page,
+    )
     assert response.status_code == 409
     assert "clashes with Maya Coach's session with Leader 1" in parse(response).text
 

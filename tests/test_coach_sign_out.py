@@ -51,8 +51,12 @@ def test_a_password_reset_ends_every_sign_in(app):
     assert sign_in(phone).status_code == 302
     browser = app.test_client()
     page = f"/coach/password-reset/{token}"
-    response = post(browser, page, {"password": "a brand new passphrase",
-                                    "confirm": "a brand new passphrase"}, page=page)
+    response = post(
+        browser,
+        page,
+        {"password": "a brand new passphrase", "confirm": "a brand new passphrase"},
+        page=page,
+    )
     assert response.status_code == 302  # changed; off to sign in with the new password
     # The phone's session ends by the sign-in record even with the password check removed.
     with app.app_context():

@@ -43,8 +43,9 @@ def gunicorn_env() -> dict[str, str]:
 
 
 @pytest.fixture
-def gunicorn_server(database_url: str, tmp_path: Path,
-                    gunicorn_env: dict[str, str]) -> Iterator[tuple[str, int]]:
+def gunicorn_server(
+    database_url: str, tmp_path: Path, gunicorn_env: dict[str, str]
+) -> Iterator[tuple[str, int]]:
     """The real app under gunicorn, two worker processes, on a free loopback port."""
     if not GUNICORN.exists():
         pytest.skip(f"gunicorn not installed next to {sys.executable}")
@@ -66,9 +67,20 @@ def gunicorn_server(database_url: str, tmp_path: Path,
     }
     log = (tmp_path / "gunicorn.log").open("w")
     process = subprocess.Popen(
-        [str(GUNICORN), "-w", "2", "-b", f"127.0.0.1:{port}", "--graceful-timeout", "2",
-         "wsgi:app"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(GUNICORN),
+            "-w",
+            "2",
+            "-b",
+            f"127.0.0.1:{port}",
+            "--graceful-timeout",
+            "2",
+            "wsgi:app",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 30
@@ -119,13 +131,19 @@ def post_all_at_once(host: str, port: int, requests: list[tuple[str, bytes]]) ->
         connection = http.client.HTTPConnection(host, port, timeout=30)
         connection.connect()
         barrier.wait()
-        connection.request("POST", "/", body=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        connection.request(
+            "POST",
+            "/",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
         statuses[index] = connection.getresponse().status
         connection.close()
 
-    threads = [threading.Thread(target=send, args=(i, cookie, body))
-               for i, (cookie, body) in enumerate(requests)]
+    threads = [
+        threading.Thread(target=send, args=(i, cookie, body))
+        for i, (cookie, body) in enumerate(requests)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -171,18 +189,28 @@ def register_leaders(app, count: int, now) -> None:
     """`count` different leaders register (each queues an acknowledgement and a coach notice)."""
     with app.app_context():
         for n in range(count):
-            register_interest(Registration(
-                full_name=f"Leader {n}", email=f"leader{n}@nhs.example", organisation="Trust",
-                role="Manager", preferred_format=SessionFormat.VIDEO,
-                dimensions=[Dimension.PRACTICAL], consent=True,
-            ), form_token=f"token-{n}", now=now)
+            register_interest(
+                Registration(
+                    full_name=f"Leader {n}",
+                    email=f"leader{n}@nhs.example",
+                    organisation="Trust",
+                    role="Manager",
+                    preferred_format=SessionFormat.VIDEO,
+                    dimensions=[Dimension.PRACTICAL],
+                    consent=True,
+                ),
+                form_token=f"token-{n}",
+                now=now,
+            )
         db.session.commit()
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not USING_POSTGRES,
-                    reason="several outbox workers at once is a PostgreSQL deployment "
-                           "(FOR UPDATE SKIP LOCKED); set TEST_DATABASE_URL to run it")
+@pytest.mark.skipif(
+    not USING_POSTGRES,
+    reason="several outbox workers at once is a PostgreSQL deployment "
+    "(FOR UPDATE SKIP LOCKED); set TEST_DATABASE_URL to run it",
+)
 def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server, now):
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
     register_leaders(app, 30, now)
@@ -222,17 +250,31 @@ def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server
 
 @pytest.mark.slow
 @pytest.mark.skipif(not USING_POSTGRES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
-def test_outbox_deliver_commands_in_parallel_processes(make_app, smtp_server, now, database_url,
-                                                       tmp_path):
+def test_outbox_deliver_commands_in_parallel_processes(
+    make_app, smtp_server, now, database_url, tmp_path
+):
     """The operator's way: several `flask outbox deliver` processes at the same moment."""
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
     register_leaders(app, 10, now)
-    env = {**os.environ, "DATABASE_URL": database_url, "MAIL_SERVER": "127.0.0.1",
-           "MAIL_PORT": str(smtp_server.port), "SECRET_KEY": "x", "FLASK_APP": "wsgi"}
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+        "SECRET_KEY": "x",
+        "FLASK_APP": "wsgi",
+    }
     flask = Path(sys.executable).with_name("flask")
-    processes = [subprocess.Popen([str(flask), "outbox", "deliver", "--limit", "4"], cwd=ROOT,
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-                 for _ in range(3)]
+    processes = [
+        subprocess.Popen(
+            [str(flask), "outbox", "deliver", "--limit", "4"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        for _ in range(3)
+    ]
     outputs = [p.communicate(timeout=60)[0].decode() for p in processes]
     assert all(p.returncode == 0 for p in processes), outputs
     # Whatever is left (3 x 4 < 20) goes in one more run; nothing is sent twice.
@@ -251,12 +293,17 @@ def _redis_or_skip() -> None:
         pytest.skip(f"no Redis on 127.0.0.1:6379 ({error})")
 
 
-@pytest.mark.parametrize("gunicorn_env", [{
-    "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
-    # A prefix of its own, so runs never see each other's counts.
-    "RATELIMIT_KEY_PREFIX": f"booking-test-{os.getpid()}-{time.time_ns()}",
-    "RATELIMIT_REGISTER_PER_ADDRESS": "2 per hour",
-}])
+@pytest.mark.parametrize(
+    "gunicorn_env",
+    [
+        {
+            "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/0",
+            # A prefix of its own, so runs never see each other's counts.
+            "RATELIMIT_KEY_PREFIX": f"booking-test-{os.getpid()}-{time.time_ns()}",
+            "RATELIMIT_REGISTER_PER_ADDRESS": "2 per hour",
+        }
+    ],
+)
 def test_rate_limit_holds_across_two_workers_with_redis(gunicorn_server, gunicorn_env, app):
     """With the memory store each worker would count alone (up to 4 of these would pass)."""
     _redis_or_skip()
@@ -267,8 +314,12 @@ def test_rate_limit_holds_across_two_workers_with_redis(gunicorn_server, gunicor
         fields.update(valid_registration(email=f"person{n}@nhs.example"))
         body = urllib.parse.urlencode(fields, doseq=True).encode()
         connection = http.client.HTTPConnection(host, port, timeout=10)
-        connection.request("POST", "/", body=body, headers={
-            "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+        connection.request(
+            "POST",
+            "/",
+            body=body,
+            headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie},
+        )
         statuses.append(connection.getresponse().status)
         connection.close()
     assert sorted(statuses) == [302, 302, 429, 429, 429, 429]

@@ -42,11 +42,18 @@ def test_production_refuses_a_dev_or_empty_secret_set_explicitly(monkeypatch, tm
 def test_production_start_fails_as_a_process_with_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ENV_SETTINGS}
     env.update(APP_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")
-    result = subprocess.run([sys.executable, "-c", "import wsgi"], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
-    assert "ConfigError: APP_ENV=production but SECRET_KEY is the development default" \
-        in result.stderr
+    assert (
+        "ConfigError: APP_ENV=production but SECRET_KEY is the development default" in result.stderr
+    )
 
 
 def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch, tmp_path):
@@ -75,21 +82,33 @@ def test_development_defaults(tmp_path):
     assert config["MAX_CONTENT_LENGTH"] == 64 * 1024
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("coach@example.org", ["coach@example.org"]),
-    (" a@example.org, b@example.org ,, ", ["a@example.org", "b@example.org"]),
-    ("", []),
-    (" , ", []),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("coach@example.org", ["coach@example.org"]),
+        (" a@example.org, b@example.org ,, ", ["a@example.org", "b@example.org"]),
+        ("", []),
+        (" , ", []),
+    ],
+)
 def test_coach_notify_emails_is_comma_separated(monkeypatch, tmp_path, raw, expected):
     monkeypatch.setenv("COACH_NOTIFY_EMAILS", raw)
     assert load_config(str(tmp_path))["COACH_NOTIFY_EMAILS"] == expected
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("1", True), ("true", True), ("Yes", True), (" on ", True),
-    ("0", False), ("false", False), ("no", False), ("", False),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("1", True),
+        ("true", True),
+        ("Yes", True),
+        (" on ", True),
+        ("0", False),
+        ("false", False),
+        ("no", False),
+        ("", False),
+    ],
+)
 def test_boolean_settings(monkeypatch, tmp_path, raw, expected):
     monkeypatch.setenv("MAIL_USE_TLS", raw)
     monkeypatch.setenv("MAIL_USE_SSL", raw)
@@ -135,14 +154,18 @@ def test_every_documented_setting_is_read_from_the_environment(monkeypatch, tmp_
     assert config["PRIVACY_NOTICE_FILE"] == "/etc/booking/privacy.txt"
 
 
-@pytest.mark.parametrize("name,value,words", [
-    ("MAIL_PORT", "twenty-five", "MAIL_PORT='twenty-five' is not a whole number"),
-    ("MAIL_TIMEOUT", "10s", "MAIL_TIMEOUT='10s' is not a number"),
-    ("OUTBOX_MAX_ATTEMPTS", "", "OUTBOX_MAX_ATTEMPTS='' is not a whole number"),
-    ("TIMEZONE", "Europe/Londn", "TIMEZONE='Europe/Londn' is not a time zone name"),
-])
-def test_unreadable_settings_fail_fast_naming_the_setting(monkeypatch, tmp_path, name, value,
-                                                          words):
+@pytest.mark.parametrize(
+    "name,value,words",
+    [
+        ("MAIL_PORT", "twenty-five", "MAIL_PORT='twenty-five' is not a whole number"),
+        ("MAIL_TIMEOUT", "10s", "MAIL_TIMEOUT='10s' is not a number"),
+        ("OUTBOX_MAX_ATTEMPTS", "", "OUTBOX_MAX_ATTEMPTS='' is not a whole number"),
+        ("TIMEZONE", "Europe/Londn", "TIMEZONE='Europe/Londn' is not a time zone name"),
+    ],
+)
+def test_unreadable_settings_fail_fast_naming_the_setting(
+    monkeypatch, tmp_path, name, value, words
+):
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError) as caught:
         load_config(str(tmp_path))

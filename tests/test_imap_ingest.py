@@ -37,10 +37,26 @@ def imap_server(tmp_path) -> Iterator[int]:
     port = free_port()
     log = (tmp_path / "pymap.log").open("w")
     process = subprocess.Popen(
-        [str(PYMAP), "--host", "127.0.0.1", "--port", str(port), "--no-tls",
-         "--no-service", "managesieve", "--no-service", "admin",
-         "dict", "--demo-data", "--demo-user", USER, "--demo-password", PASSWORD],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(PYMAP),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-tls",
+            "--no-service",
+            "managesieve",
+            "--no-service",
+            "admin",
+            "dict",
+            "--demo-data",
+            "--demo-user",
+            USER,
+            "--demo-password",
+            PASSWORD,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 20
@@ -82,17 +98,25 @@ def _unseen(port: int) -> set[bytes]:
 
 
 def _configure(app, port: int) -> None:
-    app.config.update(IMAP_HOST="127.0.0.1", IMAP_PORT=port, IMAP_SSL=False,
-                      IMAP_USERNAME=USER, IMAP_PASSWORD=PASSWORD, IMAP_FOLDER="INBOX")
+    app.config.update(
+        IMAP_HOST="127.0.0.1",
+        IMAP_PORT=port,
+        IMAP_SSL=False,
+        IMAP_USERNAME=USER,
+        IMAP_PASSWORD=PASSWORD,
+        IMAP_FOLDER="INBOX",
+    )
 
 
 def test_replies_in_the_mailbox_are_applied_and_marked_seen(app_ctx, booked, imap_server):
     _configure(app_ctx, imap_server)
     before = _unseen(imap_server)  # the demo mailbox's own unread mail
-    _append(imap_server,
-            outlook_reply(booked.uid, "Sian.OBriain@NHS.Example"),
-            QUESTION,
-            apple_reply(booked.uid, "kwame@coaching.example", "ACCEPTED"))
+    _append(
+        imap_server,
+        outlook_reply(booked.uid, "Sian.OBriain@NHS.Example"),
+        QUESTION,
+        apple_reply(booked.uid, "kwame@coaching.example", "ACCEPTED"),
+    )
     added = _unseen(imap_server) - before
     assert len(added) == 3
 

@@ -78,7 +78,9 @@ def test_invitation_has_every_field_clients_need(app_ctx):
     assert organizer.params["CN"] == "Compassionate Leadership Coaching"
     attendees = event["ATTENDEE"]
     assert sorted(str(a) for a in attendees) == [
-        "mailto:kwame@coaching.example", "mailto:sian.obriain@nhs.example"]
+        "mailto:kwame@coaching.example",
+        "mailto:sian.obriain@nhs.example",
+    ]
     for attendee in attendees:
         assert attendee.params["ROLE"] == "REQ-PARTICIPANT"
         assert attendee.params["PARTSTAT"] == "NEEDS-ACTION"
@@ -91,7 +93,9 @@ def test_invitation_has_every_field_clients_need(app_ctx):
     assert vcal.vevent.uid.value == session.uid
     assert vcal.vevent.dtstart.value == session.starts_at
     assert {a.value.lower() for a in vcal.vevent.attendee_list} == {
-        "mailto:kwame@coaching.example", "mailto:sian.obriain@nhs.example"}
+        "mailto:kwame@coaching.example",
+        "mailto:sian.obriain@nhs.example",
+    }
     assert vcal.vevent.organizer.params["CN"] == ["Compassionate Leadership Coaching"]
 
 
@@ -144,10 +148,13 @@ def test_update_is_a_request_and_cancel_is_a_cancel(app_ctx):
     assert all("RSVP" not in a.params for a in event["ATTENDEE"])
 
 
-@pytest.mark.parametrize("day, zone", [
-    (date(2026, 3, 30), "BST"),   # the Monday after the clocks go forward
-    (date(2026, 10, 26), "GMT"),  # the Monday after the clocks go back
-])
+@pytest.mark.parametrize(
+    "day, zone",
+    [
+        (date(2026, 3, 30), "BST"),  # the Monday after the clocks go forward
+        (date(2026, 10, 26), "GMT"),  # the Monday after the clocks go back
+    ],
+)
 def test_clock_change_weeks_read_nine_oclock_london_everywhere(app_ctx, day, zone):
     session = make_session(starts_at=london(day, time(9, 0)))
     draft = invitation(session, "leader", "new", now=NOW)
@@ -218,5 +225,6 @@ def test_the_organiser_is_never_an_attendee(app_ctx):
 def test_naive_datetimes_are_refused(app_ctx):
     session = make_session()
     with pytest.raises(invites.InviteError):
-        invites.build_request(session, "Firm", "coaching@example.org",
-                              datetime(2026, 1, 1, 9, 0), "text")
+        invites.build_request(
+            session, "Firm", "coaching@example.org", datetime(2026, 1, 1, 9, 0), "text"
+        )

@@ -26,8 +26,12 @@ def mail_app(make_app, smtp_server):
 
 def send(session, kind: str) -> None:
     for role in ("leader", "coach"):
-        outbox.enqueue(invitation(session, role, kind, now=NOW), lead_id=session.lead_id,
-                       session_id=session.id, now=NOW)
+        outbox.enqueue(
+            invitation(session, role, kind, now=NOW),
+            lead_id=session.lead_id,
+            session_id=session.id,
+            now=NOW,
+        )
     db.session.commit()
     report = outbox.deliver_due(now=NOW)
     assert len(report.sent) == 2, report
@@ -45,7 +49,10 @@ def check_calendar_email(message: EmailMessage, method: str, with_pdf: bool) -> 
     alternative, attachments = structure(message)
     alternatives = list(alternative.iter_parts())
     assert [p.get_content_type() for p in alternatives] == [
-        "text/plain", "text/html", "text/calendar"]
+        "text/plain",
+        "text/html",
+        "text/calendar",
+    ]
     inline = alternatives[-1]
     # The iMIP part: a method parameter, not marked as an attachment.
     assert inline.get_param("method") == method
@@ -56,8 +63,7 @@ def check_calendar_email(message: EmailMessage, method: str, with_pdf: bool) -> 
     assert str(body["METHOD"]) == method  # MIME parameter and body agree
 
     names = [a.get_filename() for a in attachments]
-    assert names == (["invite.ics", "reflection-questionnaire.pdf"] if with_pdf
-                     else ["invite.ics"])
+    assert names == (["invite.ics", "reflection-questionnaire.pdf"] if with_pdf else ["invite.ics"])
     ics = attachments[0]
     assert ics.get_content_type() == "text/calendar"
     assert ics.get_param("method") == method

@@ -26,12 +26,24 @@ NOW = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
 
 
 def lead_and_coach() -> tuple[Lead, Coach]:
-    coach = Coach(email="kwame@coaching.example", name="Dr Kwame Mensah-Ellis",
-                  password_hash="x", created_at=NOW)
-    lead = Lead(created_at=NOW, updated_at=NOW, full_name="Siân Ó Briain",
-                email="sian.obriain@nhs.example", organisation="Northfield Community Trust",
-                role="Ward manager", preferred_format=SessionFormat.VIDEO, consent_at=NOW,
-                status=LeadStatus.CONTACTED, assigned_coach=coach)
+    coach = Coach(
+        email="kwame@coaching.example",
+        name="Dr Kwame Mensah-Ellis",
+        password_hash="x",
+        created_at=NOW,
+    )
+    lead = Lead(
+        created_at=NOW,
+        updated_at=NOW,
+        full_name="Siân Ó Briain",
+        email="sian.obriain@nhs.example",
+        organisation="Northfield Community Trust",
+        role="Ward manager",
+        preferred_format=SessionFormat.VIDEO,
+        consent_at=NOW,
+        status=LeadStatus.CONTACTED,
+        assigned_coach=coach,
+    )
     db.session.add_all([coach, lead])
     db.session.flush()
     return lead, coach
@@ -40,8 +52,9 @@ def lead_and_coach() -> tuple[Lead, Coach]:
 def rows(kind_suffix: str = "", status: OutboxStatus | None = None) -> list[OutboxMessage]:
     query = select(OutboxMessage).order_by(OutboxMessage.id)
     found = list(db.session.scalars(query))
-    return [r for r in found if r.kind.endswith(kind_suffix)
-            and (status is None or r.status == status)]
+    return [
+        r for r in found if r.kind.endswith(kind_suffix) and (status is None or r.status == status)
+    ]
 
 
 def event_of(row: OutboxMessage):
@@ -53,13 +66,16 @@ def event_of(row: OutboxMessage):
 def test_agreeing_sends_requests_and_queues_reminders(app_ctx):
     lead, coach = lead_and_coach()
     start = NOW + timedelta(days=3)
-    session = record_agreed_time(lead, coach, start, 60, SessionFormat.VIDEO,
-                                 "https://meet.example/room/1", NOW)
+    session = record_agreed_time(
+        lead, coach, start, 60, SessionFormat.VIDEO, "https://meet.example/room/1", NOW
+    )
     db.session.commit()
 
     invitations = [r for r in rows() if r.calendar]
-    assert sorted(r.kind for r in invitations) == ["coach_session_confirmed",
-                                                   "leader_session_confirmed"]
+    assert sorted(r.kind for r in invitations) == [
+        "coach_session_confirmed",
+        "leader_session_confirmed",
+    ]
     for row in invitations:
         assert row.calendar_method == "REQUEST"
         event = event_of(row)
@@ -80,8 +96,9 @@ def test_agreeing_sends_requests_and_queues_reminders(app_ctx):
 
 def test_rescheduling_updates_the_same_event_and_moves_reminders(app_ctx):
     lead, coach = lead_and_coach()
-    session = record_agreed_time(lead, coach, NOW + timedelta(days=3), 60, SessionFormat.PHONE,
-                                 "020 7946 0000", NOW)
+    session = record_agreed_time(
+        lead, coach, NOW + timedelta(days=3), 60, SessionFormat.PHONE, "020 7946 0000", NOW
+    )
     record_partstat(session, "leader", PartStat.ACCEPTED, NOW, source="email link")
     db.session.commit()
     new_start = NOW + timedelta(days=5)
@@ -107,8 +124,15 @@ def test_rescheduling_updates_the_same_event_and_moves_reminders(app_ctx):
 
 def test_cancelling_sends_cancel_and_no_reminder_survives(app_ctx):
     lead, coach = lead_and_coach()
-    session = record_agreed_time(lead, coach, NOW + timedelta(days=3), 60,
-                                 SessionFormat.IN_PERSON, "1 High Street, Leeds", NOW)
+    session = record_agreed_time(
+        lead,
+        coach,
+        NOW + timedelta(days=3),
+        60,
+        SessionFormat.IN_PERSON,
+        "1 High Street, Leeds",
+        NOW,
+    )
     db.session.commit()
     cancel_session(session, coach, "Coach unwell", NOW + timedelta(hours=2))
     db.session.commit()
@@ -128,8 +152,9 @@ def test_cancelling_sends_cancel_and_no_reminder_survives(app_ctx):
 
 def test_a_session_agreed_for_tomorrow_morning_gets_no_late_reminder(app_ctx):
     lead, coach = lead_and_coach()
-    record_agreed_time(lead, coach, NOW + timedelta(hours=20), 60, SessionFormat.PHONE,
-                       "020 7946 0000", NOW)
+    record_agreed_time(
+        lead, coach, NOW + timedelta(hours=20), 60, SessionFormat.PHONE, "020 7946 0000", NOW
+    )
     db.session.commit()
     assert rows("session_reminder") == []
     assert len([r for r in rows() if r.calendar]) == 2

@@ -162,8 +162,9 @@ def test_new_to_closed_through_the_workflow(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     change_status(lead, S.CONTACTED, coach=coach, reason="", now=now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 14)],
-                             now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 14)], now
+    )
     assert lead.status == S.TIMES_PROPOSED
     session = agree_time(proposal.times[1], now + timedelta(hours=1))
     assert lead.status == S.AGREED
@@ -178,7 +179,12 @@ def test_new_to_closed_through_the_workflow(app_ctx, now):
     db.session.commit()
     assert lead.status == S.CLOSED
     assert [e.detail.get("to") for e in lead.events if e.kind == "status"] == [
-        "contacted", "times-proposed", "agreed", "held", "closed"]
+        "contacted",
+        "times-proposed",
+        "agreed",
+        "held",
+        "closed",
+    ]
 
 
 def test_held_needs_a_booked_session(app_ctx, now):
@@ -192,11 +198,11 @@ def test_held_needs_a_booked_session(app_ctx, now):
 def test_not_suitable_after_agreeing_cancels_the_session_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    session = record_agreed_time(lead, coach, now + timedelta(days=3), 60, SessionFormat.PHONE,
-                                 "020 7946 0000", now)
+    session = record_agreed_time(
+        lead, coach, now + timedelta(days=3), 60, SessionFormat.PHONE, "020 7946 0000", now
+    )
     db.session.commit()
-    change_status(lead, S.NOT_SUITABLE, coach=coach, reason="Needs clinical supervision",
-                  now=now)
+    change_status(lead, S.NOT_SUITABLE, coach=coach, reason="Needs clinical supervision", now=now)
     db.session.commit()
     assert lead.status == S.NOT_SUITABLE
     assert session.status == SessionStatus.CANCELLED
@@ -250,21 +256,28 @@ def test_time_in_the_past_is_refused(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     # now is 10:00 UTC = 10:00 GMT on Monday 30 November 2026
-    with pytest.raises(DomainError, match=r"Time 2 \(Monday 30 November 2026, 09:30–10:30 GMT\) "
-                                          r"is in the past"):
-        propose_times(lead, coach, [slot(date(2026, 12, 1), 9), slot(date(2026, 11, 30), 9, 30)],
-                      now)
+    with pytest.raises(
+        DomainError,
+        match=r"Time 2 \(Monday 30 November 2026, 09:30–10:30 GMT\) "
+        r"is in the past",
+    ):
+        propose_times(
+            lead, coach, [slot(date(2026, 12, 1), 9), slot(date(2026, 11, 30), 9, 30)], now
+        )
     assert outbox("leader_proposed_times") == []
 
 
-@pytest.mark.parametrize(("hh", "mm", "minutes"), [(10, 0, 60), (9, 30, 60), (10, 59, 15),
-                                                     (8, 0, 121)])
+@pytest.mark.parametrize(
+    ("hh", "mm", "minutes"), [(10, 0, 60), (9, 30, 60), (10, 59, 15), (8, 0, 121)]
+)
 def test_clash_with_a_booked_session_is_refused_overlap_not_just_same_start(
-        app_ctx, now, hh, mm, minutes):
+    app_ctx, now, hh, mm, minutes
+):
     coach = add_coach(now=now)
     other = add_lead(now, 2)
-    record_agreed_time(other, coach, local_start(date(2026, 12, 2), time(10)), 60,
-                       SessionFormat.PHONE, "0207", now)
+    record_agreed_time(
+        other, coach, local_start(date(2026, 12, 2), time(10)), 60, SessionFormat.PHONE, "0207", now
+    )
     lead = add_lead(now)
     with pytest.raises(DomainError, match="clashes with Maya Coach's session with Leader 2"):
         propose_times(lead, coach, [slot(date(2026, 12, 2), hh, mm, minutes)], now)
@@ -274,8 +287,9 @@ def test_clash_with_a_booked_session_is_refused_overlap_not_just_same_start(
 def test_back_to_back_is_not_a_clash(app_ctx, now, hh, mm):
     coach = add_coach(now=now)
     other = add_lead(now, 2)
-    record_agreed_time(other, coach, local_start(date(2026, 12, 2), time(10)), 60,
-                       SessionFormat.PHONE, "0207", now)
+    record_agreed_time(
+        other, coach, local_start(date(2026, 12, 2), time(10)), 60, SessionFormat.PHONE, "0207", now
+    )
     lead = add_lead(now)
     assert propose_times(lead, coach, [slot(date(2026, 12, 2), hh, mm)], now)
 
@@ -285,25 +299,34 @@ def test_another_coachs_session_is_not_a_clash(app_ctx, now):
     other_coach = add_coach("sam@example.org", "Sam Coach", now=now)
     other = add_lead(now, 2)
     other.assigned_coach = other_coach
-    record_agreed_time(other, other_coach, local_start(date(2026, 12, 2), time(10)), 60,
-                       SessionFormat.PHONE, "0207", now)
+    record_agreed_time(
+        other,
+        other_coach,
+        local_start(date(2026, 12, 2), time(10)),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+    )
     lead = add_lead(now, 3)
     lead.assigned_coach = coach
     assert propose_times(lead, coach, [slot(date(2026, 12, 2), 10)], now)
 
 
-@pytest.mark.parametrize(("format", "detail", "message"), [
-    (SessionFormat.VIDEO, "", "joining link"),
-    (SessionFormat.VIDEO, "javascript:alert(1)", "starting with https://"),
-    (SessionFormat.PHONE, "  ", "number to call"),
-    (SessionFormat.IN_PERSON, "", "the address"),
-])
+@pytest.mark.parametrize(
+    ("format", "detail", "message"),
+    [
+        (SessionFormat.VIDEO, "", "joining link"),
+        (SessionFormat.VIDEO, "javascript:alert(1)", "starting with https://"),
+        (SessionFormat.PHONE, "  ", "number to call"),
+        (SessionFormat.IN_PERSON, "", "the address"),
+    ],
+)
 def test_each_format_needs_its_detail(app_ctx, now, format, detail, message):
     coach = add_coach(now=now)
     lead = add_lead(now)
     with pytest.raises(DomainError, match=message):
-        propose_times(lead, coach, [slot(date(2026, 12, 2), 9, format=format, detail=detail)],
-                      now)
+        propose_times(lead, coach, [slot(date(2026, 12, 2), 9, format=format, detail=detail)], now)
 
 
 def test_duplicate_times_in_one_proposal_are_refused(app_ctx, now):
@@ -337,8 +360,9 @@ def test_lead_assigned_to_another_coach_must_be_taken_first(app_ctx, now):
     assert propose_times(lead, sam, [slot(date(2026, 12, 2), 9)], now).coach_id == sam.id
 
 
-@pytest.mark.parametrize("status", [S.AGREED, S.HELD, S.CLOSED, S.WITHDRAWN, S.NOT_SUITABLE,
-                                    S.NO_RESPONSE])
+@pytest.mark.parametrize(
+    "status", [S.AGREED, S.HELD, S.CLOSED, S.WITHDRAWN, S.NOT_SUITABLE, S.NO_RESPONSE]
+)
 def test_times_cannot_be_proposed_from(app_ctx, now, status):
     coach = add_coach(now=now)
     lead = add_lead(now)
@@ -353,15 +377,17 @@ def test_times_cannot_be_proposed_from(app_ctx, now, status):
 def test_monday_after_spring_forward_is_bst(app_ctx):
     coach = add_coach(now=BEFORE_SPRING)
     lead = add_lead(BEFORE_SPRING)
-    proposal = propose_times(lead, coach, [slot(date(2026, 3, 27), 9), slot(date(2026, 3, 30), 9)],
-                             BEFORE_SPRING)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 3, 27), 9), slot(date(2026, 3, 30), 9)], BEFORE_SPRING
+    )
     friday, monday = proposal.times
-    assert friday.starts_at == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)   # GMT
-    assert monday.starts_at == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)   # BST
+    assert friday.starts_at == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # GMT
+    assert monday.starts_at == datetime(2026, 3, 30, 8, 0, tzinfo=UTC)  # BST
     db.session.commit()
     db.session.expire_all()
-    assert db.session.get(type(monday), monday.id).starts_at == datetime(2026, 3, 30, 8, 0,
-                                                                         tzinfo=UTC)
+    assert db.session.get(type(monday), monday.id).starts_at == datetime(
+        2026, 3, 30, 8, 0, tzinfo=UTC
+    )
     [mail] = outbox("leader_proposed_times")
     assert "Monday 30 March 2026, 09:00–10:00 BST" in mail.body_text
     assert "Friday 27 March 2026, 09:00–10:00 GMT" in mail.body_text
@@ -371,8 +397,9 @@ def test_monday_after_autumn_back_is_gmt(app_ctx):
     before = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
     coach = add_coach(now=before)
     lead = add_lead(before)
-    proposal = propose_times(lead, coach,
-                             [slot(date(2026, 10, 23), 9), slot(date(2026, 10, 26), 9)], before)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 10, 23), 9), slot(date(2026, 10, 26), 9)], before
+    )
     friday, monday = proposal.times
     assert friday.starts_at == datetime(2026, 10, 23, 8, 0, tzinfo=UTC)  # BST
     assert monday.starts_at == datetime(2026, 10, 26, 9, 0, tzinfo=UTC)  # GMT
@@ -406,8 +433,9 @@ def test_a_session_across_the_autumn_change_lasts_its_real_length(app_ctx):
 def test_agreeing_books_a_session_and_confirms_to_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 9)],
-                             now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 9)], now
+    )
     session = agree_time(proposal.times[0], now)
     db.session.commit()
     assert session.uid.endswith("@example.org")
@@ -443,9 +471,16 @@ def test_the_database_refuses_a_second_booking_of_one_coach_slot(app_ctx, now):
     starts = now + timedelta(days=2)
     record_agreed_time(first, coach, starts, 60, SessionFormat.PHONE, "0207", now)
     db.session.commit()
-    db.session.add(CoachingSession(lead_id=second.id, coach_id=coach.id, starts_at=starts,
-                                   ends_at=starts + timedelta(hours=1),
-                                   format=SessionFormat.PHONE, uid="x@example.org"))
+    db.session.add(
+        CoachingSession(
+            lead_id=second.id,
+            coach_id=coach.id,
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            format=SessionFormat.PHONE,
+            uid="x@example.org",
+        )
+    )
     with pytest.raises(IntegrityError):
         db.session.flush()
     db.session.rollback()
@@ -482,8 +517,9 @@ def test_record_a_time_agreed_by_phone(app_ctx, now):
     lead = add_lead(now)
     proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
     start = local_start(date(2026, 12, 4), time(15))
-    session = record_agreed_time(lead, coach, start, 45, SessionFormat.IN_PERSON,
-                                 "1 High Street, Leeds", now)
+    session = record_agreed_time(
+        lead, coach, start, 45, SessionFormat.IN_PERSON, "1 High Street, Leeds", now
+    )
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     assert lead.status == S.AGREED
@@ -491,15 +527,17 @@ def test_record_a_time_agreed_by_phone(app_ctx, now):
     assert len(outbox("leader_session_confirmed")) == 1
     assert len(outbox("coach_session_confirmed")) == 1
     with pytest.raises(DomainError, match="Move the booked session instead"):
-        record_agreed_time(lead, coach, start + timedelta(days=1), 45, SessionFormat.PHONE, "1",
-                           now)
+        record_agreed_time(
+            lead, coach, start + timedelta(days=1), 45, SessionFormat.PHONE, "1", now
+        )
 
 
 def test_reschedule_moves_the_session_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    session = record_agreed_time(lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE,
-                                 "0207", now)
+    session = record_agreed_time(
+        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+    )
     reschedule_session(session, coach, now + timedelta(days=3), 90, now)
     db.session.commit()
     assert session.starts_at == now + timedelta(days=3)
@@ -518,8 +556,9 @@ def test_reschedule_refuses_a_clash(app_ctx, now):
     coach = add_coach(now=now)
     first, second = add_lead(now, 1), add_lead(now, 2)
     record_agreed_time(first, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "1", now)
-    session = record_agreed_time(second, coach, now + timedelta(days=3), 60, SessionFormat.PHONE,
-                                 "1", now)
+    session = record_agreed_time(
+        second, coach, now + timedelta(days=3), 60, SessionFormat.PHONE, "1", now
+    )
     with pytest.raises(DomainError, match="clashes"):
         reschedule_session(session, coach, now + timedelta(days=2, minutes=30), 60, now)
 
@@ -527,8 +566,9 @@ def test_reschedule_refuses_a_clash(app_ctx, now):
 def test_cancel_hands_the_lead_back_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    session = record_agreed_time(lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE,
-                                 "0207", now)
+    session = record_agreed_time(
+        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+    )
     with pytest.raises(DomainError, match="Say why"):
         cancel_session(session, coach, " ", now)
     cancel_session(session, coach, "Coach unwell", now)
@@ -544,8 +584,9 @@ def test_cancel_hands_the_lead_back_and_tells_both(app_ctx, now):
     with pytest.raises(DomainError, match="cannot be moved"):
         reschedule_session(session, coach, now + timedelta(days=4), 60, now)
     # The slot is free again, for this leader or another.
-    assert record_agreed_time(lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE,
-                              "0207", now)
+    assert record_agreed_time(
+        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+    )
 
 
 # ----- the leader withdraws -------------------------------------------------------------------
@@ -554,8 +595,9 @@ def test_cancel_hands_the_lead_back_and_tells_both(app_ctx, now):
 def test_withdrawing_closes_proposals_cancels_the_session_and_tells_the_coach(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    session = record_agreed_time(lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE,
-                                 "0207", now)
+    session = record_agreed_time(
+        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+    )
     db.session.commit()
     withdraw(lead, reason="Changed roles", now=now + timedelta(hours=1))
     db.session.commit()
@@ -618,11 +660,14 @@ def test_notes_are_kept_and_recorded(app_ctx, now):
     assert json.loads(lead.events[-1].detail_json) == {}  # the note is not copied into history
 
 
-@pytest.mark.parametrize(("registered", "due"), [
-    (datetime(2026, 11, 30, 10, 0, tzinfo=UTC), datetime(2026, 12, 3, 0, 0)),   # Mon → end Wed
-    (datetime(2026, 12, 4, 16, 0, tzinfo=UTC), datetime(2026, 12, 9, 0, 0)),    # Fri → end Tue
-    (datetime(2026, 12, 5, 12, 0, tzinfo=UTC), datetime(2026, 12, 9, 0, 0)),    # Sat → end Tue
-])
+@pytest.mark.parametrize(
+    ("registered", "due"),
+    [
+        (datetime(2026, 11, 30, 10, 0, tzinfo=UTC), datetime(2026, 12, 3, 0, 0)),  # Mon → end Wed
+        (datetime(2026, 12, 4, 16, 0, tzinfo=UTC), datetime(2026, 12, 9, 0, 0)),  # Fri → end Tue
+        (datetime(2026, 12, 5, 12, 0, tzinfo=UTC), datetime(2026, 12, 9, 0, 0)),  # Sat → end Tue
+    ],
+)
 def test_contact_is_due_by_the_end_of_the_second_working_day(registered, due):
     assert contact_due_by(registered, 2, LONDON) == due.replace(tzinfo=LONDON)
 

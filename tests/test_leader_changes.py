@@ -56,13 +56,21 @@ from .coach_helpers import add_coach, add_lead, fast_passwords, post, sign_in, s
 from .conftest import hidden_fields, parse
 
 
-def booked(now: datetime, days: int = 3, n: int = 1,
-           coach: Coach | None = None) -> tuple[Lead, CoachingSession]:
+def booked(
+    now: datetime, days: int = 3, n: int = 1, coach: Coach | None = None
+) -> tuple[Lead, CoachingSession]:
     """A lead with a session booked `days` ahead with the coach (made when not given)."""
     coach = coach or add_coach(now=now)
     lead = add_lead(now, n)
-    session = record_agreed_time(lead, coach, now + timedelta(days=days), 60,
-                                 SessionFormat.VIDEO, "https://meet.example/room/1", now)
+    session = record_agreed_time(
+        lead,
+        coach,
+        now + timedelta(days=days),
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/room/1",
+        now,
+    )
     db.session.commit()
     return lead, session
 
@@ -115,14 +123,22 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
     assert len(rows(kind=REMINDER_KIND, status=OutboxStatus.CANCELLED)) == 2
 
     # The history says the leader did it (no coach as the actor).
-    cancelled = db.session.scalars(select(LeadEvent).where(
-        LeadEvent.kind == "session-cancelled")).one()
+    cancelled = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.kind == "session-cancelled")
+    ).one()
     assert cancelled.actor_coach_id is None and cancelled.actor_label == lead.full_name
 
     # The slot is free again: another leader can be booked into exactly that time.
     other = add_lead(now, 2)
-    again = record_agreed_time(other, coach, session.starts_at, 60, SessionFormat.VIDEO,
-                               "https://meet.example/room/2", now + timedelta(hours=2))
+    again = record_agreed_time(
+        other,
+        coach,
+        session.starts_at,
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/room/2",
+        now + timedelta(hours=2),
+    )
     db.session.commit()
     assert again.starts_at == session.starts_at and again.id != session.id
 
@@ -137,9 +153,12 @@ def test_a_reason_is_optional(app_ctx, now):
 def test_refused_moves_raise_and_change_nothing(app_ctx, now):
     lead, session = booked(now, days=1)
     # A session that has started (or is past) cannot be cancelled or moved by the leader.
-    for action in (lambda: leader_cancel_session(session, "", session.starts_at),
-                   lambda: leader_request_new_time(session, "Later please",
-                                                   session.starts_at + timedelta(hours=2))):
+    for action in (
+        lambda: leader_cancel_session(session, "", session.starts_at),
+        lambda: leader_request_new_time(
+            session, "Later please", session.starts_at + timedelta(hours=2)
+        ),
+    ):
         with pytest.raises(DomainError, match="already started"):
             action()
     with pytest.raises(DomainError, match="which days and times"):
@@ -148,14 +167,21 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
 
     leader_cancel_session(session, "", now)
     db.session.commit()
-    for action in (lambda: leader_cancel_session(session, "", now),
-                   lambda: leader_request_new_time(session, "Another time", now)):
+    for action in (
+        lambda: leader_cancel_session(session, "", now),
+        lambda: leader_request_new_time(session, "Another time", now),
+    ):
         with pytest.raises(DomainError, match="cancelled"):
             action()
 
     lead2, held = booked(now, days=1, n=2, coach=session.coach)
-    change_status(lead2, LeadStatus.HELD, coach=held.coach, reason="",
-                  now=held.starts_at + timedelta(minutes=5))
+    change_status(
+        lead2,
+        LeadStatus.HELD,
+        coach=held.coach,
+        reason="",
+        now=held.starts_at + timedelta(minutes=5),
+    )
     with pytest.raises(DomainError, match="taken place"):
         leader_cancel_session(held, "", held.starts_at - timedelta(hours=1))
 
@@ -209,8 +235,9 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
 
     later = now + timedelta(hours=1)
     new_start = now + timedelta(days=8)
-    proposal = propose_times(lead, coach, [local_slot(new_start), local_slot(
-        new_start + timedelta(days=1))], later)
+    proposal = propose_times(
+        lead, coach, [local_slot(new_start), local_slot(new_start + timedelta(days=1))], later
+    )
     db.session.commit()
     assert proposal.moves_session_id == session.id
     assert lead.status == LeadStatus.AGREED  # stays agreed while the offer is open
@@ -238,8 +265,9 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
         assert event.decoded("DTSTART") == new_start
     live = rows(kind=REMINDER_KIND, status=OutboxStatus.PENDING)
     assert {r.due_at for r in live} == {new_start - timedelta(hours=24)} and len(live) == 2
-    moved_event = db.session.scalars(select(LeadEvent).where(
-        LeadEvent.kind == "session-moved")).one()
+    moved_event = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.kind == "session-moved")
+    ).one()
     assert moved_event.actor_label == lead.full_name
 
 
@@ -317,9 +345,15 @@ def path_of(url: str) -> str:
 
 def snapshot() -> tuple:
     db.session.expire_all()
-    return (count(CoachingSession), count(LeadEvent), count(OutboxMessage), count(Proposal),
-            sorted((s.id, s.status.value, s.sequence) for s in
-                   db.session.scalars(select(CoachingSession))))
+    return (
+        count(CoachingSession),
+        count(LeadEvent),
+        count(OutboxMessage),
+        count(Proposal),
+        sorted(
+            (s.id, s.status.value, s.sequence) for s in db.session.scalars(select(CoachingSession))
+        ),
+    )
 
 
 def sessions_linked(text: str) -> set[int]:
@@ -378,8 +412,7 @@ def test_asking_for_a_new_time_from_the_page(live, client):
     assert done.status_code == 200 and "We have told your coach" in parse(done).text
     db.session.expire_all()
     assert session.status == SessionStatus.BOOKED
-    assert [r.kind for r in rows(kind="coach_new_time_requested")] == [
-        "coach_new_time_requested"]
+    assert [r.kind for r in rows(kind="coach_new_time_requested")] == ["coach_new_time_requested"]
     # The page now says the request is with the coach; a second click adds nothing.
     assert "You asked for a different time" in parse(client.get(path)).text
     client.post(path + "/new-time", data={**form, "note": "Mornings next week"})
@@ -430,21 +463,26 @@ def test_bad_links_are_refused_without_personal_data(live, client, app, kind):
     if kind == "tampered":
         path = good[:-3] + ("aaa" if not good.endswith("aaa") else "bbb")
     elif kind == "expired":
+
         class LongAgoSigner(TimestampSigner):
             def get_timestamp(self) -> int:
                 return int(time.time()) - 400 * 24 * 3600
 
-        old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="booking.leader-session",
-                                     signer=LongAgoSigner)
+        old = URLSafeTimedSerializer(
+            app.config["SECRET_KEY"], salt="booking.leader-session", signer=LongAgoSigner
+        )
         path = f"/session/{old.dumps({'session': session.id})}"
     else:
         # A token made for another purpose, with the same payload, is not accepted here.
         path = f"/session/{make_token(kind, {'session': session.id, 'role': 'leader'})}"
     form = hidden_fields(client.get(good).get_data(as_text=True))
     before = snapshot()
-    for response in (client.get(path), client.get(path + "/cancel"),
-                     client.post(path + "/cancel", data=form),
-                     client.post(path + "/new-time", data={**form, "note": "Later"})):
+    for response in (
+        client.get(path),
+        client.get(path + "/cancel"),
+        client.post(path + "/cancel", data=form),
+        client.post(path + "/new-time", data={**form, "note": "Later"}),
+    ):
         assert response.status_code == (410 if kind == "expired" else 404)
         html = response.get_data(as_text=True)
         assert ("This link has expired" if kind == "expired" else "This link is not valid") in html
@@ -493,13 +531,23 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
 
     with app.app_context():
         day: date = to_local(utcnow() + timedelta(days=10)).date()
-    sent = post(client, f"{page}/propose", {
-        "propose-slots-0-day": day.isoformat(), "propose-slots-0-start": "10:00",
-        "propose-slots-0-duration": "60", "propose-slots-0-format": "video",
-        "propose-slots-0-detail": "https://meet.example/room/1",
-        **{f"propose-slots-{i}-{k}": v for i in range(1, 5)
-           for k, v in (("duration", "60"), ("format", "video"))},
-    }, page=page)
+    sent = post(
+        client,
+        f"{page}/propose",
+        {
+            "propose-slots-0-day": day.isoformat(),
+            "propose-slots-0-start": "10:00",
+            "propose-slots-0-duration": "60",
+            "propose-slots-0-format": "video",
+            "propose-slots-0-detail": "https://meet.example/room/1",
+            **{
+                f"propose-slots-{i}-{k}": v
+                for i in range(1, 5)
+                for k, v in (("duration", "60"), ("format", "video"))
+            },
+        },
+        page=page,
+    )
     assert sent.status_code == 302, parse(sent).text[:600]
     after = parse(client.get(page))
     assert after.by_id("new-time-banner") is None
@@ -542,8 +590,11 @@ def test_what_reaches_the_mail_server(mail_app, smtp_server):
     db.session.commit()
     outbox.deliver_due(now=now)
     for address in (lead.email, session.coach.email):
-        [update] = [m for m in smtp_server.messages_to(address)
-                    if m["Subject"].startswith("Updated invitation")]
+        [update] = [
+            m
+            for m in smtp_server.messages_to(address)
+            if m["Subject"].startswith("Updated invitation")
+        ]
         method, body = calendar_part(update)
         [event] = body.walk("VEVENT")
         assert method == "REQUEST" == str(body["METHOD"])

@@ -46,8 +46,9 @@ def register(app, now, **overrides) -> int:
     )
     values.update(overrides)
     with app.app_context():
-        lead = register_interest(Registration(**values), form_token=f"t-{time.monotonic_ns()}",
-                                 now=now).lead
+        lead = register_interest(
+            Registration(**values), form_token=f"t-{time.monotonic_ns()}", now=now
+        ).lead
         db.session.commit()
         return lead.id
 
@@ -71,11 +72,14 @@ def unused_server() -> SMTPTestServer:
 
 # ----- what arrives ----------------------------------------------------------------------------
 
+
 def test_both_emails_arrive_with_text_and_html_and_the_right_links(make_app, smtp_server):
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
     client = app.test_client()
-    assert submit_registration(client, organisation="Riverside <script>x</script> & Co"
-                               ).status_code == 302
+    assert (
+        submit_registration(client, organisation="Riverside <script>x</script> & Co").status_code
+        == 302
+    )
     report = deliver(app)
     assert len(report.sent) == 2 and not report.retrying and not report.failed
     with app.app_context():
@@ -107,15 +111,22 @@ def test_both_emails_arrive_with_text_and_html_and_the_right_links(make_app, smt
     assert len(coach_msgs) == 1
     coach_msg = coach_msgs[0].message
     assert "sian.obrien" not in ",".join(coach_msgs[0].rcpt_tos)
-    assert coach_msg["Subject"] == ("New request for personal support: Siân O'Brien-Smith, "
-                                    "Riverside <script>x</script> & Co")
+    assert coach_msg["Subject"] == (
+        "New request for personal support: Siân O'Brien-Smith, Riverside <script>x</script> & Co"
+    )
     text = coach_msg.get_body(("plain",)).get_content()
     html = coach_msg.get_body(("html",)).get_content()
     lead_url = f"http://booking.test/coach/leads/{lead_id}"
     assert lead_url in text and f'href="{lead_url}"' in html
-    for expected in ("sian.obrien@nhs.example", "+447911123456", "Ward manager",
-                     "Compassionate, Practical", "Video call", "Tuesday mornings",
-                     "Leading a team through a hard winter."):
+    for expected in (
+        "sian.obrien@nhs.example",
+        "+447911123456",
+        "Ward manager",
+        "Compassionate, Practical",
+        "Video call",
+        "Tuesday mornings",
+        "Leading a team through a hard winter.",
+    ):
         assert expected in text, expected
         assert expected in html, expected
     assert "Siân O&#39;Brien-Smith" in html or "Siân O&#x27;Brien-Smith" in html
@@ -164,14 +175,16 @@ def test_repeat_registration_tells_the_coaches(make_app, smtp_server, now):
     assert count_rows(app, Lead) == 1
     subjects = sorted(str(r.message["Subject"]) for r in smtp_server.received)
     assert any("registered again" in s for s in subjects), subjects
-    repeat = next(r.message for r in smtp_server.received
-                  if "registered again" in str(r.message["Subject"]))
+    repeat = next(
+        r.message for r in smtp_server.received if "registered again" in str(r.message["Subject"])
+    )
     html = repeat.get_body(("html",)).get_content()
     assert "Also &lt;about&gt; my new role" in html
     assert f"http://booking.test/coach/leads/{lead_id}" in html
 
 
 # ----- failures and retries ----------------------------------------------------------------
+
 
 def test_server_down_then_up_delivers_exactly_once_with_the_same_message_id(make_app, now):
     server = unused_server()
@@ -268,8 +281,12 @@ def test_backoff_grows_and_is_capped(app_ctx):
 def test_silent_server_does_not_hang_the_worker(make_app, now):
     silent = SilentServer()
     try:
-        app = make_app(MAIL_SERVER="127.0.0.1", MAIL_PORT=silent.port, MAIL_TIMEOUT=1.0,
-                       COACH_NOTIFY_EMAILS=COACHES)
+        app = make_app(
+            MAIL_SERVER="127.0.0.1",
+            MAIL_PORT=silent.port,
+            MAIL_TIMEOUT=1.0,
+            COACH_NOTIFY_EMAILS=COACHES,
+        )
         register(app, now)
         register(app, now, email="second@nhs.example")
         started = time.monotonic()
@@ -369,14 +386,17 @@ def test_unreachable_server_is_retried_even_with_a_5xx_greeting(make_app, now):
 
 # ----- development capture and the command line --------------------------------------------
 
+
 def test_no_mail_server_writes_eml_files(app, now, tmp_path):
     app.config["COACH_NOTIFY_EMAILS"] = COACHES
     register(app, now)
     report = deliver(app, now)
     assert len(report.sent) == 2
     files = sorted(Path(app.config["MAIL_CAPTURE_DIR"]).glob("*.eml"))
-    assert [f.name.split("-", 1)[1] for f in files] == ["leader_acknowledgement.eml",
-                                                        "coach_new_lead.eml"]
+    assert [f.name.split("-", 1)[1] for f in files] == [
+        "leader_acknowledgement.eml",
+        "coach_new_lead.eml",
+    ]
     for path in files:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert message["Message-ID"] and message["Subject"]
@@ -410,8 +430,7 @@ def test_flask_outbox_status_shows_failures(make_app, smtp_server):
     assert "failed: 1" in output and "554" in output and "amara.okafor@nhs.example" in output
 
 
-def test_flask_outbox_retry_sends_a_failed_message_again_with_its_message_id(
-        make_app, smtp_server):
+def test_flask_outbox_retry_sends_a_failed_message_again_with_its_message_id(make_app, smtp_server):
     app = make_app(**smtp_server.config())
     register(app, utcnow())
     smtp_server.responses = ["552 5.2.2 Mailbox full"]

@@ -47,6 +47,7 @@ def stored_leads(app: Flask) -> list[Lead]:
 
 # ----- the page -----------------------------------------------------------------------------
 
+
 def test_page_explains_the_three_dimensions_no_obligation_and_what_happens_next(client):
     response = client.get("/")
     assert response.status_code == 200
@@ -82,15 +83,18 @@ def test_no_browser_native_validation_and_consent_never_preticked(client):
 
 def test_privacy_link_sits_next_to_consent(client):
     html = client.get("/").get_data(as_text=True)
-    consent_block = html[html.index('id="consent-hint"'):html.index('for="consent"')]
+    consent_block = html[html.index('id="consent-hint"') : html.index('for="consent"')]
     assert 'href="/privacy"' in consent_block
 
 
 # ----- a good registration --------------------------------------------------------------------
 
+
 def test_valid_submission_redirects_and_stores_one_normalised_lead(app, client):
     response = submit_registration(
-        client, email="  Sian.OBrien@NHS.Example ", phone="07911 123456",
+        client,
+        email="  Sian.OBrien@NHS.Example ",
+        phone="07911 123456",
         full_name="Siân O'Brien-Smith",
     )
     assert response.status_code == 302
@@ -124,6 +128,7 @@ def test_phone_is_optional(app, client):
 
 # ----- errors, GOV.UK style -------------------------------------------------------------------
 
+
 def test_empty_form_shows_error_summary_linking_to_fields(app, client):
     fields = hidden_fields(client.get("/").get_data(as_text=True))
     response = client.post("/", data=fields)
@@ -133,9 +138,13 @@ def test_empty_form_shows_error_summary_linking_to_fields(app, client):
     assert page.html.count('class="error-summary"') == 1
     assert "<title>Error:" in page.html
 
-    links = [a["attrs"]["href"] for a in page.elements
-             if a["tag"] == "a" and a["attrs"].get("href", "").startswith("#")
-             and a["attrs"]["href"] != "#main"]
+    links = [
+        a["attrs"]["href"]
+        for a in page.elements
+        if a["tag"] == "a"
+        and a["attrs"].get("href", "").startswith("#")
+        and a["attrs"]["href"] != "#main"
+    ]
     assert len(links) == 7  # name, email, organisation, role, dimensions, format, consent
     for href in links:
         target = page.by_id(href[1:])
@@ -150,9 +159,14 @@ def test_empty_form_shows_error_summary_linking_to_fields(app, client):
 
 def test_errors_keep_everything_typed(app, client):
     fields = hidden_fields(client.get("/").get_data(as_text=True))
-    typed = valid_registration(email="not an email", phone="12", consent="",
-                               help_text="Line one\nLine two <b>bold</b>",
-                               dimensions=["purpose-led", "not-sure"], preferred_format="in-person")
+    typed = valid_registration(
+        email="not an email",
+        phone="12",
+        consent="",
+        help_text="Line one\nLine two <b>bold</b>",
+        dimensions=["purpose-led", "not-sure"],
+        preferred_format="in-person",
+    )
     del typed["consent"]
     response = client.post("/", data={**fields, **typed})
     assert response.status_code == 400
@@ -165,8 +179,9 @@ def test_errors_keep_everything_typed(app, client):
     assert page.value("Phone number (optional)") == "12"
     assert page.value("Organisation") == "Northfield Community Trust"
     assert page.value("Job title or role") == "Ward manager"
-    assert page.value("What would you like help with? (optional)") == \
-        "Line one\nLine two <b>bold</b>"
+    assert (
+        page.value("What would you like help with? (optional)") == "Line one\nLine two <b>bold</b>"
+    )
     assert page.value("When are you usually free? (optional)") == "Tuesday mornings"
     assert page.checked("Purpose-led") and page.checked("Not sure yet")
     assert not page.checked("Compassionate")
@@ -190,6 +205,7 @@ def test_cr_lf_in_a_single_line_field_is_refused_with_a_message(app, client):
 
 
 # ----- CSRF ------------------------------------------------------------------------------------
+
 
 def test_csrf_is_on_by_default(app):
     assert app.config.get("WTF_CSRF_ENABLED", True) is True
@@ -244,6 +260,7 @@ def test_withdraw_post_without_csrf_token_changes_nothing(app, client):
 
 # ----- spam traps and duplicates ------------------------------------------------------------
 
+
 def test_honeypot_looks_successful_but_keeps_and_sends_nothing(app, client):
     response = submit_registration(client, website="http://spam.example")
     assert response.status_code == 302
@@ -279,6 +296,7 @@ def test_replayed_form_makes_one_lead(app, client):
 
 
 # ----- rate limits -------------------------------------------------------------------------------
+
 
 def _assert_friendly_429(response) -> None:
     assert response.status_code == 429
@@ -325,9 +343,11 @@ def test_reading_the_page_is_not_rate_limited(make_app):
 
 # ----- privacy notice --------------------------------------------------------------------------
 
+
 def test_privacy_notice_text_comes_from_the_operators_file(app, client, tmp_path):
     Path(app.config["PRIVACY_NOTICE_FILE"]).write_text(
-        "We keep your details for 12 months.\n\nContact <dpo@example.org> to ask.", "utf-8")
+        "We keep your details for 12 months.\n\nContact <dpo@example.org> to ask.", "utf-8"
+    )
     response = client.get("/privacy")
     assert response.status_code == 200
     page = parse(response)
@@ -343,6 +363,7 @@ def test_privacy_notice_has_a_sensible_default(make_app, tmp_path):
 
 
 # ----- withdrawing, from the link in the acknowledgement email ------------------------------
+
 
 def register_and_read_withdraw_link(app: Flask, client) -> tuple[int, str]:
     """Register through the page, deliver the mail (captured to .eml), return the link's path."""
@@ -432,4 +453,3 @@ def test_withdrawing_cancels_mail_not_yet_sent(app, client):
     with app.app_context():
         statuses = {m.status for m in db.session.scalars(select(OutboxMessage))}
     assert statuses == {OutboxStatus.CANCELLED}
-

@@ -43,14 +43,19 @@ def test_default_questions_come_from_the_data_file(app_ctx):
 
 def test_the_firm_can_point_at_its_own_file(make_app, tmp_path):
     own = tmp_path / "questions.json"
-    own.write_text(json.dumps({
-        "title": "Before we meet",
-        "introduction": "Two questions.",
-        "questions": [
-            {"id": "rating_compassionate", "type": "rating", "label": "How kind are you?"},
-            {"id": "hope", "type": "text", "label": "What do you hope for, Siân?"},
-        ],
-    }), encoding="utf-8")
+    own.write_text(
+        json.dumps(
+            {
+                "title": "Before we meet",
+                "introduction": "Two questions.",
+                "questions": [
+                    {"id": "rating_compassionate", "type": "rating", "label": "How kind are you?"},
+                    {"id": "hope", "type": "text", "label": "What do you hope for, Siân?"},
+                ],
+            }
+        ),
+        encoding="utf-8",
+    )
     app = make_app(QUESTIONNAIRE_FILE=str(own))
     with app.app_context():
         session = make_session(starts_at=utcnow() + timedelta(days=3))
@@ -62,15 +67,29 @@ def test_the_firm_can_point_at_its_own_file(make_app, tmp_path):
         assert "What do you hope for, Siân?" in text
 
 
-@pytest.mark.parametrize("content, complaint", [
-    ("{not json", "not valid JSON"),
-    (json.dumps({"title": "T", "questions": []}), "non-empty list"),
-    (json.dumps({"title": "T", "questions": [{"id": "a", "type": "essay", "label": "x"}]}),
-     "type must be"),
-    (json.dumps({"title": "T", "questions": [{"id": "a", "type": "text", "label": "x"},
-                                             {"id": "a", "type": "text", "label": "y"}]}),
-     "unique"),
-])
+@pytest.mark.parametrize(
+    "content, complaint",
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps({"title": "T", "questions": []}), "non-empty list"),
+        (
+            json.dumps({"title": "T", "questions": [{"id": "a", "type": "essay", "label": "x"}]}),
+            "type must be",
+        ),
+        (
+            json.dumps(
+                {
+                    "title": "T",
+                    "questions": [
+                        {"id": "a", "type": "text", "label": "x"},
+                        {"id": "a", "type": "text", "label": "y"},
+                    ],
+                }
+            ),
+            "unique",
+        ),
+    ],
+)
 def test_a_broken_file_is_reported_clearly(tmp_path, content, complaint):
     path = tmp_path / "q.json"
     path.write_text(content)
@@ -95,18 +114,28 @@ def test_pdf_is_real_text_with_title_and_language(app_ctx):
 
 def test_pdf_falls_back_to_core_fonts_without_dejavu(app_ctx, monkeypatch, tmp_path):
     monkeypatch.setattr(qmod, "FONT_DIR", tmp_path)  # a machine without the fonts
-    q = qmod.parse_questionnaire({
-        "title": "Réflexion – “quick”",
-        "questions": [{"id": "a", "type": "text", "label": "Siân’s question"}],
-    })
+    q = qmod.parse_questionnaire(
+        {
+            "title": "Réflexion – “quick”",
+            "questions": [{"id": "a", "type": "text", "label": "Siân’s question"}],
+        }
+    )
     text = pypdf.PdfReader(io.BytesIO(render_pdf(q))).pages[0].extract_text()
-    assert "Reflexion - \"quick\"" in text and "Sian's question" in text
+    assert 'Reflexion - "quick"' in text and "Sian's question" in text
 
 
 def test_answers_are_checked(app_ctx):
     q = load_questionnaire()
-    check = check_answers(q, {"rating_compassionate": "4", "rating_practical": "9",
-                              "approach": "  x\r\ny  ", "today": "a" * 2001, "evil": "drop"})
+    check = check_answers(
+        q,
+        {
+            "rating_compassionate": "4",
+            "rating_practical": "9",
+            "approach": "  x\r\ny  ",
+            "today": "a" * 2001,
+            "evil": "drop",
+        },
+    )
     assert check.answers == {"rating_compassionate": 4, "approach": "x\ny"}
     assert set(check.errors) == {"rating_practical", "today"}
 
@@ -114,8 +143,11 @@ def test_answers_are_checked(app_ctx):
 def test_answers_saved_changed_and_closed_at_the_start(app_ctx):
     start = utcnow() + timedelta(days=2)
     session = make_session(starts_at=start)
-    save_questionnaire(session, {"rating_compassionate": "3", "today": "Listen more"},
-                       now=start - timedelta(days=1))
+    save_questionnaire(
+        session,
+        {"rating_compassionate": "3", "today": "Listen more"},
+        now=start - timedelta(days=1),
+    )
     db.session.commit()
     save_questionnaire(session, {"rating_compassionate": "4"}, now=start - timedelta(hours=1))
     db.session.commit()
@@ -164,7 +196,8 @@ def test_the_online_form_saves_and_changes_answers(app_ctx):
     assert client.post(url, data=form).status_code == 200
     db.session.expire_all()
     assert db.session.scalars(select(QuestionnaireResponse)).one().answers == {
-        "rating_compassionate": 5}
+        "rating_compassionate": 5
+    }
 
 
 def test_the_online_form_is_closed_once_the_session_starts(app_ctx):

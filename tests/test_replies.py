@@ -188,9 +188,13 @@ def refreshed(session):
 
 
 def kinds_of_events(session) -> list[str]:
-    return list(db.session.scalars(
-        select(LeadEvent.kind).where(LeadEvent.lead_id == session.lead_id).order_by(LeadEvent.id)
-    ))
+    return list(
+        db.session.scalars(
+            select(LeadEvent.kind)
+            .where(LeadEvent.lead_id == session.lead_id)
+            .order_by(LeadEvent.id)
+        )
+    )
 
 
 def test_outlook_reply_without_organizer_from_a_file(session, tmp_path):
@@ -205,8 +209,7 @@ def test_outlook_reply_without_organizer_from_a_file(session, tmp_path):
 
 
 def test_google_decline_is_recorded_prominently_and_the_coach_told(session):
-    report = replies.ingest_message(google_reply(session.uid, "sian.obriain@nhs.example"),
-                                    now=NOW)
+    report = replies.ingest_message(google_reply(session.uid, "sian.obriain@nhs.example"), now=NOW)
     # The same calendar inline and attached is applied once.
     assert report.outcomes == {"applied": 1}
     assert refreshed(session).leader_partstat == PartStat.DECLINED
@@ -221,8 +224,11 @@ def test_google_decline_is_recorded_prominently_and_the_coach_told(session):
 def test_apple_reply_from_a_maildir_marks_it_seen_and_leaves_other_mail(session, tmp_path):
     box = mailbox.Maildir(str(tmp_path / "replies"), create=True)
     box.add(mailbox.MaildirMessage(apple_reply(session.uid, "Kwame@Coaching.Example")))
-    box.add(mailbox.MaildirMessage(
-        b"From: someone@nhs.example\r\nSubject: a question\r\n\r\nCan we talk first?\r\n"))
+    box.add(
+        mailbox.MaildirMessage(
+            b"From: someone@nhs.example\r\nSubject: a question\r\n\r\nCan we talk first?\r\n"
+        )
+    )
 
     report = replies.ingest_maildir(tmp_path / "replies", now=NOW)
     assert report.messages == 2 and report.with_calendar == 1
@@ -237,8 +243,9 @@ def test_apple_reply_from_a_maildir_marks_it_seen_and_leaves_other_mail(session,
 
 def test_stdin_through_the_cli(session, app_ctx):
     runner = app_ctx.test_cli_runner()
-    result = runner.invoke(args=["invites", "ingest"],
-                           input=outlook_reply(session.uid, "SIAN.OBRIAIN@NHS.EXAMPLE"))
+    result = runner.invoke(
+        args=["invites", "ingest"], input=outlook_reply(session.uid, "SIAN.OBRIAIN@NHS.EXAMPLE")
+    )
     assert result.exit_code == 0, result.output
     assert "applied 1" in result.output
     assert refreshed(session).leader_partstat == PartStat.ACCEPTED
@@ -253,12 +260,15 @@ def test_file_and_maildir_through_the_cli(session, app_ctx, tmp_path):
     assert refreshed(session).coach_partstat == PartStat.ACCEPTED
 
     mailbox.Maildir(str(tmp_path / "md"), create=True).add(
-        outlook_reply(session.uid, "sian.obriain@nhs.example"))
+        outlook_reply(session.uid, "sian.obriain@nhs.example")
+    )
     result = runner.invoke(args=["invites", "ingest", "--maildir", str(tmp_path / "md")])
     assert result.exit_code == 0, result.output
     assert refreshed(session).leader_partstat == PartStat.ACCEPTED
-    assert "accepted by both" in db.session.scalars(
-        select(LeadEvent.summary).order_by(LeadEvent.id.desc())).first()
+    assert (
+        "accepted by both"
+        in db.session.scalars(select(LeadEvent.summary).order_by(LeadEvent.id.desc())).first()
+    )
 
     both = runner.invoke(args=["invites", "ingest", "--file", str(path), "--imap"])
     assert both.exit_code != 0
@@ -270,22 +280,26 @@ def test_stale_reply_is_ignored(session):
     session.sequence = 2
     db.session.commit()
     report = replies.ingest_message(
-        outlook_reply(session.uid, "sian.obriain@nhs.example", "DECLINED", sequence=1), now=NOW)
+        outlook_reply(session.uid, "sian.obriain@nhs.example", "DECLINED", sequence=1), now=NOW
+    )
     assert report.outcomes == {"stale": 1}
     assert refreshed(session).leader_partstat == PartStat.NEEDS_ACTION
     assert kinds_of_events(session) == []
 
     current = replies.ingest_message(
-        outlook_reply(session.uid, "sian.obriain@nhs.example", "ACCEPTED", sequence=2), now=NOW)
+        outlook_reply(session.uid, "sian.obriain@nhs.example", "ACCEPTED", sequence=2), now=NOW
+    )
     assert current.outcomes == {"applied": 1}
 
 
 def test_unknown_uid_and_unknown_attendee_are_ignored(session):
     unknown_uid = replies.ingest_message(
-        google_reply("not-ours@elsewhere.example", "sian.obriain@nhs.example"), now=NOW)
+        google_reply("not-ours@elsewhere.example", "sian.obriain@nhs.example"), now=NOW
+    )
     assert unknown_uid.outcomes == {"unknown-uid": 1}
     stranger = replies.ingest_message(
-        google_reply(session.uid, "someone.else@nhs.example"), now=NOW)
+        google_reply(session.uid, "someone.else@nhs.example"), now=NOW
+    )
     assert stranger.outcomes == {"unknown-attendee": 1}
     assert refreshed(session).leader_partstat == PartStat.NEEDS_ACTION
     assert kinds_of_events(session) == []
@@ -294,8 +308,7 @@ def test_unknown_uid_and_unknown_attendee_are_ignored(session):
 def test_reply_to_a_cancelled_session_is_ignored(session):
     session.status = SessionStatus.CANCELLED
     db.session.commit()
-    report = replies.ingest_message(outlook_reply(session.uid, "sian.obriain@nhs.example"),
-                                    now=NOW)
+    report = replies.ingest_message(outlook_reply(session.uid, "sian.obriain@nhs.example"), now=NOW)
     assert report.outcomes == {"not-booked": 1}
 
 
@@ -329,12 +342,15 @@ def test_not_a_reply_and_not_a_calendar(session):
     assert parse_replies(request_ics) == []
     with pytest.raises(InviteError):
         parse_replies("this is not a calendar at all")
-    broken = (b"Subject: x\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
-              b"garbage, not iCalendar\r\n")
+    broken = (
+        b"Subject: x\r\nContent-Type: text/calendar; method=REPLY\r\n\r\ngarbage, not iCalendar\r\n"
+    )
     report = replies.ingest_message(broken, now=NOW)
     assert report.errors and not report.outcomes
-    truncated = (b"Subject: x\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
-                 b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n")
+    truncated = (
+        b"Subject: x\r\nContent-Type: text/calendar; method=REPLY\r\n\r\n"
+        b"BEGIN:VCALENDAR\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
+    )
     assert not replies.ingest_message(truncated, now=NOW).outcomes
     assert refreshed(session).leader_partstat == PartStat.NEEDS_ACTION
 
@@ -344,7 +360,8 @@ def test_apply_reply_directly_matches_case_insensitively(session):
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
         f"UID:{session.uid}\r\nDTSTAMP:20260111T082210Z\r\nSEQUENCE:0\r\n"
         "ATTENDEE;PARTSTAT=tentative:MAILTO:KWAME@COACHING.EXAMPLE\r\n"
-        "END:VEVENT\r\nEND:VCALENDAR\r\n")
+        "END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
     assert reply.attendee_email == "kwame@coaching.example"
     assert reply.partstat == "TENTATIVE"
     assert apply_reply(reply, NOW) == "applied"

@@ -111,8 +111,9 @@ def test_expired_token_is_refused(session, client, app):
         def get_timestamp(self) -> int:
             return int(time.time()) - 400 * 24 * 3600
 
-    old = URLSafeTimedSerializer(app.config["SECRET_KEY"], salt="booking.rsvp",
-                                 signer=LongAgoSigner)
+    old = URLSafeTimedSerializer(
+        app.config["SECRET_KEY"], salt="booking.rsvp", signer=LongAgoSigner
+    )
     token = old.dumps({"session": session.id, "role": "leader"})
     page = client.get(f"/rsvp/{token}")
     assert page.status_code == 404

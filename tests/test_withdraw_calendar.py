@@ -44,8 +44,15 @@ def messages() -> list[OutboxMessage]:
 def booked(now, days: int = 3) -> tuple[Lead, CoachingSession]:
     coach = add_coach(now=now)
     lead = add_lead(now)
-    session = record_agreed_time(lead, coach, now + timedelta(days=days), 60,
-                                 SessionFormat.VIDEO, "https://meet.example/room/1", now)
+    session = record_agreed_time(
+        lead,
+        coach,
+        now + timedelta(days=days),
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/room/1",
+        now,
+    )
     db.session.commit()
     return lead, session
 
@@ -99,13 +106,19 @@ def test_withdrawing_cancels_the_older_mail_and_the_reminders(app_ctx, now):
     # cancelled; what is pending is exactly what the withdrawal itself queued.
     old = [r for r in messages() if r.id in before]
     assert {r.status for r in old} == {OutboxStatus.CANCELLED}
-    pending = [(r.kind, r.calendar_method, r.recipients) for r in messages()
-               if r.status == OutboxStatus.PENDING]
-    assert sorted(pending, key=str) == sorted([
-        ("leader_session_update", "CANCEL", [lead.email]),
-        ("coach_session_update", "CANCEL", [session.coach.email]),
-        ("coach_leader_withdrawn", None, [session.coach.email]),
-    ], key=str)
+    pending = [
+        (r.kind, r.calendar_method, r.recipients)
+        for r in messages()
+        if r.status == OutboxStatus.PENDING
+    ]
+    assert sorted(pending, key=str) == sorted(
+        [
+            ("leader_session_update", "CANCEL", [lead.email]),
+            ("coach_session_update", "CANCEL", [session.coach.email]),
+            ("coach_leader_withdrawn", None, [session.coach.email]),
+        ],
+        key=str,
+    )
 
     # And nothing more is ever sent: not at the reminders' due time, not at the session.
     sent = outbox.deliver_due(now=now + timedelta(hours=2)).sent
@@ -114,13 +127,13 @@ def test_withdrawing_cancels_the_older_mail_and_the_reminders(app_ctx, now):
         assert outbox.deliver_due(now=moment).sent == []
 
 
-def test_the_leaders_cancellation_says_it_is_the_last_email_and_has_no_withdraw_link(app_ctx,
-                                                                                    now):
+def test_the_leaders_cancellation_says_it_is_the_last_email_and_has_no_withdraw_link(app_ctx, now):
     lead, session = booked(now)
     withdraw(lead, reason="", now=now + timedelta(hours=1))
     db.session.commit()
-    [to_leader] = [r for r in messages()
-                   if r.calendar_method == "CANCEL" and r.recipients == [lead.email]]
+    [to_leader] = [
+        r for r in messages() if r.calendar_method == "CANCEL" and r.recipients == [lead.email]
+    ]
     assert "withdrawn your interest" in to_leader.body_text
     assert "last email" in to_leader.body_text
     assert "/withdraw/" not in to_leader.body_text and "/withdraw/" not in to_leader.body_html
@@ -136,7 +149,8 @@ def test_a_session_already_started_is_cancelled_without_calendar_mail(app_ctx, n
     assert session.status == SessionStatus.CANCELLED
     assert [r for r in messages() if r.calendar_method == "CANCEL"] == []
     assert [r.kind for r in messages() if r.status == OutboxStatus.PENDING] == [
-        "coach_leader_withdrawn"]
+        "coach_leader_withdrawn"
+    ]
 
 
 def test_withdrawing_without_a_session_sends_the_leader_nothing(app_ctx, now):
@@ -144,8 +158,9 @@ def test_withdrawing_without_a_session_sends_the_leader_nothing(app_ctx, now):
     lead = add_lead(now)
     withdraw(lead, reason="", now=now)
     db.session.commit()
-    assert [r for r in messages()
-            if lead.email in r.recipients and r.status == OutboxStatus.PENDING] == []
+    assert [
+        r for r in messages() if lead.email in r.recipients and r.status == OutboxStatus.PENDING
+    ] == []
 
 
 def test_both_cancellations_arrive_at_a_real_smtp_server(make_app, smtp_server, now):

@@ -126,16 +126,25 @@ def sign_in():  # type: ignore[no-untyped-def]
         return render_template("coach/sign_in.html", form=form, error=None), 400
 
     try:
-        coach = authenticate(form.email.data or "", form.password.data or "",
-                             address=request.remote_addr or "", now=utcnow())
+        coach = authenticate(
+            form.email.data or "",
+            form.password.data or "",
+            address=request.remote_addr or "",
+            now=utcnow(),
+        )
     except SignInThrottled as throttled:
         db.session.rollback()
-        response = current_app.make_response((
-            render_template("coach/sign_in_refused.html", locked=throttled.locked,
-                            seconds=throttled.retry_after,
-                            minutes=(throttled.retry_after + 59) // 60),
-            429,
-        ))
+        response = current_app.make_response(
+            (
+                render_template(
+                    "coach/sign_in_refused.html",
+                    locked=throttled.locked,
+                    seconds=throttled.retry_after,
+                    minutes=(throttled.retry_after + 59) // 60,
+                ),
+                429,
+            )
+        )
         response.headers["Retry-After"] = str(throttled.retry_after)
         return response
     except DomainError as error:

@@ -50,8 +50,11 @@ class SignInForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    email = EmailField("Email address", filters=[_strip],
-                       validators=[DataRequired("Enter your email address"), Length(max=254)])
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[DataRequired("Enter your email address"), Length(max=254)],
+    )
     password = PasswordField("Password", validators=[DataRequired("Enter your password")])
     next = HiddenField()
 
@@ -60,8 +63,11 @@ class PasswordResetRequestForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    email = EmailField("Email address", filters=[_strip],
-                       validators=[DataRequired("Enter your email address"), Length(max=254)])
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[DataRequired("Enter your email address"), Length(max=254)],
+    )
 
 
 class NewPasswordForm(FlaskForm):
@@ -72,14 +78,19 @@ class NewPasswordForm(FlaskForm):
         "New password",
         validators=[
             DataRequired("Enter a new password"),
-            Length(MIN_LENGTH, MAX_LENGTH,
-                   f"Password must be between {MIN_LENGTH} and {MAX_LENGTH} characters"),
+            Length(
+                MIN_LENGTH,
+                MAX_LENGTH,
+                f"Password must be between {MIN_LENGTH} and {MAX_LENGTH} characters",
+            ),
         ],
     )
     confirm = PasswordField(
         "Type the new password again",
-        validators=[DataRequired("Type the new password again"),
-                    EqualTo("password", "The two passwords are not the same")],
+        validators=[
+            DataRequired("Type the new password again"),
+            EqualTo("password", "The two passwords are not the same"),
+        ],
     )
 
 
@@ -87,9 +98,14 @@ class NoteForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    body = TextAreaField("Add a private note", filters=[_strip],
-                         validators=[DataRequired("Write the note"),
-                                     Length(max=5000, message="Keep a note to 5,000 characters")])
+    body = TextAreaField(
+        "Add a private note",
+        filters=[_strip],
+        validators=[
+            DataRequired("Write the note"),
+            Length(max=5000, message="Keep a note to 5,000 characters"),
+        ],
+    )
 
 
 class StatusForm(FlaskForm):
@@ -97,8 +113,7 @@ class StatusForm(FlaskForm):
         pass
 
     to = SelectField("Move to", choices=[SelectChoice(s.value, s.label) for s in LeadStatus])
-    reason = TextAreaField("Reason (optional)", filters=[_strip],
-                           validators=[Length(max=2000)])
+    reason = TextAreaField("Reason (optional)", filters=[_strip], validators=[Length(max=2000)])
 
 
 class AssignForm(FlaskForm):
@@ -119,14 +134,16 @@ class SlotForm(Form):
     duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
     format = SelectField("Format", choices=FORMAT_CHOICES)
     detail = StringField(
-        "Joining link, number to call or address", filters=[_strip],
+        "Joining link, number to call or address",
+        filters=[_strip],
         validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
     )
 
     @property
     def is_blank(self) -> bool:
         return not (self.day.raw_data and self.day.raw_data[0]) and not (
-            self.start.raw_data and self.start.raw_data[0])
+            self.start.raw_data and self.start.raw_data[0]
+        )
 
     def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
         # The unused rows carry their default length and format: nothing to check there.
@@ -153,7 +170,8 @@ class AgreedTimeForm(FlaskForm):
     duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
     format = SelectField("Format", choices=FORMAT_CHOICES)
     detail = StringField(
-        "Joining link, number to call or address", filters=[_strip],
+        "Joining link, number to call or address",
+        filters=[_strip],
         validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
     )
 
@@ -171,6 +189,8 @@ class CancelForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    reason = TextAreaField("Why is it cancelled? (the leader sees this)", filters=[_strip],
-                           validators=[DataRequired("Say why the session is cancelled"),
-                                       Length(max=2000)])
+    reason = TextAreaField(
+        "Why is it cancelled? (the leader sees this)",
+        filters=[_strip],
+        validators=[DataRequired("Say why the session is cancelled"), Length(max=2000)],
+    )

@@ -86,8 +86,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 PER_PAGE = 50
-SLOT_TAKEN = ("That time was booked for another session a moment ago. Nothing was changed: "
-              "choose another time.")
+SLOT_TAKEN = (
+    "That time was booked for another session a moment ago. Nothing was changed: "
+    "choose another time."
+)
 
 
 def _me() -> Coach:
@@ -117,13 +119,22 @@ class LeadFilters:
         if dimension not in {d.value for d in Dimension}:
             dimension = ""
         page = args.get("page", "1")
-        return cls(status=status, coach=coach, dimension=dimension,
-                   q=" ".join(args.get("q", "").split())[:100],
-                   page=max(1, min(int(page), 10_000)) if page.isdigit() else 1)
+        return cls(
+            status=status,
+            coach=coach,
+            dimension=dimension,
+            q=" ".join(args.get("q", "").split())[:100],
+            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+        )
 
     def args(self, **changes: Any) -> dict[str, Any]:
-        values = {"status": self.status, "coach": self.coach, "dimension": self.dimension,
-                  "q": self.q, "page": self.page}
+        values = {
+            "status": self.status,
+            "coach": self.coach,
+            "dimension": self.dimension,
+            "q": self.q,
+            "page": self.page,
+        }
         values.update(changes)
         return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
 
@@ -138,9 +149,16 @@ def lead_query(filters: LeadFilters, me: Coach) -> Any:
     (assigned_coach_id, created_at)); the coach comes joined, so there are no N+1 queries."""
     query = select(Lead)
     if filters.status == "open":
-        query = query.where(Lead.status.not_in(
-            [LeadStatus.CLOSED, LeadStatus.WITHDRAWN, LeadStatus.NOT_SUITABLE,
-             LeadStatus.NO_RESPONSE]))
+        query = query.where(
+            Lead.status.not_in(
+                [
+                    LeadStatus.CLOSED,
+                    LeadStatus.WITHDRAWN,
+                    LeadStatus.NOT_SUITABLE,
+                    LeadStatus.NO_RESPONSE,
+                ]
+            )
+        )
     elif filters.status:
         query = query.where(Lead.status == LeadStatus(filters.status))
     if filters.coach == "me":
@@ -193,9 +211,15 @@ def leads():  # type: ignore[no-untyped-def]
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.name)))
     declined = declined_lead_ids([lead.id for lead in rows])
     return render_template(
-        "coach/leads.html", items=items, declined=declined, filters=filters,
-        has_next=has_next, coaches=coaches, statuses=list(LeadStatus),
-        dimensions=DIMENSION_LABELS, promise_days=days,
+        "coach/leads.html",
+        items=items,
+        declined=declined,
+        filters=filters,
+        has_next=has_next,
+        coaches=coaches,
+        statuses=list(LeadStatus),
+        dimensions=DIMENSION_LABELS,
+        promise_days=days,
     )
 
 
@@ -219,16 +243,18 @@ def _propose_form(lead: Lead, form: ProposeForm | None = None) -> ProposeForm:
 
 def _assign_form(lead: Lead, coaches: list[Coach]) -> AssignForm:
     form = AssignForm(prefix="assign", formdata=None)
-    form.coach_id.choices = [SelectChoice(str(c.id), c.name) for c in coaches
-                            if c.id != lead.assigned_coach_id]
+    form.coach_id.choices = [
+        SelectChoice(str(c.id), c.name) for c in coaches if c.id != lead.assigned_coach_id
+    ]
     return form
 
 
 def _answers(session: CoachingSession) -> dict[str, Any]:
     """Each party's answer to the invitation, as the session panel shows it."""
     return {
-        "parties": [(role, party_name(session, role), partstat_of(session, role))
-                    for role in ROLES],
+        "parties": [
+            (role, party_name(session, role), partstat_of(session, role)) for role in ROLES
+        ],
         "accepted_by_both": accepted_by_both(session),
         "declined": declined_roles(session),
     }
@@ -253,29 +279,40 @@ def _reflections(sessions: list[CoachingSession]) -> tuple[list[dict[str, Any]],
         response = responses.get(session.id)
         if response is None:
             continue
-        rows = (answered_questions(questionnaire, response.answers) if questionnaire else
-                [AnsweredQuestion(qid, "text", str(v)) for qid, v in response.answers.items()])
+        rows = (
+            answered_questions(questionnaire, response.answers)
+            if questionnaire
+            else [AnsweredQuestion(qid, "text", str(v)) for qid, v in response.answers.items()]
+        )
         found.append({"session": session, "updated_at": response.updated_at, "rows": rows})
     return found, problem
 
 
-def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
-                 **forms: Any):  # type: ignore[no-untyped-def]
+def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **forms: Any):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
-    proposals = list(db.session.scalars(
-        select(Proposal).where(Proposal.lead_id == lead.id)
-        .options(selectinload(Proposal.times)).order_by(Proposal.created_at.desc(),
-                                                         Proposal.id.desc())
-    ))
-    sessions = list(db.session.scalars(
-        select(CoachingSession).where(CoachingSession.lead_id == lead.id)
-        .order_by(CoachingSession.starts_at.desc())
-    ))
+    proposals = list(
+        db.session.scalars(
+            select(Proposal)
+            .where(Proposal.lead_id == lead.id)
+            .options(selectinload(Proposal.times))
+            .order_by(Proposal.created_at.desc(), Proposal.id.desc())
+        )
+    )
+    sessions = list(
+        db.session.scalars(
+            select(CoachingSession)
+            .where(CoachingSession.lead_id == lead.id)
+            .order_by(CoachingSession.starts_at.desc())
+        )
+    )
     coaches = list(db.session.scalars(select(Coach).where(Coach.active).order_by(Coach.name)))
-    emails = list(db.session.scalars(
-        select(OutboxMessage).where(OutboxMessage.lead_id == lead.id)
-        .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
-    ))
+    emails = list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.lead_id == lead.id)
+            .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
+        )
+    )
     reflections, reflection_problem = _reflections(sessions)
     now = utcnow()
     days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
@@ -311,8 +348,8 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None,
         agreed_form=agreed_form,
         reschedule_forms=forms.pop("reschedule_forms", {}),
         cancel_forms=forms.pop("cancel_forms", {}),
-        can_schedule=lead.status in (LeadStatus.NEW, LeadStatus.CONTACTED,
-                                     LeadStatus.TIMES_PROPOSED),
+        can_schedule=lead.status
+        in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED),
         moving=moving,
         time_request=open_new_time_request(lead),
     )
@@ -324,8 +361,7 @@ def lead_detail(lead_id: int):  # type: ignore[no-untyped-def]
     return _render_lead(lead_id)
 
 
-def _act(lead_id: int, action: Callable[[], str], anchor: str = "",
-         **forms: Any):  # type: ignore[no-untyped-def]
+def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any):  # type: ignore[no-untyped-def]
     """Run a workflow step, commit, and come back to the lead's page (or say what was wrong)."""
     try:
         message = action()
@@ -342,8 +378,13 @@ def _act(lead_id: int, action: Callable[[], str], anchor: str = "",
 
 
 def _form_problem(lead_id: int, form: Any, key: str):  # type: ignore[no-untyped-def]
-    return _render_lead(lead_id, 400, error="Check the form: " + "; ".join(
-        str(message) for messages in _all_errors(form) for message in messages), **{key: form})
+    return _render_lead(
+        lead_id,
+        400,
+        error="Check the form: "
+        + "; ".join(str(message) for messages in _all_errors(form) for message in messages),
+        **{key: form},
+    )
 
 
 def _all_errors(form: Any) -> list[list[str]]:
@@ -391,8 +432,7 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     def action() -> str:
         assert target is not None
         assign(lead, target, actor=me, now=utcnow())
-        return "You have taken this lead." if target.id == me.id \
-            else f"Handed on to {target.name}."
+        return "You have taken this lead." if target.id == me.id else f"Handed on to {target.name}."
 
     return _act(lead_id, action, "#assignment")
 
@@ -423,15 +463,25 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
         if slot.is_blank:
             continue
         if slot.day.data is None or slot.start.data is None:
-            return _render_lead(lead_id, 400, propose_form=form,
-                                error=f"Time {number}: enter both the date and the start time.")
-        slots.append(Slot(day=slot.day.data, start=slot.start.data,
-                          format=SessionFormat(slot.format.data),
-                          detail=slot.detail.data or "",
-                          duration_minutes=int(slot.duration.data or 60)))
+            return _render_lead(
+                lead_id,
+                400,
+                propose_form=form,
+                error=f"Time {number}: enter both the date and the start time.",
+            )
+        slots.append(
+            Slot(
+                day=slot.day.data,
+                start=slot.start.data,
+                format=SessionFormat(slot.format.data),
+                detail=slot.detail.data or "",
+                duration_minutes=int(slot.duration.data or 60),
+            )
+        )
     if not slots:
-        return _render_lead(lead_id, 400, propose_form=form,
-                            error="Enter at least one time to propose.")
+        return _render_lead(
+            lead_id, 400, propose_form=form, error="Enter at least one time to propose."
+        )
 
     def action() -> str:
         proposal = propose_times(lead, _me(), slots, utcnow())
@@ -451,9 +501,15 @@ def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
 
     def action() -> str:
         assert form.day.data is not None and form.start.data is not None
-        record_agreed_time(lead, _me(), local_start(form.day.data, form.start.data),
-                           int(form.duration.data or 60), SessionFormat(form.format.data),
-                           form.detail.data or "", utcnow())
+        record_agreed_time(
+            lead,
+            _me(),
+            local_start(form.day.data, form.start.data),
+            int(form.duration.data or 60),
+            SessionFormat(form.format.data),
+            form.detail.data or "",
+            utcnow(),
+        )
         return "Session booked. Confirmations are on their way to the leader and to you."
 
     return _act(lead_id, action, "#sessions", agreed_form=form)
@@ -472,13 +528,22 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     lead_id = session.lead_id
     form = RescheduleForm(prefix=f"move-{session_id}")
     if not form.validate():
-        return _render_lead(lead_id, 400, error="Check the new time: " + "; ".join(
-            m for ms in _all_errors(form) for m in ms), reschedule_forms={session_id: form})
+        return _render_lead(
+            lead_id,
+            400,
+            error="Check the new time: " + "; ".join(m for ms in _all_errors(form) for m in ms),
+            reschedule_forms={session_id: form},
+        )
 
     def action() -> str:
         assert form.day.data is not None and form.start.data is not None
-        reschedule_session(session, _me(), local_start(form.day.data, form.start.data),
-                           int(form.duration.data or 60), utcnow())
+        reschedule_session(
+            session,
+            _me(),
+            local_start(form.day.data, form.start.data),
+            int(form.duration.data or 60),
+            utcnow(),
+        )
         return "Session moved. The leader and the coach are told."
 
     return _act(lead_id, action, "#sessions", reschedule_forms={session_id: form})
@@ -490,8 +555,9 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
     lead_id = session.lead_id
     form = CancelForm(prefix=f"cancel-{session_id}")
     if not form.validate():
-        return _render_lead(lead_id, 400, error="Say why the session is cancelled.",
-                            cancel_forms={session_id: form})
+        return _render_lead(
+            lead_id, 400, error="Say why the session is cancelled.", cancel_forms={session_id: form}
+        )
 
     def action() -> str:
         cancel_session(session, _me(), form.reason.data or "", utcnow())

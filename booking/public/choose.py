@@ -28,8 +28,10 @@ from ..workflow.registration import withdraw_url
 from ..workflow.scheduling import agree_time, none_suit, proposal_open
 from .views import bp
 
-TAKEN = ("Sorry, that time was taken a moment ago. Nothing has been booked for you: "
-         "please choose another time, or tell us none of them suit.")
+TAKEN = (
+    "Sorry, that time was taken a moment ago. Nothing has been booked for you: "
+    "please choose another time, or tell us none of them suit."
+)
 
 
 def _proposal_from_token(token: str) -> tuple[Proposal | None, str | None]:
@@ -66,20 +68,32 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
     if proposal.status == ProposalStatus.CHOSEN:
         session = _chosen_session(proposal)
         if session is not None and session.status == SessionStatus.BOOKED:
-            return render_template("public/choose_done.html", session=session,
-                                   moved=proposal.moves_session_id is not None,
-                                   session_url=leader_session_url(session),
-                                   withdraw_url=withdraw_url(lead))
-        return _problem("used", "You chose a time from this list already. That session has "
-                                "since changed: see our latest email.")
+            return render_template(
+                "public/choose_done.html",
+                session=session,
+                moved=proposal.moves_session_id is not None,
+                session_url=leader_session_url(session),
+                withdraw_url=withdraw_url(lead),
+            )
+        return _problem(
+            "used",
+            "You chose a time from this list already. That session has "
+            "since changed: see our latest email.",
+        )
     if lead.status == LeadStatus.WITHDRAWN:
-        return _problem("used", "You withdrew your interest, so these times are closed. "
-                                "There is nothing more you need to do.")
+        return _problem(
+            "used",
+            "You withdrew your interest, so these times are closed. "
+            "There is nothing more you need to do.",
+        )
     if proposal.status == ProposalStatus.NONE_SUIT:
-        return render_template("public/choose_none_suit_sent.html",
-                               kept=proposal.moves_session), 200
-    return _problem("used", "These times have been replaced or closed. Please use the link in "
-                            "our most recent email.")
+        return render_template(
+            "public/choose_none_suit_sent.html", kept=proposal.moves_session
+        ), 200
+    return _problem(
+        "used",
+        "These times have been replaced or closed. Please use the link in our most recent email.",
+    )
 
 
 def _open_proposal(token: str):  # type: ignore[no-untyped-def]
@@ -92,13 +106,19 @@ def _open_proposal(token: str):  # type: ignore[no-untyped-def]
     return proposal, None
 
 
-def _render_choices(token: str, proposal: Proposal, error: str | None = None,
-                    status: int = 200, note: str = ""):  # type: ignore[no-untyped-def]
+def _render_choices(
+    token: str, proposal: Proposal, error: str | None = None, status: int = 200, note: str = ""
+):  # type: ignore[no-untyped-def]
     now = utcnow()
     times = [t for t in proposal.times if t.starts_at > now]
     return render_template(
-        "public/choose.html", token=token, proposal=proposal, times=times, error=error,
-        note=note, withdraw_url=withdraw_url(proposal.lead),
+        "public/choose.html",
+        token=token,
+        proposal=proposal,
+        times=times,
+        error=error,
+        note=note,
+        withdraw_url=withdraw_url(proposal.lead),
     ), status
 
 
@@ -146,11 +166,13 @@ def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
         return refusal
     note = (request.form.get("note") or "").strip()
     if not note:
-        return _render_choices(token, proposal, "Tell your coach which days and times would "
-                                                "suit you.", 400)
+        return _render_choices(
+            token, proposal, "Tell your coach which days and times would suit you.", 400
+        )
     if len(note) > 2000:
-        return _render_choices(token, proposal, "Keep your note to 2,000 characters.", 400,
-                               note=note)
+        return _render_choices(
+            token, proposal, "Keep your note to 2,000 characters.", 400, note=note
+        )
     try:
         none_suit(proposal, note, utcnow())
         db.session.commit()

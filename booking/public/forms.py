@@ -96,8 +96,9 @@ class InterestForm(FlaskForm):
         filters=[strip_control_characters, _strip],
         validators=[
             Optional(),
-            Length(max=2000,
-                   message="What you would like help with must be 2,000 characters or fewer"),
+            Length(
+                max=2000, message="What you would like help with must be 2,000 characters or fewer"
+            ),
         ],
     )
     preferred_format = RadioField(

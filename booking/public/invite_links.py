@@ -41,8 +41,9 @@ ANSWER_BUTTONS = {
 }
 
 
-def _session_from(purpose: str, token: str) -> tuple[CoachingSession | None, dict[str, Any],
-                                                     str | None]:
+def _session_from(
+    purpose: str, token: str
+) -> tuple[CoachingSession | None, dict[str, Any], str | None]:
     try:
         payload = read_token(purpose, token)
     except TokenError as error:
@@ -86,23 +87,30 @@ def rsvp(token: str):
     now = utcnow()
     if session.status != SessionStatus.BOOKED:
         return render_template("public/rsvp_closed.html", reason="cancelled", **context), (
-            409 if request.method == "POST" else 200)
+            409 if request.method == "POST" else 200
+        )
     if session.ends_at <= now:
         return render_template("public/rsvp_closed.html", reason="past", **context), (
-            409 if request.method == "POST" else 200)
+            409 if request.method == "POST" else 200
+        )
 
     if request.method == "POST":
         answer = _chosen_answer(request.form.get("answer"))
         if answer is None:
-            return render_template("public/rsvp.html", suggested=None,
-                                   error="Choose accept, maybe or decline.", **context), 400
+            return render_template(
+                "public/rsvp.html",
+                suggested=None,
+                error="Choose accept, maybe or decline.",
+                **context,
+            ), 400
         try:
             record_partstat(session, role, answer, now, source="email link")
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
-            return render_template("public/rsvp.html", suggested=None, error=str(error),
-                                   **context), 409
+            return render_template(
+                "public/rsvp.html", suggested=None, error=str(error), **context
+            ), 409
         context["current"] = answer
         return render_template("public/rsvp_done.html", **context)
 
@@ -134,8 +142,9 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
                 if value == scale[-1] and questionnaire.high_label:
                     label += f" – {questionnaire.high_label}"
                 choices.append(SelectChoice(str(value), label))
-            field: Any = RadioField(question.label, choices=choices, validators=[Optional()],
-                                    validate_choice=False)
+            field: Any = RadioField(
+                question.label, choices=choices, validators=[Optional()], validate_choice=False
+            )
         else:
             field = TextAreaField(question.label, validators=[Optional()])
         setattr(ReflectionForm, question.id, field)
@@ -151,15 +160,18 @@ def questionnaire(token: str):
     now = utcnow()
     if not questionnaire_open(session, now):
         return render_template("public/questionnaire_closed.html", session=session), (
-            409 if request.method == "POST" else 200)
+            409 if request.method == "POST" else 200
+        )
 
     existing = questionnaire_response(session)
     saved_answers = existing.answers if existing else {}
     if request.method == "GET":
-        form = questionnaire_form(q, data={k: str(v) for k, v in saved_answers.items()},
-                                  formdata=None)
-        return render_template("public/questionnaire.html", form=form, q=q, session=session,
-                               saved=existing is not None)
+        form = questionnaire_form(
+            q, data={k: str(v) for k, v in saved_answers.items()}, formdata=None
+        )
+        return render_template(
+            "public/questionnaire.html", form=form, q=q, session=session, saved=existing is not None
+        )
 
     form = questionnaire_form(q)
     form.validate()
@@ -167,8 +179,9 @@ def questionnaire(token: str):
     for qid, message in check.errors.items():
         form[qid].errors = [message]
     if form.errors or not check.ok:
-        return render_template("public/questionnaire.html", form=form, q=q, session=session,
-                               saved=existing is not None), 400
+        return render_template(
+            "public/questionnaire.html", form=form, q=q, session=session, saved=existing is not None
+        ), 400
     for attempt in range(2):
         try:
             save_questionnaire(session, check.answers, now)

@@ -34,8 +34,7 @@ from .views import bp
 MAX_NOTE = 2000
 
 
-def _load(token: str, *, for_update: bool = False
-          ) -> tuple[CoachingSession | None, str | None]:
+def _load(token: str, *, for_update: bool = False) -> tuple[CoachingSession | None, str | None]:
     try:
         payload = read_token("leader-session", token)
     except TokenError as error:
@@ -57,14 +56,18 @@ def _problem(reason: str | None):  # type: ignore[no-untyped-def]
 
 def _context(token: str, session: CoachingSession) -> dict[str, Any]:
     lead = session.lead
-    offer = next((p for p in open_proposals(lead)
-                  if p.moves_session_id == session.id and proposal_open(p)), None)
+    offer = next(
+        (p for p in open_proposals(lead) if p.moves_session_id == session.id and proposal_open(p)),
+        None,
+    )
     return {
         "token": token,
         "session": session,
         "join": join_text(session),
-        "join_link": session.join_detail if session.format == SessionFormat.VIDEO
-        and session.join_detail.lower().startswith(("https://", "http://")) else None,
+        "join_link": session.join_detail
+        if session.format == SessionFormat.VIDEO
+        and session.join_detail.lower().startswith(("https://", "http://"))
+        else None,
         "request": open_new_time_request(lead),
         "offer_url": choose_url(offer) if offer is not None else None,
         "rsvp_url": rsvp_url(session, "leader"),
@@ -74,8 +77,9 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
 
 
 def _closed(session: CoachingSession, reason: str):  # type: ignore[no-untyped-def]
-    return render_template("public/leader_session_closed.html", session=session,
-                           reason=reason), (409 if request.method == "POST" else 200)
+    return render_template("public/leader_session_closed.html", session=session, reason=reason), (
+        409 if request.method == "POST" else 200
+    )
 
 
 def _session_or_page(token: str):  # type: ignore[no-untyped-def]
@@ -94,8 +98,9 @@ def leader_session(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
         return page
-    return render_template("public/leader_session.html", error=None, note="",
-                           **_context(token, session))
+    return render_template(
+        "public/leader_session.html", error=None, note="", **_context(token, session)
+    )
 
 
 @bp.post("/session/<token>/new-time", endpoint="leader_session_new_time")
@@ -110,43 +115,57 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     elif len(note) > MAX_NOTE:
         error = "Keep your note to 2,000 characters."
     if error:
-        return render_template("public/leader_session.html", error=error, note=note,
-                               **_context(token, session)), 400
+        return render_template(
+            "public/leader_session.html", error=error, note=note, **_context(token, session)
+        ), 400
     try:
         leader_request_new_time(session, note, utcnow())
         db.session.commit()
     except DomainError as problem:
         db.session.rollback()
-        return render_template("public/leader_session.html", error=str(problem), note=note,
-                               **_context(token, session)), 409
-    return render_template("public/leader_session_done.html", done="requested",
-                           **_context(token, session))
+        return render_template(
+            "public/leader_session.html", error=str(problem), note=note, **_context(token, session)
+        ), 409
+    return render_template(
+        "public/leader_session_done.html", done="requested", **_context(token, session)
+    )
 
 
-@bp.route("/session/<token>/cancel", methods=["GET", "POST"],
-          endpoint="leader_session_cancel")
+@bp.route("/session/<token>/cancel", methods=["GET", "POST"], endpoint="leader_session_cancel")
 def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
         return page
     if request.method == "GET":
         # The confirmation: nothing is cancelled until the button on this page is pressed.
-        return render_template("public/leader_session_cancel.html", error=None, reason="",
-                               **_context(token, session))
+        return render_template(
+            "public/leader_session_cancel.html", error=None, reason="", **_context(token, session)
+        )
     reason = (request.form.get("reason") or "").strip()
     if len(reason) > MAX_NOTE:
-        return render_template("public/leader_session_cancel.html", reason=reason,
-                               error="Keep your reason to 2,000 characters.",
-                               **_context(token, session)), 400
+        return render_template(
+            "public/leader_session_cancel.html",
+            reason=reason,
+            error="Keep your reason to 2,000 characters.",
+            **_context(token, session),
+        ), 400
     try:
         leader_cancel_session(session, reason, utcnow())
         db.session.commit()
     except (DomainError, IntegrityError) as problem:
         db.session.rollback()
-        return render_template("public/leader_session_cancel.html", reason=reason,
-                               error=str(problem) if isinstance(problem, DomainError)
-                               else "Something changed at the same moment. Please try again.",
-                               **_context(token, session)), 409
-    return render_template("public/leader_session_done.html", done="cancelled",
-                           session=session, withdraw_url=withdraw_url(session.lead),
-                           token=token)
+        return render_template(
+            "public/leader_session_cancel.html",
+            reason=reason,
+            error=str(problem)
+            if isinstance(problem, DomainError)
+            else "Something changed at the same moment. Please try again.",
+            **_context(token, session),
+        ), 409
+    return render_template(
+        "public/leader_session_done.html",
+        done="cancelled",
+        session=session,
+        withdraw_url=withdraw_url(session.lead),
+        token=token,
+    )

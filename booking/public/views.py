@@ -74,9 +74,11 @@ def register():
         form.form_token.data = _new_form_token()
     if not form.validate():
         status = 400
-        return render_template("public/register.html", form=form,
-                               csrf_failed=bool(form.csrf_token.errors)
-                               if hasattr(form, "csrf_token") else False), status
+        return render_template(
+            "public/register.html",
+            form=form,
+            csrf_failed=bool(form.csrf_token.errors) if hasattr(form, "csrf_token") else False,
+        ), status
 
     automated, nonce = _looks_automated(form)
     if automated or nonce is None:
@@ -125,8 +127,11 @@ def privacy():
     text = _privacy_text()
     paragraphs = None
     if text is not None:
-        paragraphs = [Markup("<br>").join(escape(line) for line in block.splitlines())
-                      for block in text.split("\n\n") if block.strip()]
+        paragraphs = [
+            Markup("<br>").join(escape(line) for line in block.splitlines())
+            for block in text.split("\n\n")
+            if block.strip()
+        ]
     return render_template("public/privacy.html", paragraphs=paragraphs)
 
 

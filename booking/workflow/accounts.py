@@ -75,8 +75,13 @@ def create_coach(email: str, name: str, password: str, *, now: datetime) -> Coac
         raise DomainError(problem + ".")
     if db.session.scalar(select(Coach).where(Coach.email == email)) is not None:
         raise DomainError(f"There is already a coach with the email {email}.")
-    coach = Coach(email=email, name=name.strip(), password_hash=hash_password(password),
-                  active=True, created_at=now)
+    coach = Coach(
+        email=email,
+        name=name.strip(),
+        password_hash=hash_password(password),
+        active=True,
+        created_at=now,
+    )
     db.session.add(coach)
     db.session.flush()
     return coach
@@ -110,8 +115,11 @@ def _check_throttle(email: str, address: str, now: datetime) -> None:
         if failures.count >= lock_after:
             until = failures.latest + FAILURE_WINDOW
             raise SignInThrottled(math.ceil((until - now).total_seconds()), locked=True)
-        wait = SLOW_DOWN_SECONDS.get(min(failures.count, max(SLOW_DOWN_SECONDS)), 0) \
-            if failures.count >= SLOW_DOWN_AFTER else 0
+        wait = (
+            SLOW_DOWN_SECONDS.get(min(failures.count, max(SLOW_DOWN_SECONDS)), 0)
+            if failures.count >= SLOW_DOWN_AFTER
+            else 0
+        )
         if wait and now < failures.latest + timedelta(seconds=wait):
             remaining = failures.latest + timedelta(seconds=wait) - now
             raise SignInThrottled(math.ceil(remaining.total_seconds()), locked=False)

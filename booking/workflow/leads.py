@@ -33,13 +33,16 @@ S = LeadStatus
 
 # from -> the statuses it may move to (by any step).
 TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
-    S.NEW: frozenset({S.CONTACTED, S.TIMES_PROPOSED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE,
-                      S.WITHDRAWN}),
-    S.CONTACTED: frozenset({S.TIMES_PROPOSED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE,
-                            S.WITHDRAWN}),
+    S.NEW: frozenset(
+        {S.CONTACTED, S.TIMES_PROPOSED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}
+    ),
+    S.CONTACTED: frozenset(
+        {S.TIMES_PROPOSED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}
+    ),
     # Proposing again replaces the open proposal; "none suit" hands the lead back (contacted).
-    S.TIMES_PROPOSED: frozenset({S.TIMES_PROPOSED, S.CONTACTED, S.AGREED, S.NOT_SUITABLE,
-                                 S.NO_RESPONSE, S.WITHDRAWN}),
+    S.TIMES_PROPOSED: frozenset(
+        {S.TIMES_PROPOSED, S.CONTACTED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}
+    ),
     # A cancelled session hands the lead back to the coach (contacted).
     S.AGREED: frozenset({S.HELD, S.CONTACTED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}),
     S.HELD: frozenset({S.CLOSED, S.WITHDRAWN}),
@@ -54,7 +57,7 @@ TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
 STEP_ONLY: dict[LeadStatus, str] = {
     S.TIMES_PROPOSED: "Propose times to the leader to move this lead to “Times proposed”.",
     S.AGREED: "Agree a time (the leader picks one, or record a time agreed by phone or email) "
-              "to move this lead to “Agreed”.",
+    "to move this lead to “Agreed”.",
     S.WITHDRAWN: "Only the leader can withdraw, with the link in their emails.",
 }
 
@@ -65,14 +68,18 @@ def can_move(current: LeadStatus, to: LeadStatus) -> bool:
 
 def coach_moves(current: LeadStatus) -> list[LeadStatus]:
     """The moves a coach can make by hand from `current`, in lifecycle order."""
-    return [s for s in LeadStatus if s in TRANSITIONS[current] and s not in STEP_ONLY
-            and s != current]
+    return [
+        s for s in LeadStatus if s in TRANSITIONS[current] and s not in STEP_ONLY and s != current
+    ]
 
 
 def _refusal(current: LeadStatus, to: LeadStatus) -> str:
     allowed = [s.label for s in LeadStatus if s in TRANSITIONS[current] and s != current]
-    where = (f"From “{current.label}” it can move to: {', '.join(allowed)}."
-             if allowed else f"“{current.label}” is final: nothing can change it.")
+    where = (
+        f"From “{current.label}” it can move to: {', '.join(allowed)}."
+        if allowed
+        else f"“{current.label}” is final: nothing can change it."
+    )
     return f"This lead is “{current.label}”, so it cannot move to “{to.label}”. {where}"
 
 
@@ -97,20 +104,32 @@ def move(
     if to in (S.CONTACTED, S.TIMES_PROPOSED, S.AGREED) and lead.first_contacted_at is None:
         lead.first_contacted_at = now
     text = summary or f"Status: {current.label} → {to.label}"
-    record_event(lead, "status", text, now=now, actor=actor, actor_label=actor_label,
-                 detail={"from": current.value, "to": to.value, "reason": reason, **(detail or {})})
+    record_event(
+        lead,
+        "status",
+        text,
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"from": current.value, "to": to.value, "reason": reason, **(detail or {})},
+    )
 
 
 def open_proposals(lead: Lead) -> list[Proposal]:
-    return list(db.session.scalars(
-        select(Proposal).where(Proposal.lead_id == lead.id, Proposal.status == ProposalStatus.OPEN)
-    ))
+    return list(
+        db.session.scalars(
+            select(Proposal).where(
+                Proposal.lead_id == lead.id, Proposal.status == ProposalStatus.OPEN
+            )
+        )
+    )
 
 
 def booked_session(lead: Lead) -> CoachingSession | None:
     return db.session.scalar(
-        select(CoachingSession).where(CoachingSession.lead_id == lead.id,
-                                      CoachingSession.status == SessionStatus.BOOKED)
+        select(CoachingSession).where(
+            CoachingSession.lead_id == lead.id, CoachingSession.status == SessionStatus.BOOKED
+        )
     )
 
 
@@ -150,8 +169,13 @@ def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now:
         # Late import: scheduling imports this module.
         from .scheduling import cancel_session
 
-        cancel_session(session, coach, reason or f"The request was closed: {to.label.lower()}",
-                       now, leader_status_set=True)
+        cancel_session(
+            session,
+            coach,
+            reason or f"The request was closed: {to.label.lower()}",
+            now,
+            leader_status_set=True,
+        )
 
 
 def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
@@ -163,8 +187,11 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
     before = lead.assigned_coach.name if lead.assigned_coach else "nobody"
     lead.assigned_coach = to
     lead.assigned_coach_id = to.id
-    summary = (f"Taken by {to.name} (was {before})" if to.id == actor.id
-               else f"Handed on to {to.name} (was {before})")
+    summary = (
+        f"Taken by {to.name} (was {before})"
+        if to.id == actor.id
+        else f"Handed on to {to.name} (was {before})"
+    )
     record_event(lead, "assigned", summary, now=now, actor=actor, detail={"coach_id": to.id})
 
 
@@ -194,8 +221,11 @@ def contact_due_by(created_at: datetime, working_days: int, zone: ZoneInfo) -> d
 
 def is_overdue(lead: Lead, now: datetime, working_days: int, zone: ZoneInfo) -> bool:
     """Not yet contacted and past the promised time."""
-    return (lead.status == S.NEW and lead.first_contacted_at is None
-            and now >= contact_due_by(lead.created_at, working_days, zone))
+    return (
+        lead.status == S.NEW
+        and lead.first_contacted_at is None
+        and now >= contact_due_by(lead.created_at, working_days, zone)
+    )
 
 
 def time_ago(moment: datetime, now: datetime) -> str:

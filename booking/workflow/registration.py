@@ -95,14 +95,22 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         submitted = asdict(data)
         submitted["dimensions"] = [d.value for d in dimensions]
         submitted["preferred_format"] = data.preferred_format.value
-        record_event(existing, "registered-again",
-                     "Registered again while this request was open", now=now,
-                     actor_label=data.full_name, detail=submitted)
+        record_event(
+            existing,
+            "registered-again",
+            "Registered again while this request was open",
+            now=now,
+            actor_label=data.full_name,
+            detail=submitted,
+        )
         db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
         recipients = coach_notification_recipients()
         if recipients:
-            outbox.enqueue(emails.coach_repeat_registration(existing, recipients, submitted),
-                           lead_id=existing.id, now=now)
+            outbox.enqueue(
+                emails.coach_repeat_registration(existing, recipients, submitted),
+                lead_id=existing.id,
+                now=now,
+            )
         return RegistrationOutcome(existing, "repeat")
 
     lead = Lead(
@@ -129,14 +137,16 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     if coach is not None:
         record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id,
-                   now=now)
+    outbox.enqueue(
+        emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
+    )
     recipients = coach_notification_recipients()
     if recipients:
         outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
     else:
-        log.warning("lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)",
-                    lead.id)
+        log.warning(
+            "lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)", lead.id
+        )
     return RegistrationOutcome(lead, "created")
 
 
@@ -153,20 +163,35 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
         raise DomainError("This request is already closed, so there is nothing to withdraw.")
     lead.status = LeadStatus.WITHDRAWN
     lead.status_reason = reason.strip()
-    record_event(lead, "withdrawn", "Withdrawn by the leader", now=now,
-                 actor_label=lead.full_name, detail={"reason": lead.status_reason})
+    record_event(
+        lead,
+        "withdrawn",
+        "Withdrawn by the leader",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"reason": lead.status_reason},
+    )
     if close_open_proposals(lead, now=now):
-        record_event(lead, "proposal-closed", "Open proposal closed (the leader withdrew)",
-                     now=now, actor_label=lead.full_name)
+        record_event(
+            lead,
+            "proposal-closed",
+            "Open proposal closed (the leader withdrew)",
+            now=now,
+            actor_label=lead.full_name,
+        )
     # Older pending mail first (acknowledgements, proposals, reminders, invitations not yet
     # sent); everything queued below comes after it and so is not cancelled with it: the
     # calendar CANCELs for a booked session and the coach's notice.
     outbox.cancel_pending(lead_id=lead.id)
     session = cancel_for_withdrawal(lead, now)
     coach = lead.assigned_coach
-    recipients = [coach.email] if coach is not None and coach.active \
-        else coach_notification_recipients()
+    recipients = (
+        [coach.email] if coach is not None and coach.active else coach_notification_recipients()
+    )
     if recipients:
-        outbox.enqueue(emails.coach_leader_withdrawn(lead, recipients, session),
-                       lead_id=lead.id, session_id=session.id if session else None, now=now)
-
+        outbox.enqueue(
+            emails.coach_leader_withdrawn(lead, recipients, session),
+            lead_id=lead.id,
+            session_id=session.id if session else None,
+            now=now,
+        )

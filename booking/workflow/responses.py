@@ -36,7 +36,13 @@ ANSWER_WORDS = {
 
 # What apply_reply did with a calendar reply.
 APPLIED, UNCHANGED, STALE, UNKNOWN_UID, UNKNOWN_ATTENDEE, NOT_BOOKED, IGNORED = (
-    "applied", "unchanged", "stale", "unknown-uid", "unknown-attendee", "not-booked", "ignored",
+    "applied",
+    "unchanged",
+    "stale",
+    "unknown-uid",
+    "unknown-attendee",
+    "not-booked",
+    "ignored",
 )
 
 
@@ -53,8 +59,9 @@ def partstat_of(session: CoachingSession, role: str) -> PartStat:
 
 
 def accepted_by_both(session: CoachingSession) -> bool:
-    return (session.leader_partstat == PartStat.ACCEPTED
-            and session.coach_partstat == PartStat.ACCEPTED)
+    return (
+        session.leader_partstat == PartStat.ACCEPTED and session.coach_partstat == PartStat.ACCEPTED
+    )
 
 
 def record_partstat(
@@ -95,8 +102,13 @@ def record_partstat(
         now=now,
         actor=session.coach if role == "coach" else None,
         actor_label=name,
-        detail={"session_id": session.id, "role": role, "partstat": partstat.value,
-                "previous": previous.value, "source": source},
+        detail={
+            "session_id": session.id,
+            "role": role,
+            "partstat": partstat.value,
+            "previous": previous.value,
+            "source": source,
+        },
     )
     if declined and role == "leader":
         outbox.enqueue(
@@ -129,26 +141,39 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         select(CoachingSession).where(CoachingSession.uid == reply.uid)
     ).first()
     if session is None:
-        log.warning("calendar reply for unknown UID %s from %s ignored", reply.uid,
-                    reply.attendee_email)
+        log.warning(
+            "calendar reply for unknown UID %s from %s ignored", reply.uid, reply.attendee_email
+        )
         return UNKNOWN_UID
     email = reply.attendee_email.strip().lower()
     role = next(
-        (r for r, address in (("leader", session.lead.email), ("coach", session.coach.email))
-         if address.strip().lower() == email),
+        (
+            r
+            for r, address in (("leader", session.lead.email), ("coach", session.coach.email))
+            if address.strip().lower() == email
+        ),
         None,
     )
     if role is None:
-        log.warning("calendar reply for session %s from %s, who is not invited, ignored",
-                    session.id, reply.attendee_email)
+        log.warning(
+            "calendar reply for session %s from %s, who is not invited, ignored",
+            session.id,
+            reply.attendee_email,
+        )
         return UNKNOWN_ATTENDEE
     if reply.sequence < session.sequence:
-        log.info("stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
-                 session.id, email, reply.sequence, session.sequence)
+        log.info(
+            "stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
+            session.id,
+            email,
+            reply.sequence,
+            session.sequence,
+        )
         return STALE
     if session.status != SessionStatus.BOOKED:
-        log.info("calendar reply for session %s, which is %s, ignored", session.id,
-                 session.status.value)
+        log.info(
+            "calendar reply for session %s, which is %s, ignored", session.id, session.status.value
+        )
         return NOT_BOOKED
     try:
         partstat = PartStat(reply.partstat.upper())
@@ -172,24 +197,33 @@ def declined_lead_ids(lead_ids: Collection[int]) -> set[int]:
     of the lead list, not one a row."""
     if not lead_ids:
         return set()
-    return set(db.session.scalars(
-        select(CoachingSession.lead_id).where(
-            CoachingSession.lead_id.in_(list(lead_ids)),
-            CoachingSession.status == SessionStatus.BOOKED,
-            or_(CoachingSession.leader_partstat == PartStat.DECLINED,
-                CoachingSession.coach_partstat == PartStat.DECLINED),
+    return set(
+        db.session.scalars(
+            select(CoachingSession.lead_id).where(
+                CoachingSession.lead_id.in_(list(lead_ids)),
+                CoachingSession.status == SessionStatus.BOOKED,
+                or_(
+                    CoachingSession.leader_partstat == PartStat.DECLINED,
+                    CoachingSession.coach_partstat == PartStat.DECLINED,
+                ),
+            )
         )
-    ))
+    )
 
 
-def questionnaire_responses(sessions: Collection[CoachingSession]
-                            ) -> dict[int, QuestionnaireResponse]:
+def questionnaire_responses(
+    sessions: Collection[CoachingSession],
+) -> dict[int, QuestionnaireResponse]:
     """The stored reflection answers of these sessions, by session id, in one query."""
     ids = [s.id for s in sessions]
     if not ids:
         return {}
-    return {r.session_id: r for r in db.session.scalars(
-        select(QuestionnaireResponse).where(QuestionnaireResponse.session_id.in_(ids)))}
+    return {
+        r.session_id: r
+        for r in db.session.scalars(
+            select(QuestionnaireResponse).where(QuestionnaireResponse.session_id.in_(ids))
+        )
+    }
 
 
 def questionnaire_open(session: CoachingSession, now: datetime) -> bool:
@@ -207,8 +241,10 @@ def save_questionnaire(
 ) -> QuestionnaireResponse:
     """Store the leader's answers (all optional); they can be changed until the session starts."""
     if not questionnaire_open(session, now):
-        raise DomainError("The questionnaire for this session is closed: the session has "
-                          "started or is no longer booked.")
+        raise DomainError(
+            "The questionnaire for this session is closed: the session has "
+            "started or is no longer booked."
+        )
     check = check_answers(load_questionnaire(), answers)
     if not check.ok:
         raise DomainError("Some answers need correcting: " + "; ".join(check.errors.values()))

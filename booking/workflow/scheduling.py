@@ -84,13 +84,15 @@ def _check_detail(format: SessionFormat, detail: str) -> str:
     if format == SessionFormat.VIDEO:
         parts = urlsplit(detail)
         if parts.scheme not in ("https", "http") or not parts.netloc:
-            raise DomainError("Give the video call's joining link as a web address "
-                              "starting with https://")
+            raise DomainError(
+                "Give the video call's joining link as a web address starting with https://"
+            )
     return detail
 
 
-def _clash(coach: Coach, starts: datetime, ends: datetime,
-           excluding: CoachingSession | None = None) -> CoachingSession | None:
+def _clash(
+    coach: Coach, starts: datetime, ends: datetime, excluding: CoachingSession | None = None
+) -> CoachingSession | None:
     """The coach's booked session that overlaps [starts, ends), if any."""
     query = select(CoachingSession).where(
         CoachingSession.coach_id == coach.id,
@@ -103,8 +105,14 @@ def _clash(coach: Coach, starts: datetime, ends: datetime,
     return db.session.scalars(query.limit(1)).first()
 
 
-def _check_time(coach: Coach, starts: datetime, ends: datetime, now: datetime, label: str,
-                excluding: CoachingSession | None = None) -> None:
+def _check_time(
+    coach: Coach,
+    starts: datetime,
+    ends: datetime,
+    now: datetime,
+    label: str,
+    excluding: CoachingSession | None = None,
+) -> None:
     if starts <= now:
         raise DomainError(f"{label} ({format_range(starts, ends)}) is in the past.")
     other = _clash(coach, starts, ends, excluding)
@@ -118,16 +126,23 @@ def _check_time(coach: Coach, starts: datetime, ends: datetime, now: datetime, l
 def _check_coach(lead: Lead, coach: Coach) -> None:
     if lead.assigned_coach_id is not None and lead.assigned_coach_id != coach.id:
         owner = lead.assigned_coach.name if lead.assigned_coach else "another coach"
-        raise DomainError(f"This lead is assigned to {owner}. Take it first if you are "
-                          "agreeing the time.")
+        raise DomainError(
+            f"This lead is assigned to {owner}. Take it first if you are agreeing the time."
+        )
 
 
 def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
     if lead.assigned_coach_id is None:
         lead.assigned_coach = coach
         lead.assigned_coach_id = coach.id
-        record_event(lead, "assigned", f"Taken by {coach.name}", now=now, actor=coach,
-                     detail={"coach_id": coach.id})
+        record_event(
+            lead,
+            "assigned",
+            f"Taken by {coach.name}",
+            now=now,
+            actor=coach,
+            detail={"coach_id": coach.id},
+        )
 
 
 def choose_url(proposal: Proposal) -> str:
@@ -159,15 +174,22 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
     moving: CoachingSession | None = None
     if lead.status == LeadStatus.AGREED:
         moving = booked_session(lead)
-    if moving is None and lead.status not in (LeadStatus.NEW, LeadStatus.CONTACTED,
-                                              LeadStatus.TIMES_PROPOSED):
-        raise DomainError(f"This lead is “{lead.status.label}”, so times cannot be proposed. "
-                          "Times can be proposed to a lead that is New, Contacted or "
-                          "Times proposed, or Agreed with a booked session to move.")
+    if moving is None and lead.status not in (
+        LeadStatus.NEW,
+        LeadStatus.CONTACTED,
+        LeadStatus.TIMES_PROPOSED,
+    ):
+        raise DomainError(
+            f"This lead is “{lead.status.label}”, so times cannot be proposed. "
+            "Times can be proposed to a lead that is New, Contacted or "
+            "Times proposed, or Agreed with a booked session to move."
+        )
     _check_coach(lead, coach)
     if moving is not None and moving.coach_id != coach.id:
-        raise DomainError(f"The booked session is with {moving.coach.name}, so only they can "
-                          "offer new times for it. Cancel it first to start afresh.")
+        raise DomainError(
+            f"The booked session is with {moving.coach.name}, so only they can "
+            "offer new times for it. Cancel it first to start afresh."
+        )
     if not 1 <= len(slots) <= MAX_TIMES:
         raise DomainError(f"Propose between 1 and {MAX_TIMES} times.")
 
@@ -187,29 +209,52 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
         starts_seen.add(starts)
         # The session being moved does not clash with its own new times.
         _check_time(coach, starts, ends, now, label, excluding=moving)
-        times.append(ProposedTime(starts_at=starts, ends_at=ends, format=slot.format,
-                                  join_detail=detail))
+        times.append(
+            ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
+        )
 
     replaced = close_open_proposals(lead, now=now)
     _take_if_unassigned(lead, coach, now)
-    proposal = Proposal(lead=lead, lead_id=lead.id, coach=coach, coach_id=coach.id,
-                        created_at=now, status=ProposalStatus.OPEN, times=times,
-                        moves_session=moving, moves_session_id=moving.id if moving else None)
+    proposal = Proposal(
+        lead=lead,
+        lead_id=lead.id,
+        coach=coach,
+        coach_id=coach.id,
+        created_at=now,
+        status=ProposalStatus.OPEN,
+        times=times,
+        moves_session=moving,
+        moves_session_id=moving.id if moving else None,
+    )
     db.session.add(proposal)
     offered = {"times": [format_range(t.starts_at, t.ends_at) for t in times]}
     plural = "s" if len(times) != 1 else ""
     closed = " (the earlier proposal is closed)" if replaced else ""
     if moving is not None:
-        record_event(lead, "move-proposed",
-                     f"Proposed {len(times)} new time{plural} for the session on "
-                     f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
-                     now=now, actor=coach, detail={**offered, "session_id": moving.id})
+        record_event(
+            lead,
+            "move-proposed",
+            f"Proposed {len(times)} new time{plural} for the session on "
+            f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
+            now=now,
+            actor=coach,
+            detail={**offered, "session_id": moving.id},
+        )
     else:
-        move(lead, LeadStatus.TIMES_PROPOSED, now=now, actor=coach,
-             summary=f"Proposed {len(times)} new time{plural}{closed}", detail=offered)
+        move(
+            lead,
+            LeadStatus.TIMES_PROPOSED,
+            now=now,
+            actor=coach,
+            summary=f"Proposed {len(times)} new time{plural}{closed}",
+            detail=offered,
+        )
     db.session.flush()
-    outbox.enqueue(emails.leader_proposed_times(proposal, choose_url(proposal), withdraw_url(lead)),
-                   lead_id=lead.id, now=now)
+    outbox.enqueue(
+        emails.leader_proposed_times(proposal, choose_url(proposal), withdraw_url(lead)),
+        lead_id=lead.id,
+        now=now,
+    )
     return proposal
 
 
@@ -219,15 +264,31 @@ def _new_uid() -> str:
     return f"{uuid4()}@{domain}"
 
 
-def _book(lead: Lead, coach: Coach, starts: datetime, ends: datetime, format: SessionFormat,
-          detail: str, now: datetime, proposed_time: ProposedTime | None = None
-          ) -> CoachingSession:
+def _book(
+    lead: Lead,
+    coach: Coach,
+    starts: datetime,
+    ends: datetime,
+    format: SessionFormat,
+    detail: str,
+    now: datetime,
+    proposed_time: ProposedTime | None = None,
+) -> CoachingSession:
     session = CoachingSession(
-        lead=lead, lead_id=lead.id, coach=coach, coach_id=coach.id,
+        lead=lead,
+        lead_id=lead.id,
+        coach=coach,
+        coach_id=coach.id,
         proposed_time_id=proposed_time.id if proposed_time else None,
-        starts_at=starts, ends_at=ends, format=format, join_detail=detail,
-        uid=_new_uid(), sequence=0, status=SessionStatus.BOOKED,
-        created_at=now, updated_at=now,
+        starts_at=starts,
+        ends_at=ends,
+        format=format,
+        join_detail=detail,
+        uid=_new_uid(),
+        sequence=0,
+        status=SessionStatus.BOOKED,
+        created_at=now,
+        updated_at=now,
     )
     db.session.add(session)
     # The unique indexes speak here, inside the caller's transaction: two picks of one slot
@@ -241,29 +302,54 @@ def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
     proposal = proposed_time.proposal
     lead = proposal.lead
     if not proposal_open(proposal):
-        raise DomainError("These times are no longer open: a time has been chosen, or the "
-                          "coach has sent new times.")
+        raise DomainError(
+            "These times are no longer open: a time has been chosen, or the "
+            "coach has sent new times."
+        )
     if proposed_time.starts_at <= now:
         raise DomainError("That time has already passed. Please choose another.")
     moving = proposal.moves_session
-    if _clash(proposal.coach, proposed_time.starts_at, proposed_time.ends_at,
-              excluding=moving) is not None:
-        raise DomainError("Sorry, that time has just been taken. Please choose another, or "
-                          "tell us none of them suit.")
+    if (
+        _clash(proposal.coach, proposed_time.starts_at, proposed_time.ends_at, excluding=moving)
+        is not None
+    ):
+        raise DomainError(
+            "Sorry, that time has just been taken. Please choose another, or "
+            "tell us none of them suit."
+        )
     if moving is not None:
         # New times for a booked session: move it (same UID, SEQUENCE + 1, "updated" REQUEST
         # to both), never book a second one.
         proposal.status = ProposalStatus.CHOSEN
         proposal.responded_at = now
-        return _move_session(moving, proposed_time.starts_at, proposed_time.ends_at, now,
-                             actor_label=lead.full_name, proposed_time=proposed_time,
-                             how="chosen from the new times offered")
-    session = _book(lead, proposal.coach, proposed_time.starts_at, proposed_time.ends_at,
-                    proposed_time.format, proposed_time.join_detail, now, proposed_time)
+        return _move_session(
+            moving,
+            proposed_time.starts_at,
+            proposed_time.ends_at,
+            now,
+            actor_label=lead.full_name,
+            proposed_time=proposed_time,
+            how="chosen from the new times offered",
+        )
+    session = _book(
+        lead,
+        proposal.coach,
+        proposed_time.starts_at,
+        proposed_time.ends_at,
+        proposed_time.format,
+        proposed_time.join_detail,
+        now,
+        proposed_time,
+    )
     proposal.status = ProposalStatus.CHOSEN
     proposal.responded_at = now
-    move(lead, LeadStatus.AGREED, now=now, actor_label=lead.full_name,
-         summary=f"Chose {format_range(session.starts_at, session.ends_at)}")
+    move(
+        lead,
+        LeadStatus.AGREED,
+        now=now,
+        actor_label=lead.full_name,
+        summary=f"Chose {format_range(session.starts_at, session.ends_at)}",
+    )
     _send_session_confirmations(session, now)
     return session
 
@@ -282,22 +368,40 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
     moving = proposal.moves_session
     if moving is not None:
         # The booked session stays as it is; the leader's request for another time is open again.
-        record_event(lead, "move-none-suit",
-                     "None of the new times suit; the session on "
-                     f"{format_range(moving.starts_at, moving.ends_at)} stays booked",
-                     now=now, actor_label=lead.full_name,
-                     detail={"session_id": moving.id, "reason": proposal.leader_note})
+        record_event(
+            lead,
+            "move-none-suit",
+            "None of the new times suit; the session on "
+            f"{format_range(moving.starts_at, moving.ends_at)} stays booked",
+            now=now,
+            actor_label=lead.full_name,
+            detail={"session_id": moving.id, "reason": proposal.leader_note},
+        )
     else:
-        move(lead, LeadStatus.CONTACTED, now=now, actor_label=lead.full_name,
-             reason=proposal.leader_note, summary="None of the proposed times suit")
-    recipients = [proposal.coach.email] if proposal.coach.active else \
-        coach_notification_recipients()
+        move(
+            lead,
+            LeadStatus.CONTACTED,
+            now=now,
+            actor_label=lead.full_name,
+            reason=proposal.leader_note,
+            summary="None of the proposed times suit",
+        )
+    recipients = (
+        [proposal.coach.email] if proposal.coach.active else coach_notification_recipients()
+    )
     if recipients:
         outbox.enqueue(emails.coach_none_suit(proposal, recipients), lead_id=lead.id, now=now)
 
 
-def record_agreed_time(lead: Lead, coach: Coach, start: datetime, duration: int,
-                       format: SessionFormat, detail: str, now: datetime) -> CoachingSession:
+def record_agreed_time(
+    lead: Lead,
+    coach: Coach,
+    start: datetime,
+    duration: int,
+    format: SessionFormat,
+    detail: str,
+    now: datetime,
+) -> CoachingSession:
     """A time agreed by phone or email: book it directly."""
     if lead.status not in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED):
         hint = " Move the booked session instead." if lead.status == LeadStatus.AGREED else ""
@@ -308,26 +412,45 @@ def record_agreed_time(lead: Lead, coach: Coach, start: datetime, duration: int,
     _check_time(coach, start, start + length, now, "The time")
     _take_if_unassigned(lead, coach, now)
     if close_open_proposals(lead, now=now):
-        record_event(lead, "proposal-closed", "Open proposal closed (time agreed directly)",
-                     now=now, actor=coach)
+        record_event(
+            lead,
+            "proposal-closed",
+            "Open proposal closed (time agreed directly)",
+            now=now,
+            actor=coach,
+        )
     session = _book(lead, coach, start, start + length, format, detail, now)
-    move(lead, LeadStatus.AGREED, now=now, actor=coach,
-         summary="Recorded a time agreed directly: "
-                 f"{format_range(session.starts_at, session.ends_at)}")
+    move(
+        lead,
+        LeadStatus.AGREED,
+        now=now,
+        actor=coach,
+        summary="Recorded a time agreed directly: "
+        f"{format_range(session.starts_at, session.ends_at)}",
+    )
     _send_session_confirmations(session, now)
     return session
 
 
-def reschedule_session(session: CoachingSession, coach: Coach, start: datetime, duration: int,
-                       now: datetime) -> CoachingSession:
+def reschedule_session(
+    session: CoachingSession, coach: Coach, start: datetime, duration: int, now: datetime
+) -> CoachingSession:
     """The coach moves a booked session to a new time (agreed with the leader)."""
     length = _check_duration(duration)
     return _move_session(session, start, start + length, now, actor=coach)
 
 
-def _move_session(session: CoachingSession, starts: datetime, ends: datetime, now: datetime, *,
-                  actor: Coach | None = None, actor_label: str = "",
-                  proposed_time: ProposedTime | None = None, how: str = "") -> CoachingSession:
+def _move_session(
+    session: CoachingSession,
+    starts: datetime,
+    ends: datetime,
+    now: datetime,
+    *,
+    actor: Coach | None = None,
+    actor_label: str = "",
+    proposed_time: ProposedTime | None = None,
+    how: str = "",
+) -> CoachingSession:
     """Move a booked session: the same calendar entry (UID) with a higher SEQUENCE, an
     "updated" REQUEST to both, reminders re-queued. A picked proposed time also brings its
     format and joining details. Open offers of new times for this session are closed."""
@@ -343,27 +466,39 @@ def _move_session(session: CoachingSession, starts: datetime, ends: datetime, no
     session.sequence += 1
     session.updated_at = now
     db.session.flush()
-    record_event(session.lead, "session-moved",
-                 f"Session moved from {before} to "
-                 f"{format_range(session.starts_at, session.ends_at)}"
-                 f"{f' ({how})' if how else ''}",
-                 now=now, actor=actor, actor_label=actor_label,
-                 detail={"session_id": session.id, "from": before})
+    record_event(
+        session.lead,
+        "session-moved",
+        f"Session moved from {before} to "
+        f"{format_range(session.starts_at, session.ends_at)}"
+        f"{f' ({how})' if how else ''}",
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"session_id": session.id, "from": before},
+    )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
     _send_session_update(session, "rescheduled", now)
     return session
 
 
-def _close_offers_to_move(session: CoachingSession, now: datetime, *, actor: Coach | None,
-                          actor_label: str) -> None:
+def _close_offers_to_move(
+    session: CoachingSession, now: datetime, *, actor: Coach | None, actor_label: str
+) -> None:
     """New times offered for this session are moot once it has moved or been cancelled."""
     closing = [p for p in open_proposals(session.lead) if p.moves_session_id == session.id]
     for proposal in closing:
         proposal.status = ProposalStatus.CLOSED
     if closing:
-        record_event(session.lead, "proposal-closed",
-                     "Open offer of new times for the session closed", now=now, actor=actor,
-                     actor_label=actor_label, detail={"session_id": session.id})
+        record_event(
+            session.lead,
+            "proposal-closed",
+            "Open offer of new times for the session closed",
+            now=now,
+            actor=actor,
+            actor_label=actor_label,
+            detail={"session_id": session.id},
+        )
 
 
 def _mark_cancelled(session: CoachingSession, reason: str, now: datetime) -> None:
@@ -374,8 +509,15 @@ def _mark_cancelled(session: CoachingSession, reason: str, now: datetime) -> Non
     session.updated_at = now
 
 
-def cancel_session(session: CoachingSession, actor: Coach | None, reason: str, now: datetime,
-                   *, leader_status_set: bool = False, actor_label: str = "") -> None:
+def cancel_session(
+    session: CoachingSession,
+    actor: Coach | None,
+    reason: str,
+    now: datetime,
+    *,
+    leader_status_set: bool = False,
+    actor_label: str = "",
+) -> None:
     """Cancel a booked session. The lead goes back to "contacted" unless the caller has already
     moved it on (`leader_status_set`, e.g. not suitable). `actor` is the coach who cancels, or
     None with `actor_label` naming who did (the leader)."""
@@ -386,14 +528,26 @@ def cancel_session(session: CoachingSession, actor: Coach | None, reason: str, n
         raise DomainError("Say why the session is cancelled.")
     _mark_cancelled(session, reason, now)
     lead = session.lead
-    record_event(lead, "session-cancelled",
-                 f"Session {format_range(session.starts_at, session.ends_at)} cancelled: {reason}",
-                 now=now, actor=actor, actor_label=actor_label,
-                 detail={"session_id": session.id, "reason": reason})
+    record_event(
+        lead,
+        "session-cancelled",
+        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: {reason}",
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"session_id": session.id, "reason": reason},
+    )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
     if not leader_status_set and lead.status == LeadStatus.AGREED:
-        move(lead, LeadStatus.CONTACTED, now=now, actor=actor, actor_label=actor_label,
-             reason=reason, summary="Back to “Contacted” (session cancelled)")
+        move(
+            lead,
+            LeadStatus.CONTACTED,
+            now=now,
+            actor=actor,
+            actor_label=actor_label,
+            reason=reason,
+            summary="Back to “Contacted” (session cancelled)",
+        )
     if session.starts_at > now:
         _send_session_update(session, "cancelled", now)
 
@@ -408,10 +562,15 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
     if session is None:
         return None
     _mark_cancelled(session, "The leader withdrew their interest", now)
-    record_event(lead, "session-cancelled",
-                 f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
-                 "the leader withdrew", now=now, actor_label=lead.full_name,
-                 detail={"session_id": session.id})
+    record_event(
+        lead,
+        "session-cancelled",
+        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
+        "the leader withdrew",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"session_id": session.id},
+    )
     if session.starts_at > now:
         _send_session_update(session, "cancelled", now)
     return session
@@ -444,7 +603,7 @@ _CANNOT_CHANGE = {
     "cancelled": "This session has been cancelled, so it cannot be changed.",
     "held": "This session has taken place, so it cannot be changed.",
     "started": "This session has already started, so it cannot be changed here. "
-               "Reply to our email instead.",
+    "Reply to our email instead.",
 }
 
 
@@ -461,8 +620,13 @@ def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) 
     _check_leader_can_change(session, now)
     name = session.lead.full_name
     reason = " ".join(reason.split())[:2000]
-    cancel_session(session, None, f"Cancelled by {name}" + (f": {reason}" if reason else ""),
-                   now, actor_label=name)
+    cancel_session(
+        session,
+        None,
+        f"Cancelled by {name}" + (f": {reason}" if reason else ""),
+        now,
+        actor_label=name,
+    )
 
 
 def open_new_time_request(lead: Lead) -> LeadEvent | None:
@@ -493,19 +657,31 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     note = note[:2000]
     lead = session.lead
     current = open_new_time_request(lead)
-    if current is not None and current.kind == NEW_TIME_REQUESTED \
-            and current.detail.get("reason") == note:
+    if (
+        current is not None
+        and current.kind == NEW_TIME_REQUESTED
+        and current.detail.get("reason") == note
+    ):
         return False
     when = format_range(session.starts_at, session.ends_at)
-    record_event(lead, NEW_TIME_REQUESTED, f"Asked for a different time for the session on {when}",
-                 now=now, actor_label=lead.full_name,
-                 detail={"session_id": session.id, "reason": note})
+    record_event(
+        lead,
+        NEW_TIME_REQUESTED,
+        f"Asked for a different time for the session on {when}",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"session_id": session.id, "reason": note},
+    )
     db.session.flush()
     coach = lead.assigned_coach or session.coach
     recipients = [coach.email] if coach.active else coach_notification_recipients()
     if recipients:
-        outbox.enqueue(emails.coach_new_time_requested(session, note, recipients),
-                       lead_id=lead.id, session_id=session.id, now=now)
+        outbox.enqueue(
+            emails.coach_new_time_requested(session, note, recipients),
+            lead_id=lead.id,
+            session_id=session.id,
+            now=now,
+        )
     return True
 
 
@@ -513,8 +689,13 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
 
 
 def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> None:
-    draft = invite_emails.invitation(session, role, change, now=now,
-                                     reason=session.cancel_reason if change == "cancelled" else "")
+    draft = invite_emails.invitation(
+        session,
+        role,
+        change,
+        now=now,
+        reason=session.cancel_reason if change == "cancelled" else "",
+    )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
     outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
@@ -527,8 +708,13 @@ def _queue_reminders(session: CoachingSession, now: datetime) -> None:
     if due <= now:
         return
     for role in invite_emails.ROLES:
-        outbox.enqueue(invite_emails.reminder(session, role), lead_id=session.lead_id,
-                       session_id=session.id, due_at=due, now=now)
+        outbox.enqueue(
+            invite_emails.reminder(session, role),
+            lead_id=session.lead_id,
+            session_id=session.id,
+            due_at=due,
+            now=now,
+        )
 
 
 def _send_session_confirmations(session: CoachingSession, now: datetime) -> None:
