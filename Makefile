@@ -37,6 +37,7 @@ test-postgres: install
 	  REQUIRE_POSTGRES=1 $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install
+	$(BIN)/ruff format --check booking tests bench migrations wsgi.py
 	$(BIN)/ruff check booking tests bench
 	$(BIN)/mypy booking
 
