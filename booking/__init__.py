@@ -28,6 +28,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     register_extensions(app)
     register_blueprints(app)
+    register_log_privacy(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -64,6 +65,12 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(coach_bp)
 
 
+def register_log_privacy(app: Flask) -> None:
+    from .log_privacy import install
+
+    install(app)
+
+
 def _retry_after_text() -> tuple[str, int | None]:
     import time
 
@@ -98,7 +105,9 @@ def register_errorhandlers(app: Flask) -> None:
         # SQLite waited out its busy timeout: say so plainly rather than fail with a 500.
         db.session.rollback()
         if "locked" in str(error).lower() or "busy" in str(error).lower():
-            app.logger.warning("database busy on %s %s", request.method, request.path)
+            # The route's pattern, not the path: a leader's link carries a token.
+            rule = request.url_rule.rule if request.url_rule else "(no route)"
+            app.logger.warning("database busy on %s %s", request.method, rule)
             response = app.make_response((render_template("errors/503.html"), 503))
             response.headers["Retry-After"] = "5"
             return response

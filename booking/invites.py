@@ -251,7 +251,7 @@ def parse_replies(ics_text: str | bytes) -> list[Reply]:
                 email = _email_of(attendee)
                 partstat = str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
                 if not email or partstat not in REPLY_PARTSTATS:
-                    log.info("reply attendee %r with PARTSTAT %s ignored", email, partstat)
+                    log.info("reply attendee with PARTSTAT %s ignored", partstat)
                     continue
                 replies.append(
                     Reply(uid=uid, attendee_email=email, partstat=partstat, sequence=sequence)

@@ -108,9 +108,8 @@ def ingest_message(raw: bytes, now: datetime | None = None, label: str = "messag
                 outcome = apply_reply(reply, now)
                 report.outcomes[outcome] += 1
                 log.info(
-                    "%s: reply from %s for %s (%s, SEQUENCE %s): %s",
+                    "%s: reply for %s (%s, SEQUENCE %s): %s",
                     label,
-                    reply.attendee_email,
                     reply.uid,
                     reply.partstat,
                     reply.sequence,

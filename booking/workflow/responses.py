@@ -141,9 +141,7 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         select(CoachingSession).where(CoachingSession.uid == reply.uid)
     ).first()
     if session is None:
-        log.warning(
-            "calendar reply for unknown UID %s from %s ignored", reply.uid, reply.attendee_email
-        )
+        log.warning("calendar reply for unknown UID %s ignored", reply.uid)
         return UNKNOWN_UID
     email = reply.attendee_email.strip().lower()
     role = next(
@@ -156,16 +154,14 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     )
     if role is None:
         log.warning(
-            "calendar reply for session %s from %s, who is not invited, ignored",
-            session.id,
-            reply.attendee_email,
+            "calendar reply for session %s from an address not invited to it, ignored", session.id
         )
         return UNKNOWN_ATTENDEE
     if reply.sequence < session.sequence:
         log.info(
-            "stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
+            "stale calendar reply for session %s from the %s (SEQUENCE %s < %s) ignored",
             session.id,
-            email,
+            role,
             reply.sequence,
             session.sequence,
         )

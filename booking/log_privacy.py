@@ -1,0 +1,99 @@
+"""Keeping personal data and link tokens out of log lines.
+
+The service's own log calls name rows by id, never by email, name or note. What they cannot
+control is the request line a web server logs (werkzeug's dev server, gunicorn's access log)
+and Flask's "Exception on <path>" line: a leader's link carries a signed token in its path,
+and the coach's lead search carries a name in its query string. `RequestLineFilter` rewrites
+those lines before any handler sees them:
+
+- a path that matches a route with a text argument (a token) becomes the route's pattern,
+  e.g. ``/choose/<token>``; integer ids (``/coach/leads/12``) and static files stay readable;
+  a path that matches no route has any long token-like segment replaced by ``<redacted>``;
+- a query string keeps its keys, and the values only of a few harmless filters (status,
+  coach, dimension, page, answer): ``/coach/leads?q=…&status=open``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+EMAIL_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# "GET /path?query HTTP/1.1" (werkzeug, gunicorn) and "Exception on /path [GET]" (Flask).
+REQUEST_LINE = re.compile(r"(?P<method>\b[A-Z]{3,7}) (?P<target>/\S*)(?P<tail> HTTP/\d(?:\.\d)?)")
+EXCEPTION_LINE = re.compile(r"(?P<head>Exception on )(?P<target>/\S*)(?P<tail> \[[A-Z]+\])")
+LONG_SEGMENT = re.compile(r"[A-Za-z0-9_.~=-]{20,}")
+SAFE_QUERY_KEYS = frozenset({"status", "coach", "dimension", "page", "answer"})
+LOGGERS = ("werkzeug", "gunicorn.access")
+
+
+def redact(text: str) -> str:
+    """Email addresses in free text (an SMTP error, say) replaced by <address>."""
+    return EMAIL_ADDRESS.sub("<address>", text or "")
+
+
+class RequestLineFilter(logging.Filter):
+    """Rewrites request targets in log records; never drops a record."""
+
+    def __init__(self, url_map: Map) -> None:
+        super().__init__("booking-request-lines")
+        self.url_map = url_map
+
+    def clean_target(self, target: str, method: str = "GET") -> str:
+        path, _, query = target.partition("?")
+        path = self._clean_path(path, method)
+        if not query:
+            return path
+        kept = [
+            f"{key}={value if key in SAFE_QUERY_KEYS else '…'}"
+            for key, value in parse_qsl(query, keep_blank_values=True)
+        ]
+        return f"{path}?{'&'.join(kept)}" if kept else path
+
+    def _clean_path(self, path: str, method: str) -> str:
+        adapter = self.url_map.bind("localhost")
+        try:
+            rule, arguments = adapter.match(path, method=method, return_rule=True)
+        except HTTPException:
+            # No route (a 404, a method not allowed, a redirect): hide anything token-like.
+            return LONG_SEGMENT.sub("<redacted>", path)
+        if rule.endpoint == "static" or all(isinstance(v, int) for v in arguments.values()):
+            return path
+        return rule.rule
+
+    def _rewrite(self, message: str) -> str:
+        message = REQUEST_LINE.sub(
+            lambda m: f"{m['method']} {self.clean_target(m['target'], m['method'])}{m['tail']}",
+            message,
+        )
+        return EXCEPTION_LINE.sub(
+            lambda m: f"{m['head']}{self.clean_target(m['target'])}{m['tail']}", message
+        )
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed record: leave it to logging's own handling
+            return True
+        cleaned = self._rewrite(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        return True
+
+
+def install(app: Flask) -> None:
+    """Attach the filter to the web servers' loggers and to the app's own (Flask logs
+    unhandled exceptions there). Replaces the filter of an app made earlier in this process."""
+    request_filter = RequestLineFilter(app.url_map)
+    for logger in (*(logging.getLogger(name) for name in LOGGERS), app.logger):
+        for old in [f for f in logger.filters if isinstance(f, RequestLineFilter)]:
+            logger.removeFilter(old)
+        logger.addFilter(request_filter)
