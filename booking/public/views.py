@@ -185,13 +185,11 @@ def _notice_settings() -> dict[str, object]:
 
     config = current_app.config
     return {
-        "controller": (config.get("PRIVACY_CONTROLLER_NAME") or "").strip()
-        or config["FIRM_NAME"],
+        "controller": (config.get("PRIVACY_CONTROLLER_NAME") or "").strip() or config["FIRM_NAME"],
         "contact": (config.get("PRIVACY_CONTROLLER_CONTACT") or "").strip()
         or parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
         "dpo": (config.get("PRIVACY_DPO_CONTACT") or "").strip(),
-        "lawful_basis": (config.get("PRIVACY_LAWFUL_BASIS") or "").strip()
-        or DEFAULT_LAWFUL_BASIS,
+        "lawful_basis": (config.get("PRIVACY_LAWFUL_BASIS") or "").strip() or DEFAULT_LAWFUL_BASIS,
         "retention_days": int(config["RETENTION_DAYS"]),
         "collected": list(COLLECTED.values()),
     }
