@@ -26,10 +26,15 @@ from werkzeug.routing import Map
 if TYPE_CHECKING:
     from flask import Flask
 
-EMAIL_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# The usual address characters; quotes and braces are left out, as they wrap addresses in
+# error texts ("{'x@y': (550, ...)}").
+EMAIL_ADDRESS = re.compile(r"[\w.!#$%&*+/=?^~-]+@[\w-]+(?:\.[\w-]+)+")
 # "GET /path?query HTTP/1.1" (werkzeug, gunicorn) and "Exception on /path [GET]" (Flask).
-REQUEST_LINE = re.compile(r"(?P<method>\b[A-Z]{3,7}) (?P<target>/\S*)(?P<tail> HTTP/\d(?:\.\d)?)")
-EXCEPTION_LINE = re.compile(r"(?P<head>Exception on )(?P<target>/\S*)(?P<tail> \[[A-Z]+\])")
+# The method may follow an ANSI colour code ("\x1b[32mGET"), which werkzeug adds on a terminal.
+REQUEST_LINE = re.compile(
+    r"(?<![A-Z])(?P<method>[A-Z]{3,7}) (?P<target>/\S*)(?P<tail> HTTP/\d(?:\.\d)?)"
+)
+EXCEPTION_LINE = re.compile(r"(?P<head>Exception on )(?P<target>/\S*) \[(?P<method>[A-Z]+)\]")
 LONG_SEGMENT = re.compile(r"[A-Za-z0-9_.~=-]{20,}")
 SAFE_QUERY_KEYS = frozenset({"status", "coach", "dimension", "page", "answer"})
 LOGGERS = ("werkzeug", "gunicorn.access")
@@ -75,7 +80,8 @@ class RequestLineFilter(logging.Filter):
             message,
         )
         return EXCEPTION_LINE.sub(
-            lambda m: f"{m['head']}{self.clean_target(m['target'])}{m['tail']}", message
+            lambda m: f"{m['head']}{self.clean_target(m['target'], m['method'])} [{m['method']}]",
+            message,
         )
 
     def filter(self, record: logging.LogRecord) -> bool:
