@@ -152,6 +152,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
 
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
     config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # A database error's text would otherwise carry the statement's values (names, emails,
+    # notes) into tracebacks and logs.
+    config["SQLALCHEMY_ENGINE_OPTIONS"].setdefault("hide_parameters", True)
     # Sending is decided by MAIL_SERVER (empty: write .eml files), never by app.testing.
     config.setdefault("MAIL_SUPPRESS_SEND", False)
     config["SESSION_COOKIE_HTTPONLY"] = True

@@ -95,11 +95,59 @@ class RequestLineFilter(logging.Filter):
         return True
 
 
+class AddressRedactingFilter(logging.Filter):
+    """A safety net on the service's own loggers: an email address that still reaches a log
+    line or a traceback (an SMTP error, an exception's text) is replaced by <address>."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            return True
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, ()
+        if record.exc_info and not record.exc_text:
+            # The formatter uses exc_text when it is set, instead of formatting exc_info again.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+# Modules that log, some imported only when a command runs (replies): named here so their
+# loggers get the filter before they first log.
+MODULE_LOGGERS = (
+    "booking.coach.views",
+    "booking.invites",
+    "booking.outbox",
+    "booking.replies",
+    "booking.workflow.registration",
+    "booking.workflow.responses",
+)
+
+
+def _package_loggers(app: Flask) -> list[logging.Logger]:
+    """The app's logger and every `booking.*` module logger (a logger's filters do not apply
+    to records from its children, so each gets its own)."""
+    prefix = f"{app.logger.name}."
+    names = {name for name in logging.root.manager.loggerDict if name.startswith(prefix)}
+    names.update(MODULE_LOGGERS)
+    return [app.logger, *(logging.getLogger(name) for name in sorted(names))]
+
+
+def _replace_filter(logger: logging.Logger, new: logging.Filter) -> None:
+    for old in [f for f in logger.filters if type(f) is type(new)]:
+        logger.removeFilter(old)
+    logger.addFilter(new)
+
+
 def install(app: Flask) -> None:
-    """Attach the filter to the web servers' loggers and to the app's own (Flask logs
-    unhandled exceptions there). Replaces the filter of an app made earlier in this process."""
+    """Attach the request-line filter to the web servers' loggers and to the app's own (Flask
+    logs unhandled exceptions there), and the address filter to every logger of the package.
+    Replaces the filters of an app made earlier in this process. Call after the blueprints
+    are registered, so every module's logger exists."""
     request_filter = RequestLineFilter(app.url_map)
     for logger in (*(logging.getLogger(name) for name in LOGGERS), app.logger):
-        for old in [f for f in logger.filters if isinstance(f, RequestLineFilter)]:
-            logger.removeFilter(old)
-        logger.addFilter(request_filter)
+        _replace_filter(logger, request_filter)
+    addresses = AddressRedactingFilter("booking-addresses")
+    for logger in _package_loggers(app):
+        _replace_filter(logger, addresses)

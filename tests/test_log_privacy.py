@@ -117,3 +117,43 @@ def test_the_filter_keeps_ids_and_static_files_and_hides_unmatched_tokens(app):
 def test_smtp_errors_are_logged_without_addresses():
     error = "SMTPRecipientsRefused: {'amara.okafor@nhs.example': (550, b'No such user')}"
     assert redact(error) == "SMTPRecipientsRefused: {'<address>': (550, b'No such user')}"
+
+
+def test_an_address_in_an_exception_never_reaches_the_log(app, caplog):
+    """The safety net on the package's loggers: message and traceback are redacted."""
+    caplog.set_level(logging.INFO)
+    log = logging.getLogger("booking.replies")  # a module imported only by a command
+    try:
+        raise ValueError("refused: amara.okafor@nhs.example")
+    except ValueError:
+        log.exception("sending to %s failed", "amara.okafor@nhs.example")
+    (record,) = [r for r in caplog.records if r.name == "booking.replies"]
+    assert record.getMessage() == "sending to <address> failed"
+    assert "ValueError: refused: <address>" in (record.exc_text or "")
+    assert "amara" not in caplog.text
+
+
+def test_a_database_error_does_not_carry_the_values_it_was_given(app_ctx):
+    """SQLAlchemy puts a statement's parameters in the error text unless told not to."""
+    from sqlalchemy.exc import IntegrityError
+
+    from booking.models import SessionFormat, utcnow
+
+    lead = Lead(
+        email="amara.okafor@nhs.example",
+        full_name=None,  # NOT NULL: the insert fails
+        organisation="Riverside",
+        role="Matron",
+        preferred_format=SessionFormat.VIDEO,
+        consent_at=utcnow(),
+    )
+    db.session.add(lead)
+    try:
+        db.session.flush()
+    except IntegrityError as error:
+        text = str(error)
+    else:  # pragma: no cover - the insert must fail
+        raise AssertionError("the insert should have failed")
+    finally:
+        db.session.rollback()
+    assert "INSERT INTO lead" in text and "amara.okafor" not in text and "Riverside" not in text
