@@ -60,7 +60,7 @@ SAFE_DETAIL_KEYS = frozenset(
 )
 # "role" is kept only as who answered an invitation; a repeat registration's "role" is a job.
 SAFE_ROLES = frozenset({"leader", "coach"})
-# Event kinds whose summary ends in free text after "cancelled:" (a reason someone typed).
+# A session-cancelled summary ends in the reason someone typed ("… cancelled: <reason>").
 _FREE_TEXT_AFTER = re.compile(r"(?s)( cancelled):.*$")
 
 
