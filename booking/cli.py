@@ -181,7 +181,7 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
         raise click.ClickException(str(error)) from error
     click.echo(f"invites: {report}")
     for problem in report.errors:
-        click.echo(f"  {problem}", err=True)
+        click.echo(f"  {redact(problem)}", err=True)
 
 
 leads_cli = AppGroup("leads", help="A leader's data: export, erase, and the retention period.")
