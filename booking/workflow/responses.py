@@ -135,15 +135,15 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     Matched on UID plus the attendee's address, case-insensitively: Outlook.com replies may
     have no ORGANIZER, so nothing else is relied on. Stale replies (a SEQUENCE lower than the
     session's: an answer to a time that has since moved) and unknown UIDs or attendees are
-    logged and ignored.
+    logged and ignored. Whether the reply's sender may answer for this attendee is the
+    caller's check (booking/replies.py).
     """
     session = db.session.scalars(
         select(CoachingSession).where(CoachingSession.uid == reply.uid)
     ).first()
+    # The logs name sessions by id and parties by role: addresses are personal data.
     if session is None:
-        log.warning(
-            "calendar reply for unknown UID %s from %s ignored", reply.uid, reply.attendee_email
-        )
+        log.warning("calendar reply for an unknown UID ignored")
         return UNKNOWN_UID
     email = reply.attendee_email.strip().lower()
     role = next(
@@ -155,17 +155,13 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         None,
     )
     if role is None:
-        log.warning(
-            "calendar reply for session %s from %s, who is not invited, ignored",
-            session.id,
-            reply.attendee_email,
-        )
+        log.warning("calendar reply for session %s from someone not invited ignored", session.id)
         return UNKNOWN_ATTENDEE
     if reply.sequence < session.sequence:
         log.info(
-            "stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
+            "stale calendar reply for session %s from the %s (SEQUENCE %s < %s) ignored",
             session.id,
-            email,
+            role,
             reply.sequence,
             session.sequence,
         )
