@@ -85,9 +85,13 @@ class ReplyLimits:
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> ReplyLimits:
+        def setting(name: str, default: int) -> int:
+            value = config.get(name)
+            return default if value is None or value == "" else int(value)
+
         return cls(
-            max_bytes=int(config.get("REPLY_MAX_BYTES") or DEFAULT_MAX_BYTES),
-            max_attendees=int(config.get("REPLY_MAX_ATTENDEES") or DEFAULT_MAX_ATTENDEES),
+            max_bytes=setting("REPLY_MAX_BYTES", DEFAULT_MAX_BYTES),
+            max_attendees=setting("REPLY_MAX_ATTENDEES", DEFAULT_MAX_ATTENDEES),
         )
 
 
