@@ -402,7 +402,13 @@ def with_header(raw: bytes, name: str, value: str) -> bytes:
     return f"{name}: {value}\r\n".encode() + raw
 
 
-def reply_ics(uid: str, attendees: list[tuple[str, str]], tail: str = "", sequence: int = 0) -> str:
+def reply_ics(
+    uid: str,
+    attendees: list[tuple[str, str]],
+    tail: str = "",
+    sequence: int = 0,
+    dtstamp: str = "20260111T082210Z",
+) -> str:
     """A minimal METHOD:REPLY naming these (address, PARTSTAT) attendees; `tail` goes after the
     attendee lines, inside the event."""
     lines = "".join(
@@ -410,7 +416,7 @@ def reply_ics(uid: str, attendees: list[tuple[str, str]], tail: str = "", sequen
     )
     return (
         "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Test//EN\r\nMETHOD:REPLY\r\nBEGIN:VEVENT\r\n"
-        f"UID:{uid}\r\nDTSTAMP:20260111T082210Z\r\nSEQUENCE:{sequence}\r\n"
+        f"UID:{uid}\r\nDTSTAMP:{dtstamp}\r\nSEQUENCE:{sequence}\r\n"
         f"{lines}{tail}END:VEVENT\r\nEND:VCALENDAR\r\n"
     )
 
@@ -613,3 +619,28 @@ def test_refused_messages_in_a_maildir_are_flagged_and_not_read_again(session, a
     second = runner.invoke(args=["invites", "ingest", "--maildir", str(path)])
     assert second.exit_code == 0, second.output
     assert second.output.strip() == "invites: 1 message(s), 0 with calendar data"
+
+
+def test_a_reply_written_before_the_one_applied_is_stale(session):
+    """Mail can arrive out of order: RFC 5546 orders one attendee's replies by SEQUENCE, then
+    DTSTAMP, so a decline written before the accept already applied changes nothing."""
+
+    def reply(partstat: str, dtstamp: str, sequence: int = 0) -> bytes:
+        ics = reply_ics(session.uid, [(LEADER, partstat)], sequence=sequence, dtstamp=dtstamp)
+        return calendar_message(LEADER, ics)
+
+    first = replies.ingest_message(reply("ACCEPTED", "20260111T090500Z"), now=NOW)
+    assert first.outcomes == {"applied": 1}
+    late = replies.ingest_message(reply("DECLINED", "20260111T090000Z"), now=NOW)
+    assert late.outcomes == {"stale": 1}
+    assert refreshed(session).leader_partstat == PartStat.ACCEPTED
+    assert kinds_of_events(session) == ["session-answer"]
+
+    # A later change of mind applies; so does an answer to a newer SEQUENCE, whatever its clock.
+    later = replies.ingest_message(reply("DECLINED", "20260111T091000Z"), now=NOW)
+    assert later.outcomes == {"applied": 1}
+    session.sequence = 1
+    db.session.commit()
+    newer = replies.ingest_message(reply("ACCEPTED", "20260111T080000Z", sequence=1), now=NOW)
+    assert newer.outcomes == {"applied": 1}
+    assert refreshed(session).leader_partstat == PartStat.ACCEPTED
