@@ -644,3 +644,22 @@ def test_a_reply_written_before_the_one_applied_is_stale(session):
     newer = replies.ingest_message(reply("ACCEPTED", "20260111T080000Z", sequence=1), now=NOW)
     assert newer.outcomes == {"applied": 1}
     assert refreshed(session).leader_partstat == PartStat.ACCEPTED
+
+
+def test_a_message_nested_too_deep_to_walk_does_not_stop_the_run(session, tmp_path):
+    """A few hundred KB of nested multiparts is more than the email package can walk; it is
+    refused as malformed, and the replies after it in the mailbox are still read."""
+    nested = b"From: sian.obriain@nhs.example\r\n"
+    for level in range(1100):
+        nested += (
+            f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'.encode()
+        )
+    nested += b"Content-Type: text/calendar; method=REPLY\r\n\r\nBEGIN:VCALENDAR\r\n"
+    box = mailbox.Maildir(str(tmp_path / "md"), create=True)
+    box.add(nested)
+    box.add(apple_reply(session.uid, COACH, "ACCEPTED"))
+    report = replies.ingest_maildir(tmp_path / "md", now=NOW)
+    assert report.outcomes == {"malformed": 1, "applied": 1}
+    assert refreshed(session).coach_partstat == PartStat.ACCEPTED
+    again = replies.ingest_maildir(tmp_path / "md", now=NOW)
+    assert again.messages == 0
