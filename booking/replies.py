@@ -180,12 +180,6 @@ def _read_replies(texts: list[str], limits: ReplyLimits) -> list[Reply]:
     return replies
 
 
-def replies_in(raw: bytes, limits: ReplyLimits | None = None) -> list[Reply]:
-    message = message_from_bytes(raw, policy=policy.compat32)
-    limits = limits or ReplyLimits()
-    return _read_replies(calendar_texts(message, limits.max_calendar_parts), limits)
-
-
 def _single_address(message: Message, header: str) -> str | None:
     """The one address in the header, normalised; None if absent, repeated or several.
 
@@ -486,6 +480,5 @@ __all__ = [
     "ingest_maildir",
     "ingest_message",
     "ingest_stream",
-    "replies_in",
     "sender_addresses",
 ]
