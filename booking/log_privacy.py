@@ -40,9 +40,16 @@ SAFE_QUERY_KEYS = frozenset({"status", "coach", "dimension", "page", "answer"})
 LOGGERS = ("werkzeug", "gunicorn.access")
 
 
+# PostgreSQL explains a failed constraint with the row's values ("DETAIL:  Failing row
+# contains (…, amara@nhs.example, …)"), and SQLAlchemy's hide_parameters cannot hide that.
+DATABASE_DETAIL = re.compile(r"(?m)^DETAIL:.*$")
+
+
 def redact(text: str) -> str:
-    """Email addresses in free text (an SMTP error, say) replaced by <address>."""
-    return EMAIL_ADDRESS.sub("<address>", text or "")
+    """Email addresses in free text (an SMTP error, say) replaced by <address>, and a database
+    error's DETAIL line (the values of the failing row) hidden."""
+    text = EMAIL_ADDRESS.sub("<address>", text or "")
+    return DATABASE_DETAIL.sub("DETAIL: (hidden: it may hold personal data)", text)
 
 
 class RequestLineFilter(logging.Filter):
@@ -97,7 +104,8 @@ class RequestLineFilter(logging.Filter):
 
 class AddressRedactingFilter(logging.Filter):
     """A safety net on the service's own loggers: an email address that still reaches a log
-    line or a traceback (an SMTP error, an exception's text) is replaced by <address>."""
+    line or a traceback (an SMTP error, an exception's text) is replaced by <address>, and a
+    database error's DETAIL line is hidden (see `redact`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         try:
