@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -49,3 +50,17 @@ def belongs_on(dialect_name: str):  # type: ignore[no-untyped-def]
         return only_on is None or only_on == dialect_name
 
     return include_object
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize": two writers collided and the
+# database chose this one to fail. Two conflicting inserts into an exclusion constraint can end
+# this way instead of with an exclusion violation (each waits for the other's row).
+_LOST_RACE_SQLSTATES = {"40P01", "40001"}
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    """Was this write refused because a concurrent one won (a unique or exclusion violation, a
+    deadlock or serialization failure)? Then the caller can say "taken" rather than fail."""
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(error.orig, "sqlstate", None) in _LOST_RACE_SQLSTATES
