@@ -109,25 +109,37 @@ class Cluster:
         self.data = root / "data"
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
 
-    def run(self, tool: str, *args: str) -> None:
+    def command(self, tool: str, *args: str) -> list[str]:
         command = [str(self.bindir / tool), *args]
         if os.geteuid() == 0:  # initdb and postgres refuse to run as root
             command = ["runuser", "-u", "postgres", "--", *command]
-        result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+        return command
+
+    def run(self, tool: str, *args: str) -> None:
+        result = subprocess.run(
+            self.command(tool, *args), capture_output=True, text=True, timeout=180
+        )
         assert result.returncode == 0, f"{tool} failed:\n{result.stdout}\n{result.stderr}"
 
     def init(self) -> None:
-        self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust")
-        self.run("initdb", "--version")  # the same tools start and stop it below
+        self.run("initdb", "-D", str(self.data), "-U", "postgres", "-A", "trust", "--no-sync")
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.root / "log")
         # -w: returns once the server accepts connections (or fails after -t seconds).
-        self.run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"),
-                 "-w", "-t", "120", "start")  # fmt: skip
+        self.run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "-t", "120", "start"
+        )
 
     def stop(self) -> None:
         self.run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "-t", "120", "stop")
+
+    def cleanup(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            stop = self.command("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop")
+            subprocess.run(stop, capture_output=True, timeout=120)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def _initdb_bindir() -> Path | None:
@@ -156,26 +168,7 @@ def own_postgres() -> Iterator[Cluster]:
         cluster.start()
         yield cluster
     finally:
-        if (cluster.data / "postmaster.pid").exists():
-            subprocess.run(
-                [str(bindir / "pg_ctl"), "-D", str(cluster.data), "-m", "immediate", "stop"]
-                if os.geteuid() != 0
-                else [
-                    "runuser",
-                    "-u",
-                    "postgres",
-                    "--",
-                    str(bindir / "pg_ctl"),
-                    "-D",
-                    str(cluster.data),
-                    "-m",
-                    "immediate",
-                    "stop",
-                ],  # fmt: skip
-                capture_output=True,
-                timeout=120,
-            )
-        shutil.rmtree(root, ignore_errors=True)
+        cluster.cleanup()
 
 
 def _assert_unavailable(response) -> str:  # type: ignore[no-untyped-def]
