@@ -1,7 +1,7 @@
 """lead.erased_at: when a lead's personal data was erased (the row stays for the counts)
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0005
 Create Date: 2026-11-30 15:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0008"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
