@@ -9,6 +9,7 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from . import outbox
+from .log_privacy import redact
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
@@ -45,10 +46,16 @@ def outbox_status() -> None:
     ).all()
     for status, count in rows:
         click.echo(f"{status.value}: {count}")
+    # Ids, not addresses: this output ends up in terminals, tickets and chat. The coach area
+    # shows the recipients of a lead's failed email to signed-in coaches.
     for row in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
     ):
-        click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
+        lead = f" lead #{row.lead_id}" if row.lead_id else ""
+        click.echo(
+            f"failed #{row.id} {row.kind}{lead} to {len(row.recipients)} recipient"
+            f"{'s' if len(row.recipients) != 1 else ''}: {redact(row.last_error)}"
+        )
 
 
 @outbox_cli.command("retry")
@@ -178,10 +185,95 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
         raise click.ClickException(str(error)) from error
     click.echo(f"invites: {report}")
     for problem in report.errors:
-        click.echo(f"  {problem}", err=True)
+        click.echo(f"  {redact(problem)}", err=True)
+
+
+leads_cli = AppGroup("leads", help="A leader's data: export, erase, and the retention period.")
+
+
+@leads_cli.command("export")
+@click.argument("email")
+def leads_export(email: str) -> None:
+    """Everything held about the person with EMAIL, as JSON on standard output."""
+    import json
+
+    from .models import utcnow
+    from .workflow import DomainError
+    from .workflow.privacy import export_person
+
+    try:
+        data = export_person(email, now=utcnow())
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@leads_cli.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def leads_erase(email: str, yes: bool) -> None:
+    """Erase the personal data of every lead with EMAIL (the rows stay, for the counts)."""
+    from .extensions import db
+    from .models import utcnow
+    from .workflow import DomainError
+    from .workflow.privacy import erase_person, erasure_plan
+
+    now = utcnow()
+    plan = erasure_plan(email, now=now)
+    if not plan.leads:
+        raise click.ClickException("No lead with that email address is left to erase.")
+    ids = ", ".join(f"#{lead.id}" for lead in plan.leads)
+    click.echo(
+        f"{len(plan.leads)} lead{'s' if len(plan.leads) != 1 else ''} ({ids}): "
+        f"{plan.notes} notes, {plan.emails} emails ({plan.pending_emails} not yet sent, to be "
+        f"cancelled), {plan.questionnaires} questionnaire answers, "
+        f"{len(plan.future_sessions)} future sessions to cancel."
+    )
+    if not yes:
+        click.confirm("Erase this person's data? It cannot be undone", abort=True)
+    try:
+        report = erase_person(email, now=now, by="the operator")
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(
+        f"erased lead{'s' if len(report.lead_ids) != 1 else ''} "
+        f"{', '.join(f'#{i}' for i in report.lead_ids)}; {report.cancelled_emails} queued "
+        f"emails cancelled; {len(report.cancelled_sessions)} sessions cancelled"
+    )
+
+
+@leads_cli.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override RETENTION_DAYS for this run.",
+)
+def leads_purge(days: int | None) -> None:
+    """Erase closed, withdrawn, not-suitable and no-response leads idle for RETENTION_DAYS.
+
+    Safe to run daily (e.g. from cron): leads already erased are left alone.
+    """
+    from flask import current_app
+
+    from .extensions import db
+    from .models import utcnow
+    from .workflow.privacy import purge_expired
+
+    retention = days if days is not None else int(current_app.config["RETENTION_DAYS"])
+    erased = purge_expired(now=utcnow(), retention_days=retention)
+    db.session.commit()
+    click.echo(
+        f"purge: {len(erased)} lead{'s' if len(erased) != 1 else ''} erased "
+        f"(idle for more than {retention} days)"
+        + (f": {', '.join(f'#{i}' for i in erased)}" if erased else "")
+    )
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)
     app.cli.add_command(coach_cli)

@@ -237,6 +237,9 @@ class Lead(Model):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     first_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+    # Set when the leader's personal data was erased (on request or by retention): the row
+    # stays, without it, so counts by status, date and dimension still add up.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assigned_coach: Mapped[Coach | None] = relationship(lazy="joined")
     events: Mapped[list[LeadEvent]] = relationship(

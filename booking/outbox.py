@@ -20,6 +20,7 @@ from sqlalchemy import or_, select, update
 
 from .emails import MailDraft
 from .extensions import db
+from .log_privacy import redact
 from .mailer import build_message, capture_to_file, open_connection, smtp_configured
 from .models import OutboxMessage, OutboxStatus, utcnow
 
@@ -182,7 +183,7 @@ def _record_failure(
     if permanent or row.attempts >= int(current_app.config["OUTBOX_MAX_ATTEMPTS"]):
         row.status = OutboxStatus.FAILED
         report.failed.append(row.id)
-        log.error("outbox %s (%s) failed for good: %s", row.id, row.kind, row.last_error)
+        log.error("outbox %s (%s) failed for good: %s", row.id, row.kind, redact(row.last_error))
     else:
         row.status = OutboxStatus.PENDING
         row.due_at = now + timedelta(seconds=backoff_delay(row.attempts))
@@ -192,7 +193,7 @@ def _record_failure(
             row.id,
             row.kind,
             row.due_at.isoformat(),
-            row.last_error,
+            redact(row.last_error),
         )
 
 
@@ -235,10 +236,11 @@ def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
                     connection.send(message)
                 else:
                     path = capture_to_file(row, message)
+                    # Ids only: subjects name leaders, recipients are their addresses.
                     log.info(
-                        "mail captured (no MAIL_SERVER): %s to %s -> %s",
-                        row.subject,
-                        ", ".join(row.recipients),
+                        "mail captured (no MAIL_SERVER): outbox %s (%s) -> %s",
+                        row.id,
+                        row.kind,
                         path,
                     )
             except (smtplib.SMTPException, OSError) as error:
