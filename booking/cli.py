@@ -34,7 +34,7 @@ def outbox_work(poll: float | None) -> None:
 
 @outbox_cli.command("status")
 def outbox_status() -> None:
-    """Count messages by status, and show the last error of each failed one."""
+    """Count messages by status; show each failed one, and each whose outcome is unknown."""
     from sqlalchemy import func, select
 
     from .extensions import db
@@ -49,18 +49,36 @@ def outbox_status() -> None:
         select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
     ):
         click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
+    for row in db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.UNKNOWN)
+        .order_by(OutboxMessage.id)
+    ):
+        if row.unknown_outcomes == 1:
+            plan = f"will be sent once more at {row.due_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            plan = "will not be sent again unless you retry it"
+        click.echo(
+            f"outcome unknown #{row.id} {row.kind} to {', '.join(row.recipients)} "
+            f"(Message-ID {row.message_id}; may have arrived; {plan}): {row.last_error}"
+        )
 
 
 @outbox_cli.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed message.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
-    """Queue failed messages again (by id, as `outbox status` lists them, or --all-failed)."""
+    """Queue messages again, due now, with the same Message-ID: failed ones by id (as `outbox
+    status` lists them) or --all-failed; one whose outcome is unknown only by its id (it may
+    have arrived: check with the recipient first)."""
     from .extensions import db
 
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
-    count = outbox.retry_failed(None if all_failed else list(ids))
+    if all_failed:
+        count = outbox.requeue(None)
+    else:
+        count = outbox.requeue(list(ids), include_unknown=True)
     db.session.commit()
     click.echo(f"{count} message{'s' if count != 1 else ''} queued again")
 

@@ -183,10 +183,6 @@ def requeue(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def retry_failed(ids: list[int] | None = None, now: datetime | None = None) -> int:
-    return requeue(ids, now)
-
-
 def backoff_delay(
     attempts: int, settings: DeliverySettings, rng: random.Random | None = None
 ) -> float:

@@ -601,3 +601,24 @@ def test_work_loop_survives_and_sends(make_app, smtp_server, max_loops):
     with app.app_context():
         outbox.work(poll_seconds=0.01, max_loops=max_loops)
     assert len(smtp_server.received) == 1
+
+
+def test_flask_outbox_status_and_retry_for_an_unknown_outcome(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config())
+    register(app, now)
+    smtp_server.drop_after_data = 1
+    deliver(app, now)
+    (row,) = rows(app)
+    runner = app.test_cli_runner()
+
+    output = runner.invoke(args=["outbox", "status"]).output
+    assert "unknown: 1" in output
+    assert f"outcome unknown #{row.id} leader_acknowledgement to amara.okafor@nhs.example" in output
+    assert row.message_id in output and "sent once more at 2026-11-30 11:00 UTC" in output
+
+    # Never in bulk: it may have arrived.
+    assert "0 messages" in runner.invoke(args=["outbox", "retry", "--all-failed"]).output
+    assert "1 message queued again" in runner.invoke(args=["outbox", "retry", str(row.id)]).output
+    assert deliver(app).sent == [row.id]  # due now, by the clock
+    assert smtp_server.message_ids() == [row.message_id, row.message_id]
+    assert "unknown" not in runner.invoke(args=["outbox", "status"]).output
