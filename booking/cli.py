@@ -5,7 +5,7 @@ from __future__ import annotations
 import imaplib
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import outbox
@@ -13,11 +13,15 @@ from . import outbox
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
 
+def _delivery_settings() -> outbox.DeliverySettings:
+    return outbox.DeliverySettings.from_config(current_app.config)
+
+
 @outbox_cli.command("deliver")
 @click.option("--limit", default=100, show_default=True, help="Most messages to send this run.")
 def outbox_deliver(limit: int) -> None:
     """Send what is due once, then exit."""
-    report = outbox.deliver_due(limit=limit)
+    report = outbox.deliver_due(limit=limit, settings=_delivery_settings())
     click.echo(f"outbox: {report}")
 
 
@@ -27,7 +31,7 @@ def outbox_work(poll: float | None) -> None:
     """Keep sending as mail falls due (run one or more of these in production)."""
     click.echo("outbox worker started; Ctrl+C to stop")
     try:
-        outbox.work(poll_seconds=poll)
+        outbox.work(_delivery_settings(), poll_seconds=poll)
     except KeyboardInterrupt:
         click.echo("outbox worker stopped")
 

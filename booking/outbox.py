@@ -134,8 +134,17 @@ def cancel_pending(
     session_id: int | None = None,
     kinds: tuple[str, ...] | None = None,
 ) -> int:
-    """Cancel queued mail for a lead or session (a withdrawal, a moved or cancelled session)."""
-    stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    """Cancel queued mail for a lead or session (a withdrawal, a moved or cancelled session).
+
+    That includes an email whose outcome was unknown and that waits for its one more send: it
+    is not sent again (it keeps its `unknown_outcomes`, so it is still shown as maybe arrived).
+    """
+    stmt = update(OutboxMessage).where(
+        or_(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            (OutboxMessage.status == OutboxStatus.UNKNOWN) & (OutboxMessage.unknown_outcomes == 1),
+        )
+    )
     if lead_id is not None:
         stmt = stmt.where(OutboxMessage.lead_id == lead_id)
     if session_id is not None:

@@ -622,3 +622,20 @@ def test_flask_outbox_status_and_retry_for_an_unknown_outcome(make_app, smtp_ser
     assert deliver(app).sent == [row.id]  # due now, by the clock
     assert smtp_server.message_ids() == [row.message_id, row.message_id]
     assert "unknown" not in runner.invoke(args=["outbox", "status"]).output
+
+
+def test_withdrawing_stops_the_late_send_of_an_unknown_outcome(make_app, smtp_server, now):
+    from booking.workflow import withdraw
+
+    app = make_app(**smtp_server.config())
+    lead_id = register(app, now)
+    smtp_server.drop_after_data = 1
+    assert len(deliver(app, now).unknown) == 1
+    with app.app_context():
+        withdraw(db.session.get(Lead, lead_id), reason="", now=now + timedelta(minutes=5))
+        db.session.commit()
+    assert not deliver(app, now + timedelta(hours=2)).handled
+    (row,) = rows(app)
+    assert row.kind == "leader_acknowledgement"
+    assert row.status == OutboxStatus.CANCELLED and row.unknown_outcomes == 1
+    assert len(smtp_server.received) == 1
