@@ -466,10 +466,13 @@ def _deliver_one(
         lease_until=clock() + settings.send_lease(len(row.recipients)),
     ):
         report.skipped.append(row_id)
-        log.info("outbox %s (%s): taken over by another worker; left alone", row_id, row.kind)
+        log.info("outbox %s (%s): taken over by another worker; left alone", row_id, fence.kind)
         return
     try:
         message = build_message(row)
+        # No transaction stays open while the server takes its time (up to MAIL_DATA_TIMEOUT):
+        # on SQLite it would hold the write lock, on PostgreSQL a connection idle in transaction.
+        db.session.commit()
         if courier is None:
             path = capture_to_file(row, message, settings.capture_dir)
             log.info(
@@ -503,7 +506,7 @@ def _deliver_one(
         # A message that cannot be built or is refused before sending (a header with a line
         # break, say) will not get better by retrying; it must not stop the round either, or
         # it would block every message behind it on each run.
-        log.exception("outbox %s (%s) cannot be sent", row_id, row.kind)
+        log.exception("outbox %s (%s) cannot be sent", row_id, fence.kind)
         _record_failure(fence, error, clock(), settings, report, permanent=True)
     else:
         if fence.finish(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=fence.attempts + 1):
