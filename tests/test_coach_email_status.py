@@ -70,3 +70,17 @@ def test_an_email_whose_outcome_is_unknown_says_so(make_app, smtp_server):
     assert "Outcome unknown" in page.text
     assert "may have received it" in page.text and "sent once more" in page.text
     assert "Not delivered" not in page.text
+
+
+def test_an_unknown_outcome_no_longer_needed_still_says_it_may_have_arrived(make_app, smtp_server):
+    from booking.models import Lead
+    from booking.workflow import withdraw
+
+    app, client, lead_id = _setup(make_app, smtp_server)
+    smtp_server.drop_after_data = 1
+    _deliver(app)
+    with app.app_context():
+        withdraw(db.session.get(Lead, lead_id), reason="", now=utcnow())
+        db.session.commit()
+    page = parse(client.get(f"/coach/leads/{lead_id}"))
+    assert "Outcome unknown" in page.text and "Not sent again (no longer needed)" in page.text
