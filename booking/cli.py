@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import imaplib
+from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from . import outbox
@@ -14,11 +15,15 @@ from .log_privacy import redact
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
 
+def _delivery_settings() -> outbox.DeliverySettings:
+    return outbox.DeliverySettings.from_config(current_app.config)
+
+
 @outbox_cli.command("deliver")
 @click.option("--limit", default=100, show_default=True, help="Most messages to send this run.")
 def outbox_deliver(limit: int) -> None:
     """Send what is due once, then exit."""
-    report = outbox.deliver_due(limit=limit)
+    report = outbox.deliver_due(limit=limit, settings=_delivery_settings())
     click.echo(f"outbox: {report}")
 
 
@@ -28,14 +33,20 @@ def outbox_work(poll: float | None) -> None:
     """Keep sending as mail falls due (run one or more of these in production)."""
     click.echo("outbox worker started; Ctrl+C to stop")
     try:
-        outbox.work(poll_seconds=poll)
+        outbox.work(_delivery_settings(), poll_seconds=poll)
     except KeyboardInterrupt:
         click.echo("outbox worker stopped")
 
 
+def _lead_and_count(row: Any) -> str:
+    lead = f" lead #{row.lead_id}" if row.lead_id else ""
+    count = len(row.recipients)
+    return f"{lead} to {count} recipient{'s' if count != 1 else ''}"
+
+
 @outbox_cli.command("status")
 def outbox_status() -> None:
-    """Count messages by status, and show the last error of each failed one."""
+    """Count messages by status; show each failed one, and each whose outcome is unknown."""
     from sqlalchemy import func, select
 
     from .extensions import db
@@ -51,10 +62,19 @@ def outbox_status() -> None:
     for row in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
     ):
-        lead = f" lead #{row.lead_id}" if row.lead_id else ""
+        click.echo(f"failed #{row.id} {row.kind}{_lead_and_count(row)}: {redact(row.last_error)}")
+    for row in db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.UNKNOWN)
+        .order_by(OutboxMessage.id)
+    ):
+        if row.unknown_outcomes == 1:
+            plan = f"will be sent once more at {row.due_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            plan = "will not be sent again unless you retry it"
         click.echo(
-            f"failed #{row.id} {row.kind}{lead} to {len(row.recipients)} recipient"
-            f"{'s' if len(row.recipients) != 1 else ''}: {redact(row.last_error)}"
+            f"outcome unknown #{row.id} {row.kind}{_lead_and_count(row)} "
+            f"(Message-ID {row.message_id}; may have arrived; {plan}): {redact(row.last_error)}"
         )
 
 
@@ -62,12 +82,17 @@ def outbox_status() -> None:
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed message.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
-    """Queue failed messages again (by id, as `outbox status` lists them, or --all-failed)."""
+    """Queue messages again, due now, with the same Message-ID: failed ones by id (as `outbox
+    status` lists them) or --all-failed; one whose outcome is unknown only by its id (it may
+    have arrived: check with the recipient first)."""
     from .extensions import db
 
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
-    count = outbox.retry_failed(None if all_failed else list(ids))
+    if all_failed:
+        count = outbox.requeue(None)
+    else:
+        count = outbox.requeue(list(ids), include_unknown=True)
     db.session.commit()
     click.echo(f"{count} message{'s' if count != 1 else ''} queued again")
 

@@ -35,7 +35,10 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAIL_USERNAME": (None, str),
     "MAIL_PASSWORD": (None, str),
     "MAIL_DEFAULT_SENDER": ("Compassionate Leadership Coaching <coaching@localhost>", str),
+    # Seconds for connecting and for each SMTP command...
     "MAIL_TIMEOUT": (10.0, float),
+    # ...but the reply to the end of DATA may take a server up to 10 minutes (RFC 5321 4.5.3.2).
+    "MAIL_DATA_TIMEOUT": (600.0, float),
     "COACH_NOTIFY_EMAILS": ([], _csv),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "TIMEZONE": ("Europe/London", str),
@@ -61,6 +64,12 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "OUTBOX_BACKOFF_BASE_SECONDS": (30.0, float),
     "OUTBOX_BACKOFF_CAP_SECONDS": (3600.0, float),
     "OUTBOX_POLL_SECONDS": (5.0, float),
+    # How long a worker's claim on queued messages lasts before another worker may take them.
+    "OUTBOX_LEASE_SECONDS": (300.0, float),
+    # Messages claimed at a time (few: a slow server must not keep many waiting behind one worker).
+    "OUTBOX_CLAIM_BATCH": (5, int),
+    # A message whose outcome was unknown is tried once more, this long after.
+    "OUTBOX_UNKNOWN_RETRY_SECONDS": (3600.0, float),
     "MAIL_CAPTURE_DIR": (None, str),
     "APP_ENV": ("development", str),
     "CONTACT_PROMISE_WORKING_DAYS": (2, int),
