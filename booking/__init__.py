@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .links import LinkRefused, refusal_page
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -88,6 +89,12 @@ def register_errorhandlers(app: Flask) -> None:
         if seconds:
             response.headers["Retry-After"] = str(seconds)
         return response
+
+    @app.errorhandler(LinkRefused)
+    def link_refused(error: LinkRefused):
+        # The same page and status for the same cause, whichever link it was (links.py).
+        db.session.rollback()
+        return refusal_page(error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from booking.extensions import db
+from booking.links import read_token
 from booking.models import (
     CoachingSession,
     LeadStatus,
@@ -20,7 +21,6 @@ from booking.models import (
     SessionFormat,
     SessionStatus,
 )
-from booking.tokens import read_token
 from booking.workflow import DomainError, withdraw
 from booking.workflow.leads import (
     STEP_ONLY,

@@ -21,7 +21,8 @@ from sqlalchemy import func, select
 
 from booking import outbox
 from booking.extensions import db
-from booking.invite_emails import REMINDER_KIND, leader_session_url, rsvp_url
+from booking.invite_emails import REMINDER_KIND
+from booking.links import leader_session_url, make_token, read_token, rsvp_url
 from booking.models import (
     Coach,
     CoachingSession,
@@ -37,7 +38,6 @@ from booking.models import (
     utcnow,
 )
 from booking.timefmt import to_local
-from booking.tokens import make_token, read_token
 from booking.workflow import DomainError
 from booking.workflow.leads import change_status
 from booking.workflow.scheduling import (

@@ -19,15 +19,14 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from .. import links
 from ..extensions import db, limiter, login_manager
 from ..models import Coach, utcnow
 from ..passwords import fingerprint
-from ..tokens import TokenError
 from ..workflow import DomainError
 from ..workflow.accounts import (
     SignInThrottled,
     authenticate,
-    coach_for_reset_token,
     end_sign_in,
     request_password_reset,
     reset_password,
@@ -192,28 +191,16 @@ def password_reset_request():  # type: ignore[no-untyped-def]
     return render_template("coach/password_reset_request.html", form=form, sent=True)
 
 
-def _link_problem(reason: str):  # type: ignore[no-untyped-def]
-    status = {"expired": 410, "used": 409}.get(reason, 404)
-    detail = "This password reset link has been used already. Ask for a new one if you need it."
-    return render_template("public/link_problem.html", reason=reason, detail=detail), status
-
-
 @bp.route("/password-reset/<token>", methods=["GET", "POST"], endpoint="password_reset")
 def password_reset(token: str):  # type: ignore[no-untyped-def]
-    try:
-        coach_for_reset_token(token)
-    except TokenError as error:
-        return _link_problem(error.reason)
+    coach = links.load_password_reset(token)
     form = NewPasswordForm()
     if request.method == "GET":
         return render_template("coach/password_reset.html", form=form, error=None)
     if not form.validate():
         return render_template("coach/password_reset.html", form=form, error=None), 400
     try:
-        reset_password(token, form.password.data or "", now=utcnow())
-    except TokenError as error:
-        db.session.rollback()
-        return _link_problem(error.reason)
+        reset_password(coach, form.password.data or "", now=utcnow())
     except DomainError as error:
         db.session.rollback()
         return render_template("coach/password_reset.html", form=form, error=str(error)), 400

@@ -11,8 +11,9 @@ from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from .. import links
 from ..extensions import db
-from ..invite_emails import leader_session_url
+from ..links import LinkRefused
 from ..models import (
     CoachingSession,
     LeadStatus,
@@ -22,9 +23,7 @@ from ..models import (
     SessionStatus,
     utcnow,
 )
-from ..tokens import TokenError, read_token
 from ..workflow import DomainError
-from ..workflow.registration import withdraw_url
 from ..workflow.scheduling import agree_time, none_suit, proposal_open
 from .views import bp
 
@@ -32,22 +31,6 @@ TAKEN = (
     "Sorry, that time was taken a moment ago. Nothing has been booked for you: "
     "please choose another time, or tell us none of them suit."
 )
-
-
-def _proposal_from_token(token: str) -> tuple[Proposal | None, str | None]:
-    try:
-        payload = read_token("choose-time", token)
-    except TokenError as error:
-        return None, error.reason
-    if not isinstance(payload, int):
-        return None, "invalid"
-    proposal = db.session.get(Proposal, payload)
-    return (proposal, None) if proposal is not None else (None, "invalid")
-
-
-def _problem(reason: str, detail: str | None = None):  # type: ignore[no-untyped-def]
-    status = {"expired": 410, "used": 409}.get(reason, 404)
-    return render_template("public/link_problem.html", reason=reason, detail=detail), status
 
 
 def _chosen_session(proposal: Proposal) -> CoachingSession | None:
@@ -72,16 +55,16 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
                 "public/choose_done.html",
                 session=session,
                 moved=proposal.moves_session_id is not None,
-                session_url=leader_session_url(session),
-                withdraw_url=withdraw_url(lead),
+                session_url=links.leader_session_url(session),
+                withdraw_url=links.withdraw_url(lead),
             )
-        return _problem(
+        raise LinkRefused(
             "used",
             "You chose a time from this list already. That session has "
             "since changed: see our latest email.",
         )
     if lead.status == LeadStatus.WITHDRAWN:
-        return _problem(
+        raise LinkRefused(
             "used",
             "You withdrew your interest, so these times are closed. "
             "There is nothing more you need to do.",
@@ -90,17 +73,15 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
         return render_template(
             "public/choose_none_suit_sent.html", kept=proposal.moves_session
         ), 200
-    return _problem(
-        "used",
+    raise LinkRefused(
+        "replaced",
         "These times have been replaced or closed. Please use the link in our most recent email.",
     )
 
 
 def _open_proposal(token: str):  # type: ignore[no-untyped-def]
     """(the proposal, None) when the link's times can still be chosen, else (None, a page)."""
-    proposal, problem = _proposal_from_token(token)
-    if proposal is None:
-        return None, _problem(problem or "invalid")
+    proposal = links.load_choose(token)
     if not proposal_open(proposal):
         return None, _closed_page(proposal)
     return proposal, None
@@ -118,7 +99,7 @@ def _render_choices(
         times=times,
         error=error,
         note=note,
-        withdraw_url=withdraw_url(proposal.lead),
+        withdraw_url=links.withdraw_url(proposal.lead),
     ), status
 
 

@@ -16,11 +16,11 @@ from wtforms import RadioField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Optional
 
+from .. import links
 from ..extensions import db
-from ..invite_emails import join_text, leader_session_url
-from ..models import CoachingSession, PartStat, SessionStatus, utcnow
+from ..invite_emails import join_text
+from ..models import PartStat, SessionStatus, utcnow
 from ..questionnaire import Questionnaire, check_answers, load_questionnaire
-from ..tokens import TokenError, read_token
 from ..workflow import DomainError
 from ..workflow.responses import (
     ANSWER_WORDS,
@@ -41,26 +41,6 @@ ANSWER_BUTTONS = {
 }
 
 
-def _session_from(
-    purpose: str, token: str
-) -> tuple[CoachingSession | None, dict[str, Any], str | None]:
-    try:
-        payload = read_token(purpose, token)
-    except TokenError as error:
-        return None, {}, error.reason
-    if not isinstance(payload, dict):
-        return None, {}, "invalid"
-    try:
-        session = db.session.get(CoachingSession, int(payload.get("session", 0)))
-    except (TypeError, ValueError):
-        session = None
-    return (session, payload, None) if session is not None else (None, {}, "invalid")
-
-
-def _problem(reason: str | None):
-    return render_template("public/link_problem.html", reason=reason or "invalid"), 404
-
-
 def _chosen_answer(value: str | None) -> PartStat | None:
     value = (value or "").strip().upper()
     return next((a for a in ANSWERS if a.value == value), None)
@@ -68,10 +48,8 @@ def _chosen_answer(value: str | None) -> PartStat | None:
 
 @bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def rsvp(token: str):
-    session, payload, problem = _session_from("rsvp", token)
-    role = payload.get("role")
-    if session is None or role not in ("leader", "coach"):
-        return _problem(problem)
+    link = links.load_rsvp(token)
+    session, role = link.session, link.role
     context: dict[str, Any] = {
         "session": session,
         "role": role,
@@ -82,7 +60,7 @@ def rsvp(token: str):
         "buttons": ANSWER_BUTTONS,
         "answers": ANSWERS,
         # The leader's page to ask for a different time or cancel.
-        "session_url": leader_session_url(session) if role == "leader" else None,
+        "session_url": links.leader_session_url(session) if role == "leader" else None,
     }
     now = utcnow()
     if session.status != SessionStatus.BOOKED:
@@ -153,9 +131,7 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
 
 @bp.route("/questionnaire/<token>", methods=["GET", "POST"])
 def questionnaire(token: str):
-    session, _, problem = _session_from("questionnaire", token)
-    if session is None:
-        return _problem(problem)
+    session = links.load_questionnaire(token)
     q = load_questionnaire()
     now = utcnow()
     if not questionnaire_open(session, now):

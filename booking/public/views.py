@@ -18,9 +18,10 @@ from flask import (
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
+from .. import links
 from ..extensions import csrf, db, limiter
-from ..models import Dimension, Lead, SessionFormat, utcnow
-from ..tokens import TokenError, make_token, read_token
+from ..links import LinkRefused, make_token, read_token
+from ..models import Dimension, SessionFormat, utcnow
 from ..validators import normalise_email, strip_control_characters
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm
@@ -38,7 +39,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
         return True, None
     try:
         payload = read_token("register-form", form.form_token.data or "")
-    except TokenError:
+    except LinkRefused:
         return True, None
     if time.time() - float(payload.get("t", 0)) < current_app.config["FORM_MIN_SECONDS"]:
         return True, None
@@ -135,20 +136,9 @@ def privacy():
     return render_template("public/privacy.html", paragraphs=paragraphs)
 
 
-def _lead_from_withdraw_token(token: str) -> tuple[Lead | None, str | None]:
-    try:
-        payload = read_token("withdraw", token)
-    except TokenError as error:
-        return None, error.reason
-    lead = db.session.get(Lead, int(payload.get("lead", 0)))
-    return (lead, None) if lead is not None else (None, "invalid")
-
-
 @bp.route("/withdraw/<token>", methods=["GET", "POST"], endpoint="withdraw")
 def withdraw_interest(token: str):
-    lead, problem = _lead_from_withdraw_token(token)
-    if lead is None:
-        return render_template("public/link_problem.html", reason=problem), 404
+    lead = links.load_withdraw(token)
     if request.method == "POST":
         reason = (strip_control_characters(request.form.get("reason")) or "")[:2000]
         try:

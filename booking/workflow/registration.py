@@ -20,8 +20,6 @@ from ..models import (
     LeadStatus,
     SessionFormat,
 )
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
 
 log = logging.getLogger(__name__)
@@ -48,10 +46,6 @@ class RegistrationOutcome:
     lead: Lead
     # "created", "repeat" (an open lead with this email existed) or "replay" (same form again)
     result: str
-
-
-def withdraw_url(lead: Lead) -> str:
-    return external_url("public.withdraw", token=make_token("withdraw", {"lead": lead.id}))
 
 
 def _next_coach(now: datetime) -> Coach | None:
@@ -137,9 +131,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     if coach is not None:
         record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(
-        emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
-    )
+    outbox.enqueue(emails.leader_acknowledgement(lead), lead_id=lead.id, now=now)
     recipients = coach_notification_recipients()
     if recipients:
         outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)

@@ -32,11 +32,8 @@ from ..models import (
     SessionStatus,
 )
 from ..timefmt import format_range, local_to_utc
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
 from .leads import booked_session, close_open_proposals, move, open_proposals
-from .registration import withdraw_url
 
 MAX_TIMES = 5
 MIN_MINUTES, MAX_MINUTES = 15, 480
@@ -145,11 +142,6 @@ def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
         )
 
 
-def choose_url(proposal: Proposal) -> str:
-    # The token carries the proposal's id only: no personal data in the link.
-    return external_url("public.choose_time", token=make_token("choose-time", proposal.id))
-
-
 def proposal_open(proposal: Proposal) -> bool:
     """Can the leader still pick from (or answer) these times?
 
@@ -250,11 +242,7 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             detail=offered,
         )
     db.session.flush()
-    outbox.enqueue(
-        emails.leader_proposed_times(proposal, choose_url(proposal), withdraw_url(lead)),
-        lead_id=lead.id,
-        now=now,
-    )
+    outbox.enqueue(emails.leader_proposed_times(proposal), lead_id=lead.id, now=now)
     return proposal
 
 
@@ -747,7 +735,6 @@ __all__ = [
     "Slot",
     "agree_time",
     "cancel_session",
-    "choose_url",
     "leader_can_change",
     "leader_cancel_session",
     "leader_request_new_time",
