@@ -19,7 +19,7 @@ from ..extensions import db
 from ..invite_emails import join_text
 from ..models import CoachingSession, SessionFormat, utcnow
 from ..workflow import DomainError
-from ..workflow.leads import open_proposals
+from ..workflow.lifecycle import open_proposals
 from ..workflow.scheduling import (
     leader_can_change,
     leader_cancel_session,

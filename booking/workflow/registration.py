@@ -21,6 +21,8 @@ from ..models import (
     SessionFormat,
 )
 from .common import DomainError, coach_notification_recipients, record_event
+from .lifecycle import close_open_proposals
+from .scheduling import cancel_for_withdrawal
 
 log = logging.getLogger(__name__)
 
@@ -145,10 +147,6 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
 def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
-    # Late imports: scheduling builds its leader emails with withdraw_url from here.
-    from .leads import close_open_proposals
-    from .scheduling import cancel_for_withdrawal
-
     if lead.status == LeadStatus.WITHDRAWN:
         return
     if not lead.status.is_open:

@@ -33,7 +33,7 @@ from ..models import (
 )
 from ..timefmt import format_range, local_to_utc
 from .common import DomainError, coach_notification_recipients, record_event
-from .leads import booked_session, close_open_proposals, move, open_proposals
+from .lifecycle import booked_session, close_open_proposals, move, open_proposals
 
 MAX_TIMES = 5
 MIN_MINUTES, MAX_MINUTES = 15, 480
