@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import literal_column, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -83,7 +83,6 @@ from .forms import (
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 PER_PAGE = 50
 SLOT_TAKEN = (
@@ -188,8 +187,6 @@ def lead_query(filters: LeadFilters, me: Coach) -> Any:
     return query.order_by(newest_first, Lead.id.desc())
 
 
-@bp.get("/", endpoint="leads")
-@bp.get("/leads")
 def leads():  # type: ignore[no-untyped-def]
     filters = LeadFilters.from_args(request.args)
     query = lead_query(filters, _me()).limit(PER_PAGE + 1).offset((filters.page - 1) * PER_PAGE)
@@ -356,7 +353,6 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **fo
     return body, status
 
 
-@bp.get("/leads/<int:lead_id>")
 def lead_detail(lead_id: int):  # type: ignore[no-untyped-def]
     return _render_lead(lead_id)
 
@@ -402,7 +398,6 @@ def _all_errors(form: Any) -> list[list[str]]:
     return found
 
 
-@bp.post("/leads/<int:lead_id>/status")
 def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = StatusForm(prefix="status")
@@ -417,7 +412,6 @@ def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#status", status_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/assign")
 def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     me = _me()
@@ -437,7 +431,6 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#assignment")
 
 
-@bp.post("/leads/<int:lead_id>/notes")
 def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = NoteForm(prefix="note")
@@ -451,7 +444,6 @@ def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#notes", note_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/propose")
 def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = ProposeForm(prefix="propose")
@@ -492,7 +484,6 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#proposals", propose_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/agreed")
 def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = AgreedTimeForm(prefix="agreed")
@@ -522,7 +513,6 @@ def _session_or_404(session_id: int) -> CoachingSession:
     return session
 
 
-@bp.post("/sessions/<int:session_id>/reschedule")
 def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id
@@ -549,7 +539,6 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#sessions", reschedule_forms={session_id: form})
 
 
-@bp.post("/sessions/<int:session_id>/cancel")
 def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id

@@ -25,7 +25,6 @@ from ..models import (
 )
 from ..workflow import DomainError
 from ..workflow.scheduling import agree_time, none_suit, proposal_open
-from .views import bp
 
 TAKEN = (
     "Sorry, that time was taken a moment ago. Nothing has been booked for you: "
@@ -103,7 +102,6 @@ def _render_choices(
     ), status
 
 
-@bp.get("/choose/<token>", endpoint="choose_time")
 def choose_time(token: str):  # type: ignore[no-untyped-def]
     proposal, refusal = _open_proposal(token)
     if proposal is None:
@@ -111,7 +109,6 @@ def choose_time(token: str):  # type: ignore[no-untyped-def]
     return _render_choices(token, proposal)
 
 
-@bp.post("/choose/<token>", endpoint="choose_time_pick")
 def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     # A double click lands on the closed page once the first click has booked.
     proposal, refusal = _open_proposal(token)
@@ -140,7 +137,6 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     return redirect(url_for("public.choose_time", token=token))
 
 
-@bp.post("/choose/<token>/none-suit", endpoint="choose_time_none_suit")
 def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
     proposal, refusal = _open_proposal(token)
     if proposal is None:

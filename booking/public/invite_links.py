@@ -31,7 +31,6 @@ from ..workflow.responses import (
     record_partstat,
     save_questionnaire,
 )
-from .views import bp
 
 ANSWERS = (PartStat.ACCEPTED, PartStat.TENTATIVE, PartStat.DECLINED)
 ANSWER_BUTTONS = {
@@ -46,7 +45,6 @@ def _chosen_answer(value: str | None) -> PartStat | None:
     return next((a for a in ANSWERS if a.value == value), None)
 
 
-@bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def rsvp(token: str):
     link = links.load_rsvp(token)
     session, role = link.session, link.role
@@ -129,7 +127,6 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
     return ReflectionForm(**kwargs)
 
 
-@bp.route("/questionnaire/<token>", methods=["GET", "POST"])
 def questionnaire(token: str):
     session = links.load_questionnaire(token)
     q = load_questionnaire()

@@ -27,7 +27,6 @@ from ..workflow.scheduling import (
     open_new_time_request,
     proposal_open,
 )
-from .views import bp
 
 MAX_NOTE = 2000
 
@@ -69,7 +68,6 @@ def _session_or_page(token: str):  # type: ignore[no-untyped-def]
     return session, None
 
 
-@bp.get("/session/<token>", endpoint="leader_session")
 def leader_session(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
@@ -79,7 +77,6 @@ def leader_session(token: str):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/session/<token>/new-time", endpoint="leader_session_new_time")
 def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
@@ -107,7 +104,6 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.route("/session/<token>/cancel", methods=["GET", "POST"], endpoint="leader_session_cancel")
 def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     current_app,
     redirect,
     render_template,
@@ -25,8 +24,6 @@ from ..models import Dimension, SessionFormat, utcnow
 from ..validators import normalise_email, strip_control_characters
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm
-
-bp = Blueprint("public", __name__)
 
 
 def _new_form_token() -> str:
@@ -61,7 +58,6 @@ def _email_limit() -> str:
     return str(current_app.config["RATELIMIT_REGISTER_PER_EMAIL"])
 
 
-@bp.route("/", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token so an expired one keeps what was typed
 @limiter.limit(_register_limit, methods=["POST"])
 @limiter.limit(_email_limit, methods=["POST"], key_func=_email_rate_key)
@@ -112,7 +108,6 @@ def register():
     return redirect(url_for("public.thank_you"))
 
 
-@bp.get("/thank-you")
 def thank_you():
     return render_template("public/thank_you.html", email=session.get("registered_email"))
 
@@ -123,7 +118,6 @@ def _privacy_text() -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-@bp.get("/privacy")
 def privacy():
     text = _privacy_text()
     paragraphs = None
@@ -136,7 +130,6 @@ def privacy():
     return render_template("public/privacy.html", paragraphs=paragraphs)
 
 
-@bp.route("/withdraw/<token>", methods=["GET", "POST"], endpoint="withdraw")
 def withdraw_interest(token: str):
     lead = links.load_withdraw(token)
     if request.method == "POST":
@@ -151,6 +144,5 @@ def withdraw_interest(token: str):
     return render_template("public/withdraw.html", lead=lead, error=None)
 
 
-@bp.get("/healthz")
 def healthz():
     return {"status": "ok"}
