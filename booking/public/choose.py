@@ -7,7 +7,7 @@ used any more shows a friendly page that says what happened.
 
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import redirect, render_template, url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -25,6 +25,7 @@ from ..models import (
 )
 from ..workflow import DomainError
 from ..workflow.scheduling import agree_time, none_suit, proposal_open
+from .forms import ChooseTimeForm, SuitableTimesForm
 
 TAKEN = (
     "Sorry, that time was taken a moment ago. Nothing has been booked for you: "
@@ -114,11 +115,11 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     proposal, refusal = _open_proposal(token)
     if proposal is None:
         return refusal
-    raw = request.form.get("time", "")
-    picked = db.session.get(ProposedTime, int(raw)) if raw.isdigit() else None
-    if picked is None or picked.proposal_id != proposal.id:
-        # Not one of this link's times (another leader's, or made up): nothing is shown or done.
-        return _render_choices(token, proposal, "Choose one of the times below.", 400)
+    form = ChooseTimeForm(time_ids=[t.id for t in proposal.times])
+    if not form.validate():
+        return _render_choices(token, proposal, form.first_error(), 400)
+    picked = db.session.get(ProposedTime, form.time_id)
+    assert picked is not None
     proposal_id = proposal.id
     try:
         agree_time(picked, utcnow())
@@ -141,15 +142,10 @@ def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
     proposal, refusal = _open_proposal(token)
     if proposal is None:
         return refusal
-    note = (request.form.get("note") or "").strip()
-    if not note:
-        return _render_choices(
-            token, proposal, "Tell your coach which days and times would suit you.", 400
-        )
-    if len(note) > 2000:
-        return _render_choices(
-            token, proposal, "Keep your note to 2,000 characters.", 400, note=note
-        )
+    form = SuitableTimesForm()
+    note = form.note.data or ""
+    if not form.validate():
+        return _render_choices(token, proposal, form.first_error(), 400, note=note)
     try:
         none_suit(proposal, note, utcnow())
         db.session.commit()

@@ -27,8 +27,7 @@ from ..workflow.scheduling import (
     open_new_time_request,
     proposal_open,
 )
-
-MAX_NOTE = 2000
+from .forms import CancelSessionForm, SuitableTimesForm
 
 
 def _context(token: str, session: CoachingSession) -> dict[str, Any]:
@@ -81,15 +80,14 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
         return page
-    note = (request.form.get("note") or "").strip()
-    error = None
-    if not note:
-        error = "Tell your coach which days and times would suit you."
-    elif len(note) > MAX_NOTE:
-        error = "Keep your note to 2,000 characters."
-    if error:
+    form = SuitableTimesForm()
+    note = form.note.data or ""
+    if not form.validate():
         return render_template(
-            "public/leader_session.html", error=error, note=note, **_context(token, session)
+            "public/leader_session.html",
+            error=form.first_error(),
+            note=note,
+            **_context(token, session),
         ), 400
     try:
         leader_request_new_time(session, note, utcnow())
@@ -113,12 +111,13 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
         return render_template(
             "public/leader_session_cancel.html", error=None, reason="", **_context(token, session)
         )
-    reason = (request.form.get("reason") or "").strip()
-    if len(reason) > MAX_NOTE:
+    form = CancelSessionForm()
+    reason = form.reason.data or ""
+    if not form.validate():
         return render_template(
             "public/leader_session_cancel.html",
             reason=reason,
-            error="Keep your reason to 2,000 characters.",
+            error=form.first_error(),
             **_context(token, session),
         ), 400
     try:

@@ -21,9 +21,9 @@ from .. import links
 from ..extensions import csrf, db, limiter
 from ..links import LinkRefused, make_token, read_token
 from ..models import Dimension, SessionFormat, utcnow
-from ..validators import normalise_email, strip_control_characters
+from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
-from .forms import InterestForm
+from .forms import InterestForm, WithdrawForm
 
 
 def _new_form_token() -> str:
@@ -133,9 +133,9 @@ def privacy():
 def withdraw_interest(token: str):
     lead = links.load_withdraw(token)
     if request.method == "POST":
-        reason = (strip_control_characters(request.form.get("reason")) or "")[:2000]
+        form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
         try:
-            withdraw(lead, reason=reason, now=utcnow())
+            withdraw(lead, reason=form.reason.data or "", now=utcnow())
             db.session.commit()
         except DomainError as error:
             db.session.rollback()

@@ -347,9 +347,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
     lead = proposal.lead
     if not proposal_open(proposal):
         raise DomainError("These times are no longer open.")
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell the coach which times would suit you.")
+    note = note.strip()  # the form requires a note of at most 2,000 characters
     proposal.status = ProposalStatus.NONE_SUIT
     proposal.leader_note = note[:2000]
     proposal.responded_at = now
@@ -639,10 +637,7 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     history and to the coach, who moves the session or offers new times for it. Returns False
     when the same request is already open (a double click), with nothing recorded again."""
     _check_leader_can_change(session, now)
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell your coach which days and times would suit you.")
-    note = note[:2000]
+    note = note.strip()[:2000]  # the form requires a note of at most 2,000 characters
     lead = session.lead
     current = open_new_time_request(lead)
     if (
