@@ -8,7 +8,11 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from . import outbox
+from . import outbox, replies
+from .extensions import db
+from .models import Coach, OutboxMessage, OutboxStatus, utcnow
+from .workflow import DomainError
+from .workflow.accounts import create_coach, deactivate_coach
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
@@ -37,9 +41,6 @@ def outbox_status() -> None:
     """Count messages by status, and show the last error of each failed one."""
     from sqlalchemy import func, select
 
-    from .extensions import db
-    from .models import OutboxMessage, OutboxStatus
-
     rows = db.session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
@@ -56,8 +57,6 @@ def outbox_status() -> None:
 @click.option("--all-failed", is_flag=True, help="Retry every failed message.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Queue failed messages again (by id, as `outbox status` lists them, or --all-failed)."""
-    from .extensions import db
-
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
     count = outbox.retry_failed(None if all_failed else list(ids))
@@ -80,11 +79,6 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 )
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
-    from .extensions import db
-    from .models import utcnow
-    from .workflow import DomainError
-    from .workflow.accounts import create_coach
-
     try:
         coach = create_coach(email, name, password, now=utcnow())
     except DomainError as error:
@@ -99,9 +93,6 @@ def coach_list() -> None:
     """Every coach account, active or not."""
     from sqlalchemy import select
 
-    from .extensions import db
-    from .models import Coach
-
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.email)))
     if not coaches:
         click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
@@ -114,10 +105,6 @@ def coach_list() -> None:
 @click.argument("email")
 def coach_deactivate(email: str) -> None:
     """Stop a coach signing in (their history stays; their sessions end at once)."""
-    from .extensions import db
-    from .workflow import DomainError
-    from .workflow.accounts import deactivate_coach
-
     try:
         coach = deactivate_coach(email)
     except DomainError as error:
@@ -154,8 +141,6 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
     import sys
 
     from flask import current_app
-
-    from . import replies
 
     if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
         raise click.UsageError("give at most one of --file, --maildir, --imap")
