@@ -46,7 +46,8 @@ def _chosen_session(proposal: Proposal) -> CoachingSession | None:
 
 
 def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
-    """What to show for a proposal that is no longer open: say what happened."""
+    """What to show for a proposal that is no longer open: say what happened (a page, or the
+    standard refusal for a link already used or replaced)."""
     lead = proposal.lead
     if proposal.status == ProposalStatus.CHOSEN:
         session = _chosen_session(proposal)
