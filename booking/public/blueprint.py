@@ -17,7 +17,8 @@ bp = Blueprint("public", __name__)
 bp.add_url_rule("/", "register", views.register, methods=["GET", "POST"])
 bp.add_url_rule("/thank-you", "thank_you", views.thank_you, methods=["GET"])
 bp.add_url_rule("/privacy", "privacy", views.privacy, methods=["GET"])
-bp.add_url_rule("/healthz", "healthz", views.healthz, methods=["GET"])
+bp.add_url_rule("/healthz", "healthz", views.healthz, methods=["GET"])  # liveness
+bp.add_url_rule("/readyz", "readyz", views.readyz, methods=["GET"])  # readiness: the database
 
 # The leader withdraws (in every email to a leader)
 bp.add_url_rule("/withdraw/<token>", "withdraw", views.withdraw_interest, methods=["GET", "POST"])
