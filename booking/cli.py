@@ -9,8 +9,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import outbox
+from . import outbox, replies
+from .extensions import db
 from .log_privacy import redact
+from .models import Coach, OutboxMessage, OutboxStatus, utcnow
+from .workflow import DomainError
+from .workflow.accounts import create_coach, deactivate_coach
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
@@ -49,9 +53,6 @@ def outbox_status() -> None:
     """Count messages by status; show each failed one, and each whose outcome is unknown."""
     from sqlalchemy import func, select
 
-    from .extensions import db
-    from .models import OutboxMessage, OutboxStatus
-
     rows = db.session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
@@ -85,8 +86,6 @@ def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Queue messages again, due now, with the same Message-ID: failed ones by id (as `outbox
     status` lists them) or --all-failed; one whose outcome is unknown only by its id (it may
     have arrived: check with the recipient first)."""
-    from .extensions import db
-
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
     if all_failed:
@@ -112,11 +111,6 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 )
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
-    from .extensions import db
-    from .models import utcnow
-    from .workflow import DomainError
-    from .workflow.accounts import create_coach
-
     try:
         coach = create_coach(email, name, password, now=utcnow())
     except DomainError as error:
@@ -131,9 +125,6 @@ def coach_list() -> None:
     """Every coach account, active or not."""
     from sqlalchemy import select
 
-    from .extensions import db
-    from .models import Coach
-
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.email)))
     if not coaches:
         click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
@@ -146,10 +137,6 @@ def coach_list() -> None:
 @click.argument("email")
 def coach_deactivate(email: str) -> None:
     """Stop a coach signing in (their history stays; their sessions end at once)."""
-    from .extensions import db
-    from .workflow import DomainError
-    from .workflow.accounts import deactivate_coach
-
     try:
         coach = deactivate_coach(email)
     except DomainError as error:
@@ -186,8 +173,6 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
     import sys
 
     from flask import current_app
-
-    from . import replies
 
     if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
         raise click.UsageError("give at most one of --file, --maildir, --imap")

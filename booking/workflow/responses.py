@@ -21,7 +21,6 @@ from ..invites import Reply
 from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
 from ..timefmt import format_range
-from ..urls import external_url
 from .common import DomainError, record_event
 
 log = logging.getLogger(__name__)
@@ -122,16 +121,7 @@ def record_partstat(
     )
     if declined and role == "leader":
         outbox.enqueue(
-            emails.render_draft(
-                "coach_session_declined",
-                [session.coach.email],
-                f"{name} declined the session on {when}",
-                session=session,
-                leader_name=name,
-                when=when,
-                source=source,
-                lead_url=external_url("coach.lead_detail", lead_id=session.lead_id),
-            ),
+            emails.coach_session_declined(session, name, when, source),
             lead_id=session.lead_id,
             session_id=session.id,
             now=now,
