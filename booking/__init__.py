@@ -21,6 +21,7 @@ from .links import LinkRefused, refusal_page
 from .models import DIMENSION_LABELS, FORMAT_LABELS
 from .public import blueprint as public
 from .timefmt import format_local, format_range
+from .validators import display_phone, phone_link
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -167,3 +168,5 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.filters["local_time"] = format_local
     app.jinja_env.filters["local_range"] = format_range
+    app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["phone_link"] = phone_link

@@ -1,0 +1,82 @@
+"""Rough edges of the coach's day (issue 8): each test fails on the code before its fix."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from booking import outbox
+from booking.extensions import db
+from booking.models import Lead
+
+from .coach_helpers import add_coach, fast_passwords, sign_in  # noqa: F401
+from .conftest import parse, submit_registration
+
+
+def only_lead(app) -> Lead:
+    with app.app_context():
+        lead = db.session.scalars(select(Lead)).one()
+        db.session.expunge(lead)
+        return lead
+
+
+# ----- 1. phone numbers as people type them, shown to coaches in national format ------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("07700 900 982", "+447700900982"),  # the hint's own examples (Ofcom drama ranges)
+        ("01632 960 001", "+441632960001"),
+        ("+44 7700 900982", "+447700900982"),
+        ("+44 (0)7700 900 982", "+447700900982"),
+        ("07700-900-982", "+447700900982"),
+        ("(01632) 960001", "+441632960001"),
+        ("0044 7700 900982", "+447700900982"),
+        ("+1 212-555-0123", "+12125550123"),  # fictional US range
+        ("+33 1 42 68 53 00", "+33142685300"),
+    ],
+)
+def test_phone_numbers_as_people_type_them_are_accepted_and_stored_e164(app, client, typed, stored):
+    response = submit_registration(client, phone=typed)
+    assert response.status_code == 302, parse(response).text
+    assert only_lead(app).phone == stored
+
+
+@pytest.mark.parametrize("typed", ["12", "0770", "07700 900 982 123 456", "phone me"])
+def test_impossible_phone_numbers_are_still_refused(app, client, typed):
+    response = submit_registration(client, phone=typed)
+    assert response.status_code == 400
+    assert "Enter a phone number, like 01632 960 001" in parse(response).text
+
+
+def test_coach_sees_the_phone_in_national_format_with_a_tel_link(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    client = app.test_client()
+    assert submit_registration(client, phone="+44 (0)7700 900 982").status_code == 302
+    lead = only_lead(app)
+
+    with app.app_context():
+        outbox.deliver_due()
+    coach_mail = smtp_server.messages_to("coaches@example.org")[0]
+    assert "Phone:         07700 900982" in coach_mail.get_body(("plain",)).get_content()
+    assert '<a href="tel:+447700900982">07700 900982</a>' in (
+        coach_mail.get_body(("html",)).get_content()
+    )
+
+    with app.app_context():
+        add_coach(now=now)
+    coach_client = app.test_client()
+    sign_in(coach_client)
+    page = coach_client.get(f"/coach/leads/{lead.id}")
+    assert page.status_code == 200
+    assert '<a href="tel:+447700900982">07700 900982</a>' in page.get_data(as_text=True)
+
+
+def test_international_number_is_shown_in_international_format(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    assert submit_registration(app.test_client(), phone="+33 1 42 68 53 00").status_code == 302
+    with app.app_context():
+        outbox.deliver_due()
+    coach_mail = smtp_server.messages_to("coaches@example.org")[0]
+    assert "Phone:         +33 1 42 68 53 00" in coach_mail.get_body(("plain",)).get_content()
