@@ -80,3 +80,25 @@ def test_international_number_is_shown_in_international_format(make_app, smtp_se
         outbox.deliver_due()
     coach_mail = smtp_server.messages_to("coaches@example.org")[0]
     assert "Phone:         +33 1 42 68 53 00" in coach_mail.get_body(("plain",)).get_content()
+
+
+# ----- 10. "Not sure yet" with a dimension is refused, not silently dropped -----------------
+
+
+def test_not_sure_with_a_dimension_is_refused_at_the_form_keeping_the_choices(app, client):
+    response = submit_registration(client, dimensions=["not-sure", "practical"])
+    assert response.status_code == 400
+    page = parse(response)
+    message = "Choose the kinds of support you’d like, or ‘Not sure yet’ on its own"
+    assert "There is a problem" in page.text
+    assert page.text.count(message) == 2  # in the summary and by the field
+    assert page.checked("Not sure yet") and page.checked("Practical")
+    summary_links = [a["attrs"].get("href") for a in page.all("a") if message in "".join(a["text"])]
+    assert summary_links == ["#dimensions-0"]
+    with app.app_context():
+        assert db.session.scalars(select(Lead)).first() is None
+
+
+def test_not_sure_on_its_own_is_accepted(app, client):
+    assert submit_registration(client, dimensions=["not-sure"]).status_code == 302
+    assert only_lead(app).dimensions == "not-sure"
