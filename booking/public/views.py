@@ -32,8 +32,16 @@ def _new_form_token() -> str:
     return make_token("register-form", {"n": secrets.token_urlsafe(18), "t": time.time()})
 
 
+class _TooFast(Exception):
+    """A real form, honestly filled in, sent sooner than FORM_MIN_SECONDS (autofill does that)."""
+
+
 def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
-    """(is a bot, the one-time nonce). Bots get a normal-looking success and nothing is kept."""
+    """(is a bot, the one-time nonce). Bots get a normal-looking success and nothing is kept.
+
+    Raises _TooFast for a form with an intact, signed token and an empty honeypot that came
+    back too soon: a person using autofill looks like that, so they are asked to send it again
+    rather than shown a confirmation for something that was thrown away."""
     if form.website.data:
         return True, None
     try:
@@ -41,7 +49,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
     except LinkRefused:
         return True, None
     if time.time() - float(payload.get("t", 0)) < current_app.config["FORM_MIN_SECONDS"]:
-        return True, None
+        raise _TooFast
     return False, str(payload["n"])
 
 
@@ -82,7 +90,11 @@ def register():
             csrf_failed=bool(form.csrf_token.errors) if hasattr(form, "csrf_token") else False,
         ), status
 
-    automated, nonce = _looks_automated(form)
+    try:
+        automated, nonce = _looks_automated(form)
+    except _TooFast:
+        form.form_token.data = _new_form_token()
+        return render_template("public/register.html", form=form, too_fast=True), 400
     if automated or nonce is None:
         current_app.logger.info("registration dropped by spam trap")
         return redirect(url_for("public.thank_you"))
