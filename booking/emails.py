@@ -61,6 +61,18 @@ def leader_acknowledgement(lead: Any) -> MailDraft:
     )
 
 
+def leader_repeat_registration(lead: Any) -> MailDraft:
+    """The leader registered again while their request was still open: no second request is
+    made, and this says so (the confirmation page promises an email)."""
+    return render_draft(
+        "leader_repeat_registration",
+        [lead.email],
+        "We already have your request for personal support",
+        lead=lead,
+        withdraw_url=links.withdraw_url(lead),
+    )
+
+
 def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
     return render_draft(
         "coach_new_lead",

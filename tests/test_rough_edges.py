@@ -102,3 +102,32 @@ def test_not_sure_with_a_dimension_is_refused_at_the_form_keeping_the_choices(ap
 def test_not_sure_on_its_own_is_accepted(app, client):
     assert submit_registration(client, dimensions=["not-sure"]).status_code == 302
     assert only_lead(app).dimensions == "not-sure"
+
+
+# ----- 3. registering again while the request is open: the promised email is sent ----------
+
+
+def test_registering_again_sends_the_leader_the_promised_email(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    assert submit_registration(app.test_client()).status_code == 302
+    with app.app_context():
+        outbox.deliver_due()
+    assert len(smtp_server.messages_to("sian.obrien@nhs.example")) == 1  # the acknowledgement
+
+    client = app.test_client()
+    again = submit_registration(client, email="SIAN.OBRIEN@nhs.example", role="Matron")
+    assert again.status_code == 302
+    thank_you = parse(client.get(again.headers["Location"]))
+    assert "We have sent a confirmation" in thank_you.text
+
+    with app.app_context():
+        outbox.deliver_due()
+    to_leader = smtp_server.messages_to("sian.obrien@nhs.example")
+    assert len(to_leader) == 2
+    repeat = to_leader[1]
+    assert repeat["Subject"] == "We already have your request for personal support"
+    text = repeat.get_body(("plain",)).get_content()
+    assert "We already have your request" in text
+    assert "coach will be in touch" in text
+    assert "/withdraw/" in text
+    assert "/withdraw/" in repeat.get_body(("html",)).get_content()

@@ -100,6 +100,8 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
             detail=submitted,
         )
         db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
+        # The confirmation page promises an email: say we already have the request.
+        outbox.enqueue(emails.leader_repeat_registration(existing), lead_id=existing.id, now=now)
         recipients = coach_notification_recipients()
         if recipients:
             outbox.enqueue(
