@@ -7,11 +7,14 @@ autoescaped, so whatever a leader typed is shown, never interpreted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from flask import current_app, render_template
 
 from . import links
+from .models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
+from .validators import display_phone
 
 
 @dataclass(frozen=True)
@@ -83,15 +86,78 @@ def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
     )
 
 
+# What a repeat registration is compared on, in the order of the first notification's details.
+_REPEAT_FIELDS = (
+    ("full_name", "Name"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("organisation", "Organisation"),
+    ("role", "Role"),
+    ("dimensions", "Dimensions"),
+    ("preferred_format", "Format"),
+    ("availability", "Usually free"),
+    ("help_text", "What they would like help with"),
+)
+
+
+def _as_sent(submitted: dict[str, Any]) -> SimpleNamespace:
+    """The repeat submission shaped like a lead, for templates/email/_lead_details.*."""
+    return SimpleNamespace(
+        full_name=submitted.get("full_name") or "",
+        email=submitted.get("email") or "",
+        phone=submitted.get("phone") or None,
+        organisation=submitted.get("organisation") or "",
+        role=submitted.get("role") or "",
+        dimension_list=[Dimension(d) for d in submitted.get("dimensions") or []],
+        preferred_format=SessionFormat(submitted["preferred_format"]),
+        availability=submitted.get("availability") or "",
+        help_text=submitted.get("help_text") or "",
+    )
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "dimensions":
+        return ", ".join(DIMENSION_LABELS[d] for d in value) or "not given"
+    if key == "preferred_format":
+        return FORMAT_LABELS[value]
+    if key == "phone":
+        return display_phone(value) or "not given"
+    return str(value or "").strip() or "not given"
+
+
+def repeat_changes(lead: Any, sent: SimpleNamespace) -> list[tuple[str, str, str]]:
+    """(label, first request, this time) for each field that differs from the lead as first
+    registered (the email only when it differs by more than capitals)."""
+    changes = []
+    for key, label in _REPEAT_FIELDS:
+        attribute = "dimension_list" if key == "dimensions" else key
+        before, after = getattr(lead, attribute), getattr(sent, attribute)
+        if key == "email" and str(before).lower() == str(after).lower():
+            continue
+        if key == "dimensions":
+            before, after = set(before), set(after)
+        if (before or None) != (after or None):
+            changes.append(
+                (
+                    label,
+                    _shown(key, getattr(lead, attribute)),
+                    _shown(key, getattr(sent, attribute)),
+                )
+            )
+    return changes
+
+
 def coach_repeat_registration(
     lead: Any, recipients: list[str], submitted: dict[str, Any]
 ) -> MailDraft:
+    sent = _as_sent(submitted)
     return render_draft(
         "coach_repeat_registration",
         recipients,
         f"{lead.full_name} registered again (open request)",
         lead=lead,
-        submitted=submitted,
+        sent=sent,
+        changes=repeat_changes(lead, sent),
         lead_url=_lead_url(lead),
     )
 

@@ -131,3 +131,50 @@ def test_registering_again_sends_the_leader_the_promised_email(make_app, smtp_se
     assert "coach will be in touch" in text
     assert "/withdraw/" in text
     assert "/withdraw/" in repeat.get_body(("html",)).get_content()
+
+
+# ----- 4. the coaches' repeat-registration email reads like the first notification ----------
+
+
+def test_repeat_registration_email_to_coaches_shows_details_and_what_changed(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    assert submit_registration(app.test_client(), phone="").status_code == 302
+    again = submit_registration(
+        app.test_client(),
+        role="Matron",
+        phone="07700 900 982",
+        dimensions=["compassionate"],
+        help_text="Leading a team through a hard winter.",
+    )
+    assert again.status_code == 302
+    with app.app_context():
+        outbox.deliver_due()
+    coach_mails = smtp_server.messages_to("coaches@example.org")
+    assert len(coach_mails) == 2
+    repeat = coach_mails[1]
+    text = repeat.get_body(("plain",)).get_content()
+    html_body = repeat.get_body(("html",)).get_content()
+    for body in (text, html_body):
+        # No raw data: no Python lists, booleans or field names.
+        assert "['" not in body and "consent" not in body and "True" not in body
+        assert "full_name" not in body and "preferred_format" not in body
+    assert "What changed since their first request:" in text
+    assert "- Role: Matron (was: Ward manager)" in text
+    assert "- Phone: 07700 900982 (was: not given)" in text
+    assert "- Dimensions: Compassionate (was: Compassionate, Practical)" in text
+    assert "Organisation" not in text.split("What they sent this time:")[0]  # unchanged
+    # What they sent, laid out as in the first notification.
+    assert "Role:          Matron" in text
+    assert "Dimensions:    Compassionate" in text
+    assert "Format:        Video call" in text
+    assert '<a href="tel:+447700900982">07700 900982</a>' in html_body
+
+
+def test_repeat_registration_with_nothing_new_says_so(make_app, smtp_server):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    assert submit_registration(app.test_client()).status_code == 302
+    assert submit_registration(app.test_client()).status_code == 302
+    with app.app_context():
+        outbox.deliver_due()
+    repeat = smtp_server.messages_to("coaches@example.org")[1]
+    assert "Nothing changed since their first request." in repeat.get_body(("plain",)).get_content()
