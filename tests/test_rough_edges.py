@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -10,7 +12,7 @@ from booking.extensions import db
 from booking.models import Lead
 
 from .coach_helpers import add_coach, fast_passwords, sign_in  # noqa: F401
-from .conftest import parse, submit_registration
+from .conftest import hidden_fields, parse, submit_registration
 
 
 def only_lead(app) -> Lead:
@@ -178,3 +180,32 @@ def test_repeat_registration_with_nothing_new_says_so(make_app, smtp_server):
         outbox.deliver_due()
     repeat = smtp_server.messages_to("coaches@example.org")[1]
     assert "Nothing changed since their first request." in repeat.get_body(("plain",)).get_content()
+
+
+# ----- 7. the withdraw link, opened again after withdrawing, shows the outcome --------------
+
+
+def test_withdraw_link_opened_after_withdrawing_shows_the_outcome_not_the_form(
+    make_app, smtp_server
+):
+    app = make_app(**smtp_server.config())
+    client = app.test_client()
+    assert submit_registration(client).status_code == 302
+    with app.app_context():
+        outbox.deliver_due()
+    text = smtp_server.messages_to("sian.obrien@nhs.example")[0].get_body(("plain",)).get_content()
+    match = re.search(r"http://booking\.test(/withdraw/\S+)", text)
+    assert match, text
+    path = match[1]
+
+    form_page = client.get(path)
+    assert "Withdraw my interest" in form_page.get_data(as_text=True)
+    done = client.post(path, data={**hidden_fields(form_page.get_data(as_text=True))})
+    assert done.status_code == 200
+
+    again = client.get(path)
+    assert again.status_code == 200
+    page = parse(again)
+    assert "You have withdrawn your interest" in page.text
+    assert "Withdraw my interest" not in page.text
+    assert not page.all("form", method="post")

@@ -22,7 +22,7 @@ from .. import links
 from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
 from ..links import LinkRefused, make_token, read_token
-from ..models import Dimension, FormReceipt, Lead, SessionFormat, utcnow
+from ..models import Dimension, FormReceipt, Lead, LeadStatus, SessionFormat, utcnow
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm, WithdrawForm
@@ -229,6 +229,9 @@ def withdraw_interest(token: str):
         except DomainError as error:
             db.session.rollback()
             return render_template("public/withdraw.html", lead=lead, error=str(error)), 409
+        return render_template("public/withdrawn.html")
+    if lead.status == LeadStatus.WITHDRAWN:
+        # Opened again after withdrawing: the outcome, not a button that would do nothing.
         return render_template("public/withdrawn.html")
     return render_template("public/withdraw.html", lead=lead, error=None)
 
