@@ -175,7 +175,7 @@ def coach_password_reset(coach: Any) -> MailDraft:
     )
 
 
-def leader_proposed_times(proposal: Any) -> MailDraft:
+def leader_proposed_times(proposal: Any, *, leader_asked: bool = False) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
@@ -186,6 +186,7 @@ def leader_proposed_times(proposal: Any) -> MailDraft:
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
+        leader_asked=leader_asked,
         choose_url=links.choose_url(proposal),
         withdraw_url=links.withdraw_url(proposal.lead),
     )

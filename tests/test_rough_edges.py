@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
 from booking import outbox
 from booking.extensions import db
-from booking.models import Lead
+from booking.links import choose_url
+from booking.models import Lead, SessionFormat, utcnow
+from booking.timefmt import to_local
+from booking.workflow.scheduling import leader_request_new_time, propose_times, record_agreed_time
 
-from .coach_helpers import add_coach, fast_passwords, sign_in  # noqa: F401
+from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in, slot  # noqa: F401
 from .conftest import hidden_fields, parse, submit_registration
 
 
@@ -209,3 +213,49 @@ def test_withdraw_link_opened_after_withdrawing_shows_the_outcome_not_the_form(
     assert "You have withdrawn your interest" in page.text
     assert "Withdraw my interest" not in page.text
     assert not page.all("form", method="post")
+
+
+# ----- 5. new times for a booked session say who asked for them -----------------------------
+
+
+@pytest.mark.parametrize("leader_asked", [False, True])
+def test_new_times_for_a_booked_session_say_what_happened(make_app, smtp_server, leader_asked):
+    app = make_app(**smtp_server.config())
+    with app.app_context():
+        now = utcnow()  # the choose page uses the real clock
+        coach = add_coach(now=now)
+        lead = add_lead(now)
+        session = record_agreed_time(
+            lead, coach, now + timedelta(days=5), 60, SessionFormat.PHONE, "01632 960 001", now
+        )  # agreed by phone
+        db.session.commit()
+        if leader_asked:
+            leader_request_new_time(session, "Mornings next week", now)
+            db.session.commit()
+        new_start = to_local(now + timedelta(days=9))
+        proposal = propose_times(
+            lead, coach, [slot(new_start.date(), new_start.hour, new_start.minute)], now
+        )
+        db.session.commit()
+        choose_path = choose_url(proposal).removeprefix("http://booking.test")
+        leader_email = lead.email
+        smtp_server.received.clear()
+        outbox.deliver_due()
+
+    [mail] = [
+        m
+        for m in smtp_server.messages_to(leader_email)
+        if m["Subject"] == "New times for your coaching session"
+    ]
+    page = parse(app.test_client().get(choose_path)).text
+    bodies = [
+        mail.get_body(("plain",)).get_content(),
+        mail.get_body(("html",)).get_content(),
+        page,
+    ]
+    for body in bodies:
+        if leader_asked:
+            assert "You asked for a different time" in body
+        else:
+            assert "You asked" not in body
+            assert "Maya Coach would like to move your" in " ".join(body.split())

@@ -25,7 +25,12 @@ from ..models import (
     utcnow,
 )
 from ..workflow import DomainError
-from ..workflow.scheduling import agree_time, none_suit, proposal_open
+from ..workflow.scheduling import (
+    agree_time,
+    leader_asked_for_new_times,
+    none_suit,
+    proposal_open,
+)
 from .forms import ChooseTimeForm, SuitableTimesForm
 
 TAKEN = (
@@ -98,6 +103,7 @@ def _render_choices(
         "public/choose.html",
         token=token,
         proposal=proposal,
+        leader_asked=leader_asked_for_new_times(proposal),
         times=times,
         error=error,
         note=note,

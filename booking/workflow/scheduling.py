@@ -205,6 +205,9 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
         )
 
+    # New times for a booked session answer the leader's request for a different time, or are
+    # the coach's own offer (a session agreed by phone, say): the leader is told which.
+    leader_asked = moving is not None and open_new_time_request(lead) is not None
     replaced = close_open_proposals(lead, now=now)
     _take_if_unassigned(lead, coach, now)
     proposal = Proposal(
@@ -219,6 +222,7 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
         moves_session_id=moving.id if moving else None,
     )
     db.session.add(proposal)
+    db.session.flush()  # the proposal's id goes on its event
     offered = {"times": [format_range(t.starts_at, t.ends_at) for t in times]}
     plural = "s" if len(times) != 1 else ""
     closed = " (the earlier proposal is closed)" if replaced else ""
@@ -230,7 +234,12 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
             now=now,
             actor=coach,
-            detail={**offered, "session_id": moving.id},
+            detail={
+                **offered,
+                "session_id": moving.id,
+                "proposal_id": proposal.id,
+                "leader_asked": leader_asked,
+            },
         )
     else:
         move(
@@ -242,8 +251,22 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             detail=offered,
         )
     db.session.flush()
-    outbox.enqueue(emails.leader_proposed_times(proposal), lead_id=lead.id, now=now)
+    outbox.enqueue(
+        emails.leader_proposed_times(proposal, leader_asked=leader_asked), lead_id=lead.id, now=now
+    )
     return proposal
+
+
+def leader_asked_for_new_times(proposal: Proposal) -> bool:
+    """Are these new times for a booked session the answer to the leader's own request (a
+    different time, or none of the earlier new times suit)? False for first times, and for new
+    times the coach offered unasked."""
+    if proposal.moves_session_id is None:
+        return False
+    for event in reversed(proposal.lead.events):
+        if event.kind == "move-proposed" and event.detail.get("proposal_id") == proposal.id:
+            return bool(event.detail.get("leader_asked"))
+    return False
 
 
 def _new_uid() -> str:
