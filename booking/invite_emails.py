@@ -99,11 +99,23 @@ def _summary(session: CoachingSession, role: str) -> str:
     return f"Coaching session: {session.lead.full_name}"
 
 
-def calendar_text(session: CoachingSession, role: str, kind: str, now: datetime) -> str:
+def calendar_text(
+    session: CoachingSession,
+    role: str,
+    kind: str,
+    now: datetime,
+    *,
+    reason: str = "",
+    cancelled_by: str = "coach",
+) -> str:
     """The iCalendar object for one party: REQUEST for new/updated, CANCEL for cancelled."""
     context = _context(session, role, kind)
     description = render_template(
-        "email/invite_description.txt", **context, firm_name=current_app.config["FIRM_NAME"]
+        "email/invite_description.txt",
+        **context,
+        reason=reason,
+        cancelled_by=cancelled_by,
+        firm_name=current_app.config["FIRM_NAME"],
     ).strip()
     build = invites.build_cancel if kind == "cancelled" else invites.build_request
     return build(
@@ -131,14 +143,18 @@ def invitation(
     *,
     now: datetime,
     reason: str = "",
+    cancelled_by: str = "coach",
 ) -> MailDraft:
     """The invitation (kind "new"), update ("updated") or cancellation ("cancelled") for one
     party. The session's SEQUENCE must already be raised for an update or a cancellation.
+    A cancellation is worded by who cancelled (`cancelled_by`): "coach" (the coach's reason),
+    "leader" (the leader's own words in `reason`) or "withdrawn" (the leader withdrew).
     """
     if kind not in INVITE_KINDS:
         raise ValueError(f"unknown invitation kind {kind!r}")
     email, _ = _party(session, recipient_role)
     context = _context(session, recipient_role, kind)
+    context["cancelled_by"] = cancelled_by
     summary = _summary(session, recipient_role)
     draft = render_draft(
         f"invite_{kind}",
@@ -148,7 +164,9 @@ def invitation(
         **context,
     )
     method = "CANCEL" if kind == "cancelled" else "REQUEST"
-    calendar = calendar_text(session, recipient_role, kind, now)
+    calendar = calendar_text(
+        session, recipient_role, kind, now, reason=reason, cancelled_by=cancelled_by
+    )
     draft.calendar = calendar
     draft.calendar_method = method
     # The same bytes as the inline part, for clients that only import .ics files.

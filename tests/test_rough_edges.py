@@ -8,12 +8,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from booking import outbox
+from booking import invite_emails, outbox
 from booking.extensions import db
-from booking.links import choose_url
-from booking.models import Lead, SessionFormat, utcnow
+from booking.links import choose_url, coach_lead_url, leader_session_url
+from booking.models import Coach, Lead, SessionFormat, utcnow
 from booking.timefmt import to_local
-from booking.workflow.scheduling import leader_request_new_time, propose_times, record_agreed_time
+from booking.workflow import withdraw
+from booking.workflow.scheduling import (
+    leader_cancel_session,
+    leader_request_new_time,
+    propose_times,
+    record_agreed_time,
+)
 
 from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in, slot  # noqa: F401
 from .conftest import hidden_fields, parse, submit_registration
@@ -259,3 +265,93 @@ def test_new_times_for_a_booked_session_say_what_happened(make_app, smtp_server,
         else:
             assert "You asked" not in body
             assert "Maya Coach would like to move your" in " ".join(body.split())
+
+
+# ----- 11. wording of cancellations and the coach's invitation ------------------------------
+
+
+def _booked(now, n=1):
+    coach = add_coach(now=now) if n == 1 else db.session.scalars(select(Coach)).first()
+    lead = add_lead(now, n)
+    session = record_agreed_time(
+        lead,
+        coach,
+        now + timedelta(days=3 + n),
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/x",
+        now,
+    )
+    db.session.commit()
+    return lead, session
+
+
+def _bodies(message) -> str:
+    return (
+        message.get_body(("plain",)).get_content()
+        + message.get_body(("html",)).get_content()
+        + str(message["Subject"])
+    )
+
+
+def test_the_leaders_own_cancellation_and_withdrawal_are_worded_as_theirs(make_app, smtp_server):
+    app = make_app(**smtp_server.config())
+    with app.app_context():
+        now = utcnow()
+        lead, session = _booked(now)
+        leader_path = leader_session_url(session).removeprefix("http://booking.test")
+        other, _ = _booked(now, 2)
+        outbox.deliver_due()
+        smtp_server.received.clear()
+        leader_cancel_session(session, "A clash with a board meeting", now)
+        withdraw(other, reason="Found help", now=now)
+        db.session.commit()
+        outbox.deliver_due()
+        emails = {"leader": lead.email, "other": other.email}
+
+    [own] = smtp_server.messages_to(emails["leader"])
+    text = " ".join(_bodies(own).split())
+    assert "Cancelled by" not in text
+    assert "You have cancelled your coaching session" in text
+    assert "What you told us: A clash with a board meeting" in text
+    [to_coach] = [
+        m for m in smtp_server.messages_to("maya@example.org") if "Leader 1" in m["Subject"]
+    ]
+    coach_text = " ".join(_bodies(to_coach).split())
+    assert "Cancelled by" not in coach_text
+    assert "Leader 1 has cancelled your coaching session with them" in coach_text
+    assert "Their reason: A clash with a board meeting" in coach_text
+
+    [withdrawn] = smtp_server.messages_to(emails["other"])
+    withdrawn_text = " ".join(_bodies(withdrawn).split())
+    assert "The leader withdrew their interest" not in withdrawn_text
+    assert "You have withdrawn your interest, so your coaching session" in withdrawn_text
+
+    # The leader's session page, opened afterwards, does not quote "Cancelled by …" either.
+    page = parse(app.test_client().get(leader_path)).text
+    assert "This session was cancelled" in page and "Cancelled by" not in page
+    assert "was cancelled by you (you told us: “A clash with a board meeting”)" in page
+
+
+def test_the_coachs_invitation_and_reminder_point_to_the_lead_page_not_a_reply(
+    make_app, smtp_server
+):
+    app = make_app(**smtp_server.config())
+    with app.app_context():
+        now = utcnow()
+        lead, session = _booked(now)
+        lead_url = coach_lead_url(lead.id)
+        outbox.deliver_due()
+        reminder_draft = invite_emails.reminder(session, "coach")
+    [invitation] = [
+        m
+        for m in smtp_server.messages_to("maya@example.org")
+        if m["Subject"].startswith("Invitation:")
+    ]
+    for text in (
+        " ".join(_bodies(invitation).split()),
+        " ".join((reminder_draft.text + reminder_draft.html).split()),
+    ):
+        assert "reply to this email" not in text.lower()
+        assert "Move or cancel the session on" in text
+        assert lead_url in text

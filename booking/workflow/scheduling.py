@@ -526,10 +526,12 @@ def cancel_session(
     *,
     leader_status_set: bool = False,
     actor_label: str = "",
+    leader_words: str | None = None,
 ) -> None:
     """Cancel a booked session. The lead goes back to "contacted" unless the caller has already
     moved it on (`leader_status_set`, e.g. not suitable). `actor` is the coach who cancels, or
-    None with `actor_label` naming who did (the leader)."""
+    None with `actor_label` naming who did (the leader). `leader_words` is set when the leader
+    cancelled: their own reason, which their email quotes instead of the history's summary."""
     if session.status != SessionStatus.BOOKED:
         raise DomainError(f"This session is already {session.status.value}.")
     reason = reason.strip()
@@ -544,7 +546,11 @@ def cancel_session(
         now=now,
         actor=actor,
         actor_label=actor_label,
-        detail={"session_id": session.id, "reason": reason},
+        detail={
+            "session_id": session.id,
+            "reason": reason,
+            **({"by": "leader", "leader_words": leader_words} if leader_words is not None else {}),
+        },
     )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
     if not leader_status_set and lead.status == LeadStatus.AGREED:
@@ -558,7 +564,12 @@ def cancel_session(
             summary="Back to “Contacted” (session cancelled)",
         )
     if session.starts_at > now:
-        _send_session_update(session, "cancelled", now)
+        if leader_words is None:
+            _send_session_update(session, "cancelled", now)
+        else:
+            _send_session_update(
+                session, "cancelled", now, cancelled_by="leader", reason=leader_words
+            )
 
 
 def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
@@ -581,7 +592,7 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
         detail={"session_id": session.id},
     )
     if session.starts_at > now:
-        _send_session_update(session, "cancelled", now)
+        _send_session_update(session, "cancelled", now, cancelled_by="withdrawn", reason="")
     return session
 
 
@@ -622,6 +633,17 @@ def _check_leader_can_change(session: CoachingSession, now: datetime) -> None:
         raise DomainError(_CANNOT_CHANGE[problem])
 
 
+def leader_cancelled_with(session: CoachingSession) -> str | None:
+    """The leader's own words when they cancelled this session themselves ("" for none), or
+    None when the coach cancelled it (or the leader withdrew)."""
+    for event in reversed(session.lead.events):
+        if event.kind == "session-cancelled" and event.detail.get("session_id") == session.id:
+            if event.detail.get("by") == "leader":
+                return str(event.detail.get("leader_words") or "")
+            return None
+    return None
+
+
 def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) -> None:
     """The leader cancels their booked session from their link: the coach's cancel path, so
     both get a METHOD:CANCEL, the slot is free, the lead is back to "Contacted" and the
@@ -635,6 +657,7 @@ def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) 
         f"Cancelled by {name}" + (f": {reason}" if reason else ""),
         now,
         actor_label=name,
+        leader_words=reason,
     )
 
 
@@ -694,13 +717,24 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
 # ----- the emails that follow a booking: calendar invitations (invite_emails.py) and reminders.
 
 
-def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> None:
+def _invite(
+    session: CoachingSession,
+    role: str,
+    change: str,
+    now: datetime,
+    *,
+    cancelled_by: str = "coach",
+    reason: str | None = None,
+) -> None:
+    if change == "cancelled" and reason is None:
+        reason = session.cancel_reason
     draft = invite_emails.invitation(
         session,
         role,
         change,
         now=now,
-        reason=session.cancel_reason if change == "cancelled" else "",
+        reason=reason or "",
+        cancelled_by=cancelled_by,
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
@@ -731,9 +765,18 @@ def _send_session_confirmations(session: CoachingSession, now: datetime) -> None
     _queue_reminders(session, now)
 
 
-def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> None:
+def _send_session_update(
+    session: CoachingSession,
+    kind: str,
+    now: datetime,
+    *,
+    cancelled_by: str = "coach",
+    reason: str | None = None,
+) -> None:
     """A booked session moved ('rescheduled': REQUEST, same UID, higher SEQUENCE) or was
-    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE."""
+    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE. A
+    cancellation says who cancelled: 'coach' (the reason stored on the session), 'leader'
+    (their own words in `reason`) or 'withdrawn' (the leader withdrew)."""
     outbox.cancel_pending(session_id=session.id, kinds=(invite_emails.REMINDER_KIND,))
     change = "cancelled" if kind == "cancelled" else "updated"
     if change == "updated":
@@ -743,8 +786,8 @@ def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> 
     # they were booked into. They asked to withdraw, and without it the event would stay in
     # their calendar (the invitation put it there); the CANCEL only removes it.
     if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
-        _invite(session, "leader", change, now)
-    _invite(session, "coach", change, now)
+        _invite(session, "leader", change, now, cancelled_by=cancelled_by, reason=reason)
+    _invite(session, "coach", change, now, cancelled_by=cancelled_by, reason=reason)
     if change == "updated":
         _queue_reminders(session, now)
 
