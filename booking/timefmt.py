@@ -44,3 +44,13 @@ def format_range(starts: datetime, ends: datetime) -> str:
     """'Monday 30 March 2026, 14:00–15:00 BST'."""
     start, end = to_local(starts), to_local(ends)
     return f"{start:%A} {start.day} {start:%B %Y}, {start:%H:%M}–{end:%H:%M} {end.tzname()}"
+
+
+def time_ago(moment: datetime, now: datetime) -> str:
+    """'3 days ago', for lists where the exact time is in a tooltip."""
+    seconds = max(0, int((now - moment).total_seconds()))
+    for size, unit in ((86400 * 7, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''} ago"
+    return "just now"

@@ -226,12 +226,3 @@ def is_overdue(lead: Lead, now: datetime, working_days: int, zone: ZoneInfo) -> 
         and lead.first_contacted_at is None
         and now >= contact_due_by(lead.created_at, working_days, zone)
     )
-
-
-def time_ago(moment: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - moment).total_seconds()))
-    for size, unit in ((86400 * 7, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
