@@ -385,9 +385,22 @@ class CoachingSession(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # The leader's open request for a different time (from their session page, or "none of
+    # the new times suit"): set by the request, cleared when the session moves, new times are
+    # offered or it is cancelled. Both None when there is no open request.
+    new_time_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new_time_request_note: Mapped[str | None] = mapped_column(Text)
 
     lead: Mapped[Lead] = relationship()
     coach: Mapped[Coach] = relationship()
+
+    def set_new_time_request(self, at: datetime, note: str) -> None:
+        self.new_time_requested_at = at
+        self.new_time_request_note = note
+
+    def clear_new_time_request(self) -> None:
+        self.new_time_requested_at = None
+        self.new_time_request_note = None
 
 
 class QuestionnaireResponse(Model):

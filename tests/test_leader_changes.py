@@ -196,8 +196,14 @@ def test_asking_for_a_new_time_tells_the_coach_and_keeps_the_session(app_ctx, no
     db.session.commit()
 
     assert session.status == SessionStatus.BOOKED and lead.status == LeadStatus.AGREED
-    event = open_new_time_request(lead)
-    assert event is not None and event.kind == "new-time-requested"
+    request = open_new_time_request(session)
+    assert request is not None and not request.none_suit
+    assert request.at == now and request.note == "Thursday afternoons\nnext week"
+    assert session.new_time_request_note == "Thursday afternoons\nnext week"
+    # The history still says who asked.
+    event = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.kind == "new-time-requested")
+    ).one()
     assert event.actor_label == lead.full_name and event.actor_coach_id is None
     assert event.detail["reason"] == "Thursday afternoons\nnext week"
     [mail] = [r for r in rows() if r not in before]
@@ -241,7 +247,8 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
     db.session.commit()
     assert proposal.moves_session_id == session.id
     assert lead.status == LeadStatus.AGREED  # stays agreed while the offer is open
-    assert open_new_time_request(lead) is None  # answered by the offer
+    assert open_new_time_request(session) is None  # answered by the offer
+    assert session.new_time_requested_at is None
     [offer] = rows(kind="leader_proposed_times")
     assert offer.subject == "New times for your coaching session"
     assert "new times for it" in offer.body_text
@@ -299,8 +306,8 @@ def test_none_suit_keeps_the_session_and_tells_the_coach(app_ctx, now):
     assert proposal.status == ProposalStatus.NONE_SUIT
     [mail] = rows(kind="coach_none_suit")
     assert "stays booked" in mail.subject and "Only Fridays" in mail.body_text
-    reopened = open_new_time_request(lead)
-    assert reopened is not None and reopened.kind == "move-none-suit"
+    reopened = open_new_time_request(session)
+    assert reopened is not None and reopened.note == "Only Fridays, sorry"
 
 
 def test_offers_to_move_close_when_the_session_moves_or_is_cancelled(app_ctx, now):
@@ -318,6 +325,27 @@ def test_offers_to_move_close_when_the_session_moves_or_is_cancelled(app_ctx, no
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     assert count(CoachingSession) == 1
+
+
+def test_the_request_closes_when_the_session_moves_or_is_cancelled(app_ctx, now):
+    lead, session = booked(now)
+    leader_request_new_time(session, "Mornings please", now)
+    db.session.commit()
+    assert open_new_time_request(session) is not None
+    reschedule_session(session, session.coach, now + timedelta(days=4), 60, now)
+    db.session.commit()
+    assert open_new_time_request(session) is None
+    assert session.new_time_requested_at is None and session.new_time_request_note is None
+
+    later = now + timedelta(hours=1)
+    leader_request_new_time(session, "Mornings please", later)
+    db.session.commit()
+    request = open_new_time_request(session)
+    assert request is not None and request.at == later  # asked again after the move: new
+    cancel_session(session, session.coach, "Coach unwell", later)
+    db.session.commit()
+    assert open_new_time_request(session) is None
+    assert session.new_time_requested_at is None
 
 
 def test_only_the_sessions_coach_offers_new_times_for_it(app_ctx, now):
@@ -551,6 +579,18 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     assert sent.status_code == 302, parse(sent).text[:600]
     after = parse(client.get(page))
     assert after.by_id("new-time-banner") is None
+
+    # "None of the new times suit" opens the request again, and the banner says so.
+    with app.app_context():
+        proposal = db.session.scalars(
+            select(Proposal).where(Proposal.moves_session_id == session_id)
+        ).one()
+        none_suit(proposal, "Only Fridays, sorry", utcnow())
+        db.session.commit()
+    reopened = parse(client.get(page))
+    assert reopened.by_id("new-time-banner") is not None
+    assert "None of the new times suit the leader" in reopened.text
+    assert "Only Fridays, sorry" in reopened.text
     assert "1 new time sent to" in after.text
     with app.app_context():
         proposal = db.session.scalars(select(Proposal)).one()

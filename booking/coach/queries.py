@@ -7,7 +7,7 @@ flash, no writes: the views parse the request, call these, and render.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,6 +25,7 @@ from ..models import (
     OutboxMessage,
     OutboxStatus,
     Proposal,
+    ProposalStatus,
 )
 from ..questionnaire import (
     AnsweredQuestion,
@@ -44,7 +45,7 @@ from ..workflow.responses import (
     party_name,
     questionnaire_responses,
 )
-from ..workflow.scheduling import open_new_time_request
+from ..workflow.scheduling import NewTimeRequest, open_new_time_request
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +253,8 @@ class LeadPage:
     can_schedule: bool
     # An "Agreed" lead's booked session, which can be offered new times.
     moving: CoachingSession | None
-    time_request: Any = field(default=None)
+    # The leader's open request to move that session.
+    time_request: NewTimeRequest | None
 
     def context(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -283,6 +285,7 @@ def lead_page(lead: Lead, *, now: datetime, promise_days: int, zone: ZoneInfo) -
         )
     )
     found, problem = reflections(sessions)
+    moving = booked_session(lead) if lead.status == LeadStatus.AGREED else None
     return LeadPage(
         lead=lead,
         now=now,
@@ -301,6 +304,23 @@ def lead_page(lead: Lead, *, now: datetime, promise_days: int, zone: ZoneInfo) -
         failed_emails=[m for m in emails if m.status == OutboxStatus.FAILED],
         can_schedule=lead.status
         in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED),
-        moving=booked_session(lead) if lead.status == LeadStatus.AGREED else None,
-        time_request=open_new_time_request(lead),
+        moving=moving,
+        time_request=_time_request(moving, proposals),
     )
+
+
+def _time_request(
+    session: CoachingSession | None, proposals: list[Proposal]
+) -> NewTimeRequest | None:
+    request = open_new_time_request(session)
+    if request is None:
+        return None
+    # Reopened by "none of the new times suit" when that answer is what set it.
+    none_suit = any(
+        p.moves_session_id == request.session.id
+        and p.status == ProposalStatus.NONE_SUIT
+        and p.responded_at is not None
+        and p.responded_at >= request.at
+        for p in proposals
+    )
+    return replace(request, none_suit=none_suit)

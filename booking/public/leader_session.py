@@ -68,7 +68,7 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
         if session.format == SessionFormat.VIDEO
         and session.join_detail.lower().startswith(("https://", "http://"))
         else None,
-        "request": open_new_time_request(lead),
+        "request": open_new_time_request(session),
         "offer_url": choose_url(offer) if offer is not None else None,
         "rsvp_url": rsvp_url(session, "leader"),
         "questionnaire_url": questionnaire_url(session),

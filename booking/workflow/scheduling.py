@@ -22,7 +22,6 @@ from ..models import (
     Coach,
     CoachingSession,
     Lead,
-    LeadEvent,
     LeadStatus,
     PartStat,
     Proposal,
@@ -227,6 +226,8 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
         moves_session_id=moving.id if moving else None,
     )
     db.session.add(proposal)
+    if moving is not None:
+        moving.clear_new_time_request()
     offered = {"times": [format_range(t.starts_at, t.ends_at) for t in times]}
     plural = "s" if len(times) != 1 else ""
     closed = " (the earlier proposal is closed)" if replaced else ""
@@ -368,6 +369,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
     moving = proposal.moves_session
     if moving is not None:
         # The booked session stays as it is; the leader's request for another time is open again.
+        moving.set_new_time_request(now, proposal.leader_note)
         record_event(
             lead,
             "move-none-suit",
@@ -465,6 +467,7 @@ def _move_session(
         session.proposed_time_id = proposed_time.id
     session.sequence += 1
     session.updated_at = now
+    session.clear_new_time_request()
     db.session.flush()
     record_event(
         session.lead,
@@ -507,6 +510,7 @@ def _mark_cancelled(session: CoachingSession, reason: str, now: datetime) -> Non
     session.cancel_reason = reason
     session.sequence += 1
     session.updated_at = now
+    session.clear_new_time_request()
 
 
 def cancel_session(
@@ -579,9 +583,17 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
 # ----- the leader's own changes, from the link in their invitation (public/leader_session.py)
 
 NEW_TIME_REQUESTED = "new-time-requested"
-# Events that answer a leader's request for a different time, and those that (re)open one.
-_REQUEST_OPENERS = (NEW_TIME_REQUESTED, "move-none-suit")
-_REQUEST_ANSWERS = ("session-moved", "move-proposed", "session-cancelled")
+
+
+@dataclass(frozen=True)
+class NewTimeRequest:
+    """The leader's open request for a different time for a booked session."""
+
+    session: CoachingSession
+    at: datetime
+    note: str
+    # Made by saying none of the new times offered suit (rather than from the session page).
+    none_suit: bool = False
 
 
 def leader_can_change(session: CoachingSession, now: datetime) -> str | None:
@@ -629,21 +641,19 @@ def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) 
     )
 
 
-def open_new_time_request(lead: Lead) -> LeadEvent | None:
-    """The leader's latest request for a different time for their booked session, while
-    nothing has answered it yet (the session moved, new times offered, or cancelled). A "none
-    of the new times suit" opens it again."""
-    session = booked_session(lead)
-    if session is None:
+def open_new_time_request(session: CoachingSession | None) -> NewTimeRequest | None:
+    """The leader's request for a different time for this session, while nothing has answered
+    it yet (the session moved, new times offered, or cancelled). A "none of the new times
+    suit" opens it again."""
+    if (
+        session is None
+        or session.status != SessionStatus.BOOKED
+        or session.new_time_requested_at is None
+    ):
         return None
-    for event in reversed(lead.events):
-        if event.detail.get("session_id") != session.id:
-            continue
-        if event.kind in _REQUEST_ANSWERS:
-            return None
-        if event.kind in _REQUEST_OPENERS:
-            return event
-    return None
+    return NewTimeRequest(
+        session, session.new_time_requested_at, session.new_time_request_note or ""
+    )
 
 
 def leader_request_new_time(session: CoachingSession, note: str, now: datetime) -> bool:
@@ -656,13 +666,10 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
         raise DomainError("Tell your coach which days and times would suit you.")
     note = note[:2000]
     lead = session.lead
-    current = open_new_time_request(lead)
-    if (
-        current is not None
-        and current.kind == NEW_TIME_REQUESTED
-        and current.detail.get("reason") == note
-    ):
+    current = open_new_time_request(session)
+    if current is not None and current.note == note:
         return False
+    session.set_new_time_request(now, note)
     when = format_range(session.starts_at, session.ends_at)
     record_event(
         lead,
@@ -744,6 +751,7 @@ def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> 
 
 
 __all__ = [
+    "NewTimeRequest",
     "Slot",
     "agree_time",
     "cancel_session",
