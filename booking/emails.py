@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import current_app, render_template
 
+from .kinds import MailKind
 from .urls import external_url
 
 
@@ -34,7 +35,8 @@ class MailDraft:
 
 
 def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> MailDraft:
-    """Render templates/email/<kind>.txt and .html with the shared context."""
+    """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
+    MailKind, or the name of a template whose caller sets the draft's kind)."""
     context.setdefault("firm_name", current_app.config["FIRM_NAME"])
     context.setdefault("base_url", current_app.config["BASE_URL"])
     context.setdefault("subject", subject)
@@ -53,7 +55,7 @@ def _lead_url(lead: Any) -> str:
 
 def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
     return render_draft(
-        "leader_acknowledgement",
+        MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
         "We have your request for personal support",
         lead=lead,
@@ -63,7 +65,7 @@ def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
 
 def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
     return render_draft(
-        "coach_new_lead",
+        MailKind.COACH_NEW_LEAD,
         recipients,
         f"New request for personal support: {lead.full_name}, {lead.organisation}",
         lead=lead,
@@ -75,7 +77,7 @@ def coach_repeat_registration(
     lead: Any, recipients: list[str], submitted: dict[str, Any]
 ) -> MailDraft:
     return render_draft(
-        "coach_repeat_registration",
+        MailKind.COACH_REPEAT_REGISTRATION,
         recipients,
         f"{lead.full_name} registered again (open request)",
         lead=lead,
@@ -89,7 +91,7 @@ def coach_repeat_registration(
 
 def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:
     return render_draft(
-        "coach_password_reset",
+        MailKind.COACH_PASSWORD_RESET,
         [coach.email],
         "Reset your coach area password",
         coach=coach,
@@ -101,7 +103,7 @@ def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> 
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
-        "leader_proposed_times",
+        MailKind.LEADER_PROPOSED_TIMES,
         [proposal.lead.email],
         "New times for your coaching session"
         if proposal.moves_session is not None
@@ -115,7 +117,7 @@ def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> 
 
 def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
     return render_draft(
-        "coach_none_suit",
+        MailKind.COACH_NONE_SUIT,
         recipients,
         f"None of the new times suit {proposal.lead.full_name} (the session stays booked)"
         if proposal.moves_session is not None
@@ -130,7 +132,7 @@ def coach_leader_withdrawn(
     lead: Any, recipients: list[str], cancelled_session: Any | None
 ) -> MailDraft:
     return render_draft(
-        "coach_leader_withdrawn",
+        MailKind.COACH_LEADER_WITHDRAWN,
         recipients,
         f"{lead.full_name} has withdrawn their interest",
         lead=lead,
@@ -141,7 +143,7 @@ def coach_leader_withdrawn(
 
 def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> MailDraft:
     return render_draft(
-        "coach_new_time_requested",
+        MailKind.COACH_NEW_TIME_REQUESTED,
         recipients,
         f"{session.lead.full_name} asks for a different time for their session",
         lead=session.lead,

@@ -21,6 +21,7 @@ from flask import current_app, render_template
 
 from . import invites
 from .emails import Attachment, MailDraft, render_draft
+from .kinds import MailKind, Role
 from .models import CoachingSession, LeadStatus, PartStat, SessionFormat
 from .questionnaire import questionnaire_pdf
 from .timefmt import format_range
@@ -28,16 +29,14 @@ from .tokens import make_token
 from .urls import external_url
 from .workflow.registration import withdraw_url
 
-ROLES = ("leader", "coach")
 INVITE_KINDS = ("new", "updated", "cancelled")
-REMINDER_KIND = "session_reminder"
+REMINDER_KIND = MailKind.SESSION_REMINDER
 PDF_FILENAME = "reflection-questionnaire.pdf"
 
 
-def rsvp_url(session: CoachingSession, role: str, answer: PartStat | None = None) -> str:
+def rsvp_url(session: CoachingSession, role: Role, answer: PartStat | None = None) -> str:
     """The signed link where `role` answers for this session (GET shows a page, POST records)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+    role = Role(role)
     token = make_token("rsvp", {"session": session.id, "role": role})
     values: dict[str, Any] = {"token": token}
     if answer is not None:
@@ -69,17 +68,15 @@ def join_text(session: CoachingSession) -> str:
     return f"In person: {detail}" if detail else "In person"
 
 
-def _party(session: CoachingSession, role: str) -> tuple[str, str]:
-    if role == "leader":
+def _party(session: CoachingSession, role: Role) -> tuple[str, str]:
+    if Role(role) == Role.LEADER:
         return session.lead.email, session.lead.full_name
-    if role == "coach":
-        return session.coach.email, session.coach.name
-    raise ValueError(f"unknown role {role!r}")
+    return session.coach.email, session.coach.name
 
 
-def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
+def _context(session: CoachingSession, role: Role, kind: str) -> dict[str, Any]:
     email, name = _party(session, role)
-    leader = role == "leader"
+    leader = role == Role.LEADER
     return {
         "session": session,
         "role": role,
@@ -113,14 +110,14 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
     }
 
 
-def _summary(session: CoachingSession, role: str) -> str:
+def _summary(session: CoachingSession, role: Role) -> str:
     firm = current_app.config["FIRM_NAME"]
-    if role == "leader":
+    if role == Role.LEADER:
         return f"Coaching session with {session.coach.name} ({firm})"
     return f"Coaching session: {session.lead.full_name}"
 
 
-def calendar_text(session: CoachingSession, role: str, kind: str, now: datetime) -> str:
+def calendar_text(session: CoachingSession, role: Role, kind: str, now: datetime) -> str:
     """The iCalendar object for one party: REQUEST for new/updated, CANCEL for cancelled."""
     context = _context(session, role, kind)
     description = render_template(
@@ -147,7 +144,7 @@ _SUBJECTS = {
 
 def invitation(
     session: CoachingSession,
-    recipient_role: str,
+    recipient_role: Role,
     kind: str = "new",
     *,
     now: datetime,
@@ -191,7 +188,7 @@ def invitation(
     return draft
 
 
-def reminder(session: CoachingSession, recipient_role: str) -> MailDraft:
+def reminder(session: CoachingSession, recipient_role: Role) -> MailDraft:
     """A plain reminder email (no calendar: the event is already in the calendar)."""
     email, _ = _party(session, recipient_role)
     context = _context(session, recipient_role, "reminder")
@@ -207,7 +204,6 @@ __all__ = [
     "INVITE_KINDS",
     "PDF_FILENAME",
     "REMINDER_KIND",
-    "ROLES",
     "calendar_text",
     "invitation",
     "join_text",

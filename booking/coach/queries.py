@@ -16,6 +16,7 @@ from sqlalchemy import Select, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..kinds import Role
 from ..models import (
     Coach,
     CoachingSession,
@@ -37,7 +38,6 @@ from ..questionnaire import (
 from ..timefmt import time_ago
 from ..workflow.leads import booked_session, coach_moves, contact_due_by, is_overdue
 from ..workflow.responses import (
-    ROLES,
     accepted_by_both,
     declined_lead_ids,
     declined_roles,
@@ -193,9 +193,7 @@ def lead_list(
 def session_answers(session: CoachingSession) -> dict[str, Any]:
     """Each party's answer to the invitation, as the session panel shows it."""
     return {
-        "parties": [
-            (role, party_name(session, role), partstat_of(session, role)) for role in ROLES
-        ],
+        "parties": [(role, party_name(session, role), partstat_of(session, role)) for role in Role],
         "accepted_by_both": accepted_by_both(session),
         "declined": declined_roles(session),
     }
@@ -243,7 +241,7 @@ class LeadPage:
     sessions: list[CoachingSession]
     answers: dict[int, dict[str, Any]]
     # (session, role, name) for each party who declined a booked session.
-    declined: list[tuple[CoachingSession, str, str]]
+    declined: list[tuple[CoachingSession, Role, str]]
     reflections: list[dict[str, Any]]
     reflection_problem: str | None
     # Active coaches, for handing the lead on.

@@ -18,6 +18,7 @@ from wtforms.validators import Optional
 
 from ..extensions import db
 from ..invite_emails import join_text, leader_session_url
+from ..kinds import Role
 from ..models import CoachingSession, PartStat, SessionStatus, utcnow
 from ..questionnaire import Questionnaire, check_answers, load_questionnaire
 from ..tokens import TokenError, read_token
@@ -69,9 +70,9 @@ def _chosen_answer(value: str | None) -> PartStat | None:
 @bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def rsvp(token: str):
     session, payload, problem = _session_from("rsvp", token)
-    role = payload.get("role")
-    if session is None or role not in ("leader", "coach"):
+    if session is None or payload.get("role") not in [r.value for r in Role]:
         return _problem(problem)
+    role = Role(payload["role"])
     context: dict[str, Any] = {
         "session": session,
         "role": role,
@@ -82,7 +83,7 @@ def rsvp(token: str):
         "buttons": ANSWER_BUTTONS,
         "answers": ANSWERS,
         # The leader's page to ask for a different time or cancel.
-        "session_url": leader_session_url(session) if role == "leader" else None,
+        "session_url": leader_session_url(session) if role == Role.LEADER else None,
     }
     now = utcnow()
     if session.status != SessionStatus.BOOKED:

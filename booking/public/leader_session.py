@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..invite_emails import join_text, questionnaire_url, rsvp_url
+from ..kinds import Role
 from ..models import CoachingSession, SessionFormat, utcnow
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
@@ -70,7 +71,7 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
         else None,
         "request": open_new_time_request(session),
         "offer_url": choose_url(offer) if offer is not None else None,
-        "rsvp_url": rsvp_url(session, "leader"),
+        "rsvp_url": rsvp_url(session, Role.LEADER),
         "questionnaire_url": questionnaire_url(session),
         "withdraw_url": withdraw_url(lead),
     }

@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import Coach, Lead, LeadEvent
 
 
@@ -19,7 +20,7 @@ class DomainError(Exception):
 
 def record_event(
     lead: Lead,
-    kind: str,
+    kind: EventKind,
     summary: str,
     *,
     now: datetime,

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import (
     Coach,
     CoachingSession,
@@ -106,7 +107,7 @@ def move(
     text = summary or f"Status: {current.label} → {to.label}"
     record_event(
         lead,
-        "status",
+        EventKind.STATUS,
         text,
         now=now,
         actor=actor,
@@ -163,7 +164,9 @@ def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now:
     if to in (S.CONTACTED, S.NOT_SUITABLE, S.NO_RESPONSE):
         closed = close_open_proposals(lead, now=now)
         if closed:
-            record_event(lead, "proposal-closed", "Open proposal closed", now=now, actor=coach)
+            record_event(
+                lead, EventKind.PROPOSAL_CLOSED, "Open proposal closed", now=now, actor=coach
+            )
     move(lead, to, now=now, actor=coach, reason=reason)
     if to in (S.NOT_SUITABLE, S.NO_RESPONSE) and session is not None:
         # Late import: scheduling imports this module.
@@ -192,7 +195,9 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
         if to.id == actor.id
         else f"Handed on to {to.name} (was {before})"
     )
-    record_event(lead, "assigned", summary, now=now, actor=actor, detail={"coach_id": to.id})
+    record_event(
+        lead, EventKind.ASSIGNED, summary, now=now, actor=actor, detail={"coach_id": to.id}
+    )
 
 
 def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
@@ -201,7 +206,7 @@ def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
         raise DomainError("Write the note before saving it.")
     note = Note(lead=lead, coach_id=coach.id, coach=coach, created_at=now, body=body)
     db.session.add(note)
-    record_event(lead, "note", "Added a private note", now=now, actor=coach)
+    record_event(lead, EventKind.NOTE, "Added a private note", now=now, actor=coach)
     return note
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from .. import emails, outbox
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import (
     CLOSED_STATUSES,
     Coach,
@@ -97,7 +98,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         submitted["preferred_format"] = data.preferred_format.value
         record_event(
             existing,
-            "registered-again",
+            EventKind.REGISTERED_AGAIN,
             "Registered again while this request was open",
             now=now,
             actor_label=data.full_name,
@@ -133,9 +134,11 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     db.session.add(lead)
     db.session.flush()  # the lead's id goes into links in the emails
     db.session.add(FormReceipt(token=form_token, lead_id=lead.id, created_at=now))
-    record_event(lead, "registered", "Registered interest", now=now, actor_label=data.full_name)
+    record_event(
+        lead, EventKind.REGISTERED, "Registered interest", now=now, actor_label=data.full_name
+    )
     if coach is not None:
-        record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
+        record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
     outbox.enqueue(
         emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
@@ -165,7 +168,7 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     lead.status_reason = reason.strip()
     record_event(
         lead,
-        "withdrawn",
+        EventKind.WITHDRAWN,
         "Withdrawn by the leader",
         now=now,
         actor_label=lead.full_name,
@@ -174,7 +177,7 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     if close_open_proposals(lead, now=now):
         record_event(
             lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open proposal closed (the leader withdrew)",
             now=now,
             actor_label=lead.full_name,

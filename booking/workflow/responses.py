@@ -18,6 +18,7 @@ from sqlalchemy import or_, select
 from .. import emails, outbox
 from ..extensions import db
 from ..invites import Reply
+from ..kinds import EventKind, MailKind, Role
 from ..models import CoachingSession, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
 from ..timefmt import format_range
@@ -26,7 +27,6 @@ from .common import DomainError, record_event
 
 log = logging.getLogger(__name__)
 
-ROLES = ("leader", "coach")
 ANSWER_WORDS = {
     PartStat.NEEDS_ACTION: "has not answered",
     PartStat.ACCEPTED: "accepted",
@@ -46,16 +46,12 @@ APPLIED, UNCHANGED, STALE, UNKNOWN_UID, UNKNOWN_ATTENDEE, NOT_BOOKED, IGNORED = 
 )
 
 
-def party_name(session: CoachingSession, role: str) -> str:
-    if role == "leader":
-        return session.lead.full_name
-    if role == "coach":
-        return session.coach.name
-    raise ValueError(f"unknown role {role!r}")
+def party_name(session: CoachingSession, role: Role) -> str:
+    return session.lead.full_name if Role(role) == Role.LEADER else session.coach.name
 
 
-def partstat_of(session: CoachingSession, role: str) -> PartStat:
-    return session.leader_partstat if role == "leader" else session.coach_partstat
+def partstat_of(session: CoachingSession, role: Role) -> PartStat:
+    return session.leader_partstat if Role(role) == Role.LEADER else session.coach_partstat
 
 
 def accepted_by_both(session: CoachingSession) -> bool:
@@ -65,7 +61,7 @@ def accepted_by_both(session: CoachingSession) -> bool:
 
 
 def record_partstat(
-    session: CoachingSession, role: str, partstat: PartStat, now: datetime, source: str
+    session: CoachingSession, role: Role, partstat: PartStat, now: datetime, source: str
 ) -> bool:
     """Set the party's answer; returns False when it was already that answer (nothing recorded).
 
@@ -73,15 +69,14 @@ def record_partstat(
     ("session-declined") so the coach area can show it prominently, and the coach is emailed
     when the leader declines.
     """
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+    role = Role(role)
     partstat = PartStat(partstat)
     if session.status != SessionStatus.BOOKED:
         raise DomainError("This session is no longer booked, so there is nothing to answer.")
     previous = partstat_of(session, role)
     if previous == partstat:
         return False
-    if role == "leader":
+    if role == Role.LEADER:
         session.leader_partstat = partstat
     else:
         session.coach_partstat = partstat
@@ -97,10 +92,10 @@ def record_partstat(
         summary += "; accepted by both"
     record_event(
         session.lead,
-        "session-declined" if declined else "session-answer",
+        EventKind.SESSION_DECLINED if declined else EventKind.SESSION_ANSWER,
         summary,
         now=now,
-        actor=session.coach if role == "coach" else None,
+        actor=session.coach if role == Role.COACH else None,
         actor_label=name,
         detail={
             "session_id": session.id,
@@ -110,10 +105,10 @@ def record_partstat(
             "source": source,
         },
     )
-    if declined and role == "leader":
+    if declined and role == Role.LEADER:
         outbox.enqueue(
             emails.render_draft(
-                "coach_session_declined",
+                MailKind.COACH_SESSION_DECLINED,
                 [session.coach.email],
                 f"{name} declined the session on {when}",
                 session=session,
@@ -149,7 +144,7 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     role = next(
         (
             r
-            for r, address in (("leader", session.lead.email), ("coach", session.coach.email))
+            for r, address in ((Role.LEADER, session.lead.email), (Role.COACH, session.coach.email))
             if address.strip().lower() == email
         ),
         None,
@@ -185,11 +180,11 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     return APPLIED if changed else UNCHANGED
 
 
-def declined_roles(session: CoachingSession) -> list[str]:
+def declined_roles(session: CoachingSession) -> list[Role]:
     """Who has declined this booked session (empty for a cancelled or held one: moot)."""
     if session.status != SessionStatus.BOOKED:
         return []
-    return [role for role in ROLES if partstat_of(session, role) == PartStat.DECLINED]
+    return [role for role in Role if partstat_of(session, role) == PartStat.DECLINED]
 
 
 def declined_lead_ids(lead_ids: Collection[int]) -> set[int]:
@@ -257,7 +252,7 @@ def save_questionnaire(
     response.updated_at = now
     record_event(
         session.lead,
-        "questionnaire",
+        EventKind.QUESTIONNAIRE,
         "Changed their reflection answers" if changed else "Answered the reflection questionnaire",
         now=now,
         actor_label=session.lead.full_name,

@@ -18,6 +18,7 @@ from sqlalchemy import select
 
 from .. import emails, invite_emails, outbox
 from ..extensions import db
+from ..kinds import EventKind, Role, invitation_kind
 from ..models import (
     Coach,
     CoachingSession,
@@ -136,7 +137,7 @@ def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
         lead.assigned_coach_id = coach.id
         record_event(
             lead,
-            "assigned",
+            EventKind.ASSIGNED,
             f"Taken by {coach.name}",
             now=now,
             actor=coach,
@@ -234,7 +235,7 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
     if moving is not None:
         record_event(
             lead,
-            "move-proposed",
+            EventKind.MOVE_PROPOSED,
             f"Proposed {len(times)} new time{plural} for the session on "
             f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
             now=now,
@@ -372,7 +373,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
         moving.set_new_time_request(now, proposal.leader_note)
         record_event(
             lead,
-            "move-none-suit",
+            EventKind.MOVE_NONE_SUIT,
             "None of the new times suit; the session on "
             f"{format_range(moving.starts_at, moving.ends_at)} stays booked",
             now=now,
@@ -416,7 +417,7 @@ def record_agreed_time(
     if close_open_proposals(lead, now=now):
         record_event(
             lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open proposal closed (time agreed directly)",
             now=now,
             actor=coach,
@@ -471,7 +472,7 @@ def _move_session(
     db.session.flush()
     record_event(
         session.lead,
-        "session-moved",
+        EventKind.SESSION_MOVED,
         f"Session moved from {before} to "
         f"{format_range(session.starts_at, session.ends_at)}"
         f"{f' ({how})' if how else ''}",
@@ -495,7 +496,7 @@ def _close_offers_to_move(
     if closing:
         record_event(
             session.lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open offer of new times for the session closed",
             now=now,
             actor=actor,
@@ -534,7 +535,7 @@ def cancel_session(
     lead = session.lead
     record_event(
         lead,
-        "session-cancelled",
+        EventKind.SESSION_CANCELLED,
         f"Session {format_range(session.starts_at, session.ends_at)} cancelled: {reason}",
         now=now,
         actor=actor,
@@ -568,7 +569,7 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
     _mark_cancelled(session, "The leader withdrew their interest", now)
     record_event(
         lead,
-        "session-cancelled",
+        EventKind.SESSION_CANCELLED,
         f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
         "the leader withdrew",
         now=now,
@@ -581,8 +582,6 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
 
 
 # ----- the leader's own changes, from the link in their invitation (public/leader_session.py)
-
-NEW_TIME_REQUESTED = "new-time-requested"
 
 
 @dataclass(frozen=True)
@@ -673,7 +672,7 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     when = format_range(session.starts_at, session.ends_at)
     record_event(
         lead,
-        NEW_TIME_REQUESTED,
+        EventKind.NEW_TIME_REQUESTED,
         f"Asked for a different time for the session on {when}",
         now=now,
         actor_label=lead.full_name,
@@ -695,7 +694,7 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
 # ----- the emails that follow a booking: calendar invitations (invite_emails.py) and reminders.
 
 
-def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> None:
+def _invite(session: CoachingSession, role: Role, change: str, now: datetime) -> None:
     draft = invite_emails.invitation(
         session,
         role,
@@ -704,7 +703,7 @@ def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> 
         reason=session.cancel_reason if change == "cancelled" else "",
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
-    draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
+    draft.kind = invitation_kind(role, change)
     outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
 
 
@@ -714,7 +713,7 @@ def _queue_reminders(session: CoachingSession, now: datetime) -> None:
     due = session.starts_at - timedelta(hours=float(current_app.config["REMINDER_HOURS_BEFORE"]))
     if due <= now:
         return
-    for role in invite_emails.ROLES:
+    for role in Role:
         outbox.enqueue(
             invite_emails.reminder(session, role),
             lead_id=session.lead_id,
@@ -727,7 +726,7 @@ def _queue_reminders(session: CoachingSession, now: datetime) -> None:
 def _send_session_confirmations(session: CoachingSession, now: datetime) -> None:
     """A time is agreed: a calendar invitation (REQUEST, SEQUENCE 0) to the leader and the
     coach, and their reminders."""
-    for role in invite_emails.ROLES:
+    for role in Role:
         _invite(session, role, "new", now)
     _queue_reminders(session, now)
 
@@ -744,8 +743,8 @@ def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> 
     # they were booked into. They asked to withdraw, and without it the event would stay in
     # their calendar (the invitation put it there); the CANCEL only removes it.
     if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
-        _invite(session, "leader", change, now)
-    _invite(session, "coach", change, now)
+        _invite(session, Role.LEADER, change, now)
+    _invite(session, Role.COACH, change, now)
     if change == "updated":
         _queue_reminders(session, now)
 
