@@ -124,6 +124,7 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from . import limits
     from .models import DIMENSION_LABELS, FORMAT_LABELS
     from .timefmt import format_local, format_range
 
@@ -131,6 +132,7 @@ def register_template_helpers(app: Flask) -> None:
         DIMENSION_LABELS=DIMENSION_LABELS,
         FORMAT_LABELS=FORMAT_LABELS,
         firm_name=app.config["FIRM_NAME"],
+        limits=limits,
     )
     app.jinja_env.filters["local_time"] = format_local
     app.jinja_env.filters["local_range"] = format_range

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .limits import DETAIL_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
 
 if TYPE_CHECKING:  # Flask-SQLAlchemy's db.Model is dynamic; mypy sees the declarative base.
     from .extensions import Base as Model
@@ -151,8 +152,8 @@ class Coach(Model):
     __tablename__ = "coach"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -191,7 +192,7 @@ class LoginFailure(Model):
     __tablename__ = "login_failure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -218,16 +219,16 @@ class Lead(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    full_name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    organisation: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
+    phone: Mapped[str | None] = mapped_column(String(PHONE_MAX))
+    organisation: Mapped[str] = mapped_column(String(NAME_MAX))
+    role: Mapped[str] = mapped_column(String(NAME_MAX))
     # Comma-separated Dimension values, in a fixed order.
     dimensions: Mapped[str] = mapped_column(String(100), default="")
     help_text: Mapped[str] = mapped_column(Text, default="")
     preferred_format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
-    availability: Mapped[str] = mapped_column(String(500), default="")
+    availability: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus), default=LeadStatus.NEW)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -333,7 +334,7 @@ class ProposedTime(Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
     # The joining link, the number to call or the address, by format.
-    join_detail: Mapped[str] = mapped_column(String(500), default="")
+    join_detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
 
     proposal: Mapped[Proposal] = relationship(back_populates="times")
 
@@ -369,7 +370,7 @@ class CoachingSession(Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
-    join_detail: Mapped[str] = mapped_column(String(500), default="")
+    join_detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
     uid: Mapped[str] = mapped_column(String(120), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[SessionStatus] = mapped_column(

@@ -18,10 +18,12 @@ from typing import Any
 
 from flask import current_app, has_app_context
 
+from .limits import TEXT_MAX
+
 DEFAULT_FILE = Path(__file__).with_name("questionnaire.json")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 QUESTION_KINDS = ("rating", "text")
-TEXT_MAX_LENGTH = 2000
+TEXT_MAX_LENGTH = TEXT_MAX
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 

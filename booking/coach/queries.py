@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..kinds import Role
+from ..limits import SEARCH_MAX
 from ..models import (
     Coach,
     CoachingSession,
@@ -79,7 +80,7 @@ class LeadFilters:
             status=status,
             coach=coach,
             dimension=dimension,
-            q=" ".join(args.get("q", "").split())[:100],
+            q=" ".join(args.get("q", "").split())[:SEARCH_MAX],
             page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
         )
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..invite_emails import leader_session_url
+from ..limits import TEXT_MAX, characters
 from ..models import (
     CoachingSession,
     LeadStatus,
@@ -169,9 +170,9 @@ def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
         return _render_choices(
             token, proposal, "Tell your coach which days and times would suit you.", 400
         )
-    if len(note) > 2000:
+    if len(note) > TEXT_MAX:
         return _render_choices(
-            token, proposal, "Keep your note to 2,000 characters.", 400, note=note
+            token, proposal, f"Keep your note to {characters(TEXT_MAX)}.", 400, note=note
         )
     try:
         none_suit(proposal, note, utcnow())

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from ..extensions import db
 from ..invite_emails import join_text, questionnaire_url, rsvp_url
 from ..kinds import Role
+from ..limits import TEXT_MAX, characters
 from ..models import CoachingSession, SessionFormat, utcnow
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
@@ -31,8 +32,6 @@ from ..workflow.scheduling import (
     proposal_open,
 )
 from .views import bp
-
-MAX_NOTE = 2000
 
 
 def _load(token: str, *, for_update: bool = False) -> tuple[CoachingSession | None, str | None]:
@@ -113,8 +112,8 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     error = None
     if not note:
         error = "Tell your coach which days and times would suit you."
-    elif len(note) > MAX_NOTE:
-        error = "Keep your note to 2,000 characters."
+    elif len(note) > TEXT_MAX:
+        error = f"Keep your note to {characters(TEXT_MAX)}."
     if error:
         return render_template(
             "public/leader_session.html", error=error, note=note, **_context(token, session)
@@ -143,11 +142,11 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
             "public/leader_session_cancel.html", error=None, reason="", **_context(token, session)
         )
     reason = (request.form.get("reason") or "").strip()
-    if len(reason) > MAX_NOTE:
+    if len(reason) > TEXT_MAX:
         return render_template(
             "public/leader_session_cancel.html",
             reason=reason,
-            error="Keep your reason to 2,000 characters.",
+            error=f"Keep your reason to {characters(TEXT_MAX)}.",
             **_context(token, session),
         ), 400
     try:

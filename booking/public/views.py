@@ -19,6 +19,7 @@ from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import csrf, db, limiter
+from ..limits import EMAIL_MAX, TEXT_MAX
 from ..models import Dimension, Lead, SessionFormat, utcnow
 from ..tokens import TokenError, make_token, read_token
 from ..validators import normalise_email, strip_control_characters
@@ -47,7 +48,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
 
 def _email_rate_key() -> str:
     try:
-        return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
+        return "email:" + normalise_email(request.form.get("email", ""))[:EMAIL_MAX].lower()
     except Exception:  # an unparseable address is limited by client address alone
         return "email:invalid"
 
@@ -150,7 +151,7 @@ def withdraw_interest(token: str):
     if lead is None:
         return render_template("public/link_problem.html", reason=problem), 404
     if request.method == "POST":
-        reason = (strip_control_characters(request.form.get("reason")) or "")[:2000]
+        reason = (strip_control_characters(request.form.get("reason")) or "")[:TEXT_MAX]
         try:
             withdraw(lead, reason=reason, now=utcnow())
             db.session.commit()

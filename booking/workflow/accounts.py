@@ -18,6 +18,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from .. import emails, outbox
 from ..extensions import db
+from ..limits import EMAIL_MAX
 from ..models import Coach, CoachSignIn, LoginFailure
 from ..passwords import (
     fingerprint,
@@ -132,7 +133,7 @@ def authenticate(email: str, password: str, *, address: str, now: datetime) -> C
     DomainError(SIGN_IN_FAILED) for any wrong email, wrong password or inactive account alike.
     The caller commits either way, so that a failure is remembered.
     """
-    email = normalise_coach_email(email)[:254]
+    email = normalise_coach_email(email)[:EMAIL_MAX]
     address = (address or "unknown")[:64]
     _check_throttle(email, address, now)
     coach = db.session.scalar(select(Coach).where(Coach.email == email))

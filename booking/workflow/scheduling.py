@@ -19,6 +19,7 @@ from sqlalchemy import select
 from .. import emails, invite_emails, outbox
 from ..extensions import db
 from ..kinds import EventKind, Role, invitation_kind
+from ..limits import MAX_TIMES, SESSION_MINUTES_MAX, SESSION_MINUTES_MIN, TEXT_MAX
 from ..models import (
     Coach,
     CoachingSession,
@@ -37,9 +38,6 @@ from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
 from .leads import booked_session, close_open_proposals, move, open_proposals
 from .registration import withdraw_url
-
-MAX_TIMES = 5
-MIN_MINUTES, MAX_MINUTES = 15, 480
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -72,8 +70,10 @@ def local_start(day: date, start: time) -> datetime:
 
 
 def _check_duration(minutes: int) -> timedelta:
-    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise DomainError(f"A session lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes.")
+    if not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
+        raise DomainError(
+            f"A session lasts between {SESSION_MINUTES_MIN} and {SESSION_MINUTES_MAX} minutes."
+        )
     return timedelta(minutes=minutes)
 
 
@@ -365,7 +365,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
     if not note:
         raise DomainError("Tell the coach which times would suit you.")
     proposal.status = ProposalStatus.NONE_SUIT
-    proposal.leader_note = note[:2000]
+    proposal.leader_note = note[:TEXT_MAX]
     proposal.responded_at = now
     moving = proposal.moves_session
     if moving is not None:
@@ -630,7 +630,7 @@ def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) 
     reminders are cancelled."""
     _check_leader_can_change(session, now)
     name = session.lead.full_name
-    reason = " ".join(reason.split())[:2000]
+    reason = " ".join(reason.split())[:TEXT_MAX]
     cancel_session(
         session,
         None,
@@ -663,7 +663,7 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     note = note.strip()
     if not note:
         raise DomainError("Tell your coach which days and times would suit you.")
-    note = note[:2000]
+    note = note[:TEXT_MAX]
     lead = session.lead
     current = open_new_time_request(session)
     if current is not None and current.note == note:
