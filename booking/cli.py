@@ -81,12 +81,12 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
     from .extensions import db
-    from .models import utcnow
+    from .settings import current_now, current_settings
     from .workflow import DomainError
     from .workflow.accounts import create_coach
 
     try:
-        coach = create_coach(email, name, password, now=utcnow())
+        coach = create_coach(email, name, password, now=current_now(), settings=current_settings())
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error

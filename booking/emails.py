@@ -9,9 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from .kinds import MailKind
+from .settings import Settings
 from .urls import external_url
 
 
@@ -34,11 +35,13 @@ class MailDraft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> MailDraft:
+def render_draft(
+    kind: str, to: list[str], subject: str, *, settings: Settings, **context: Any
+) -> MailDraft:
     """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
     MailKind, or the name of a template whose caller sets the draft's kind)."""
-    context.setdefault("firm_name", current_app.config["FIRM_NAME"])
-    context.setdefault("base_url", current_app.config["BASE_URL"])
+    context.setdefault("firm_name", settings.firm_name)
+    context.setdefault("base_url", settings.base_url)
     context.setdefault("subject", subject)
     return MailDraft(
         kind=kind,
@@ -53,28 +56,30 @@ def _lead_url(lead: Any) -> str:
     return external_url("coach.lead_detail", lead_id=lead.id)
 
 
-def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
+def leader_acknowledgement(lead: Any, withdraw_url: str, *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
         "We have your request for personal support",
         lead=lead,
         withdraw_url=withdraw_url,
+        settings=settings,
     )
 
 
-def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
+def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.COACH_NEW_LEAD,
         recipients,
         f"New request for personal support: {lead.full_name}, {lead.organisation}",
         lead=lead,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
 def coach_repeat_registration(
-    lead: Any, recipients: list[str], submitted: dict[str, Any]
+    lead: Any, recipients: list[str], submitted: dict[str, Any], *, settings: Settings
 ) -> MailDraft:
     return render_draft(
         MailKind.COACH_REPEAT_REGISTRATION,
@@ -83,23 +88,27 @@ def coach_repeat_registration(
         lead=lead,
         submitted=submitted,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
 
 
-def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:
+def coach_password_reset(coach: Any, reset_url: str, *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.COACH_PASSWORD_RESET,
         [coach.email],
         "Reset your coach area password",
         coach=coach,
         reset_url=reset_url,
+        settings=settings,
     )
 
 
-def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> MailDraft:
+def leader_proposed_times(
+    proposal: Any, choose_url: str, withdraw_url: str, *, settings: Settings
+) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
@@ -112,10 +121,11 @@ def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> 
         proposal=proposal,
         choose_url=choose_url,
         withdraw_url=withdraw_url,
+        settings=settings,
     )
 
 
-def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
+def coach_none_suit(proposal: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.COACH_NONE_SUIT,
         recipients,
@@ -125,11 +135,12 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
         lead=proposal.lead,
         proposal=proposal,
         lead_url=_lead_url(proposal.lead),
+        settings=settings,
     )
 
 
 def coach_leader_withdrawn(
-    lead: Any, recipients: list[str], cancelled_session: Any | None
+    lead: Any, recipients: list[str], cancelled_session: Any | None, *, settings: Settings
 ) -> MailDraft:
     return render_draft(
         MailKind.COACH_LEADER_WITHDRAWN,
@@ -138,10 +149,13 @@ def coach_leader_withdrawn(
         lead=lead,
         cancelled_session=cancelled_session,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
-def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> MailDraft:
+def coach_new_time_requested(
+    session: Any, note: str, recipients: list[str], *, settings: Settings
+) -> MailDraft:
     return render_draft(
         MailKind.COACH_NEW_TIME_REQUESTED,
         recipients,
@@ -150,4 +164,5 @@ def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> 
         session=session,
         note=note,
         lead_url=_lead_url(session.lead),
+        settings=settings,
     )

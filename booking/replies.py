@@ -26,6 +26,7 @@ from typing import Any
 from .extensions import db
 from .invites import InviteError, Reply, parse_replies
 from .models import utcnow
+from .settings import current_settings
 from .workflow.responses import apply_reply
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def ingest_message(raw: bytes, now: datetime | None = None, label: str = "messag
     try:
         for text in texts:
             for reply in parse_replies(text):
-                outcome = apply_reply(reply, now)
+                # An entry point like a view: it runs in the CLI's app context.
+                outcome = apply_reply(reply, now, settings=current_settings())
                 report.outcomes[outcome] += 1
                 log.info(
                     "%s: reply from %s for %s (%s, SEQUENCE %s): %s",

@@ -14,6 +14,7 @@ from sqlalchemy import inspect, select
 from booking import outbox
 from booking.extensions import db
 from booking.models import Dimension, FormReceipt, Lead, OutboxMessage, SessionFormat
+from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
 
 from .conftest import count_rows, hidden_fields, parse, submit_registration, valid_registration
@@ -129,6 +130,7 @@ def test_nothing_a_leader_typed_can_add_a_header_at_the_email_layer(make_app, sm
             ),
             form_token="inject",
             now=now,
+            settings=current_settings(),
         )
         db.session.commit()
         report = outbox.deliver_due(now=now)
@@ -357,6 +359,7 @@ def test_outbox_rows_flatten_subjects(app_ctx, now):
         ),
         form_token="flat",
         now=now,
+        settings=current_settings(),
     )
     db.session.commit()
     subjects = [m.subject for m in db.session.scalars(select(OutboxMessage))]

@@ -24,11 +24,12 @@ from booking.models import (
     ProposalStatus,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.tokens import make_token
 from booking.workflow import withdraw
 from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, slot  # noqa: F401
 from .conftest import hidden_fields, parse
 
 SOON = date.today() + timedelta(days=9)
@@ -45,7 +46,9 @@ def offer(
         )
         lead = add_lead(now, n, email=f"leader{n}@nhs.example", full_name=f"Leader Number{n}")
         lead.assigned_coach = coach
-        proposal = propose_times(lead, coach, [slot(SOON, h) for h in hours], now)
+        proposal = propose_times(
+            lead, coach, [slot(SOON, h) for h in hours], now, settings=current_settings()
+        )
         db.session.commit()
         mail = db.session.scalars(
             select(OutboxMessage).where(
@@ -238,7 +241,9 @@ def test_a_replaced_proposal_link(app, client):
     lead_id, old_path, _ = offer(app)
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
-        propose_times(lead, lead.assigned_coach, [slot(SOON, 16)], utcnow())
+        propose_times(
+            lead, lead.assigned_coach, [slot(SOON, 16)], utcnow(), settings=current_settings()
+        )
         db.session.commit()
     before = snapshot(app)
     response = client.get(old_path)
@@ -251,7 +256,9 @@ def test_a_withdrawn_leaders_link(app, client):
     lead_id, path, times = offer(app)
     csrf = hidden_fields(client.get(path).get_data(as_text=True))
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=utcnow())
+        withdraw(
+            db.session.get(Lead, lead_id), reason="", now=utcnow(), settings=current_settings()
+        )
         db.session.commit()
     before = snapshot(app)
     response = client.post(path, data={**csrf, "time": str(times[0])})

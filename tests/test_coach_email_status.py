@@ -6,7 +6,7 @@ from booking import outbox
 from booking.extensions import db
 from booking.models import utcnow
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in  # noqa: F401
+from .coach_helpers import add_coach, add_lead, sign_in  # noqa: F401
 from .conftest import parse
 
 

@@ -36,6 +36,7 @@ from booking.models import (
     SessionStatus,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.timefmt import to_local
 from booking.tokens import make_token, read_token
 from booking.workflow import DomainError
@@ -52,7 +53,7 @@ from booking.workflow.scheduling import (
     reschedule_session,
 )
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, post, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, post, sign_in, slot  # noqa: F401
 from .conftest import hidden_fields, parse
 
 
@@ -70,6 +71,7 @@ def booked(
         SessionFormat.VIDEO,
         "https://meet.example/room/1",
         now,
+        settings=current_settings(),
     )
     db.session.commit()
     return lead, session
@@ -93,7 +95,7 @@ def count(model) -> int:
 
 def local_slot(moment: datetime, minutes: int = 60):
     """A proposed time at this instant, typed as the coach would (local date and time)."""
-    local = to_local(moment)
+    local = to_local(moment, current_settings().zone)
     return slot(local.date(), local.hour, local.minute, minutes=minutes)
 
 
@@ -105,7 +107,12 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
     uid, sequence, coach = session.uid, session.sequence, session.coach
     assert len(rows(kind=REMINDER_KIND, status=OutboxStatus.PENDING)) == 2
 
-    leader_cancel_session(session, "  A clash with a board meeting ", now + timedelta(hours=1))
+    leader_cancel_session(
+        session,
+        "  A clash with a board meeting ",
+        now + timedelta(hours=1),
+        settings=current_settings(),
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.CANCELLED
@@ -138,6 +145,7 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
         SessionFormat.VIDEO,
         "https://meet.example/room/2",
         now + timedelta(hours=2),
+        settings=current_settings(),
     )
     db.session.commit()
     assert again.starts_at == session.starts_at and again.id != session.id
@@ -145,7 +153,7 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
 
 def test_a_reason_is_optional(app_ctx, now):
     lead, session = booked(now)
-    leader_cancel_session(session, "", now)
+    leader_cancel_session(session, "", now, settings=current_settings())
     db.session.commit()
     assert session.cancel_reason == f"Cancelled by {lead.full_name}"
 
@@ -154,22 +162,25 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
     lead, session = booked(now, days=1)
     # A session that has started (or is past) cannot be cancelled or moved by the leader.
     for action in (
-        lambda: leader_cancel_session(session, "", session.starts_at),
+        lambda: leader_cancel_session(session, "", session.starts_at, settings=current_settings()),
         lambda: leader_request_new_time(
-            session, "Later please", session.starts_at + timedelta(hours=2)
+            session,
+            "Later please",
+            session.starts_at + timedelta(hours=2),
+            settings=current_settings(),
         ),
     ):
         with pytest.raises(DomainError, match="already started"):
             action()
     with pytest.raises(DomainError, match="which days and times"):
-        leader_request_new_time(session, "   ", now)
+        leader_request_new_time(session, "   ", now, settings=current_settings())
     assert session.status == SessionStatus.BOOKED
 
-    leader_cancel_session(session, "", now)
+    leader_cancel_session(session, "", now, settings=current_settings())
     db.session.commit()
     for action in (
-        lambda: leader_cancel_session(session, "", now),
-        lambda: leader_request_new_time(session, "Another time", now),
+        lambda: leader_cancel_session(session, "", now, settings=current_settings()),
+        lambda: leader_request_new_time(session, "Another time", now, settings=current_settings()),
     ):
         with pytest.raises(DomainError, match="cancelled"):
             action()
@@ -181,9 +192,12 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
         coach=held.coach,
         reason="",
         now=held.starts_at + timedelta(minutes=5),
+        settings=current_settings(),
     )
     with pytest.raises(DomainError, match="taken place"):
-        leader_cancel_session(held, "", held.starts_at - timedelta(hours=1))
+        leader_cancel_session(
+            held, "", held.starts_at - timedelta(hours=1), settings=current_settings()
+        )
 
 
 # ----- the leader asks for a different time ------------------------------------------------
@@ -192,7 +206,12 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
 def test_asking_for_a_new_time_tells_the_coach_and_keeps_the_session(app_ctx, now):
     lead, session = booked(now)
     before = rows()
-    assert leader_request_new_time(session, "Thursday afternoons\nnext week", now) is True
+    assert (
+        leader_request_new_time(
+            session, "Thursday afternoons\nnext week", now, settings=current_settings()
+        )
+        is True
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.BOOKED and lead.status == LeadStatus.AGREED
@@ -214,7 +233,12 @@ def test_asking_for_a_new_time_tells_the_coach_and_keeps_the_session(app_ctx, no
     assert f"/coach/leads/{lead.id}" in mail.body_html
 
     # The same request again (a double click) records nothing more.
-    assert leader_request_new_time(session, "Thursday afternoons\nnext week", now) is False
+    assert (
+        leader_request_new_time(
+            session, "Thursday afternoons\nnext week", now, settings=current_settings()
+        )
+        is False
+    )
     db.session.commit()
     assert len(rows()) == len(before) + 1
 
@@ -224,7 +248,7 @@ def test_a_request_goes_to_the_coaches_when_the_coach_has_left(app_ctx, now):
     add_coach("sam@example.org", "Sam Coach", now=now)
     session.coach.active = False
     db.session.commit()
-    leader_request_new_time(session, "Mornings", now)
+    leader_request_new_time(session, "Mornings", now, settings=current_settings())
     db.session.commit()
     [mail] = rows(kind="coach_new_time_requested")
     assert mail.recipients == ["sam@example.org"]
@@ -236,13 +260,17 @@ def test_a_request_goes_to_the_coaches_when_the_coach_has_left(app_ctx, now):
 def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
     lead, session = booked(now)
     uid, coach = session.uid, session.coach
-    leader_request_new_time(session, "Next week instead", now)
+    leader_request_new_time(session, "Next week instead", now, settings=current_settings())
     db.session.commit()
 
     later = now + timedelta(hours=1)
     new_start = now + timedelta(days=8)
     proposal = propose_times(
-        lead, coach, [local_slot(new_start), local_slot(new_start + timedelta(days=1))], later
+        lead,
+        coach,
+        [local_slot(new_start), local_slot(new_start + timedelta(days=1))],
+        later,
+        settings=current_settings(),
     )
     db.session.commit()
     assert proposal.moves_session_id == session.id
@@ -255,7 +283,7 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
     assert "stays booked at its current time until you choose" in offer.body_text
 
     before = {r.id for r in rows()}
-    moved = agree_time(proposal.times[0], later + timedelta(minutes=5))
+    moved = agree_time(proposal.times[0], later + timedelta(minutes=5), settings=current_settings())
     db.session.commit()
 
     assert moved.id == session.id and count(CoachingSession) == 1
@@ -281,8 +309,10 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
 def test_new_times_may_overlap_the_session_being_moved(app_ctx, now):
     lead, session = booked(now)
     half_hour_later = session.starts_at + timedelta(minutes=30)
-    proposal = propose_times(lead, session.coach, [local_slot(half_hour_later)], now)
-    moved = agree_time(proposal.times[0], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(half_hour_later)], now, settings=current_settings()
+    )
+    moved = agree_time(proposal.times[0], now, settings=current_settings())
     db.session.commit()
     assert moved.id == session.id and session.starts_at == half_hour_later
 
@@ -291,14 +321,20 @@ def test_new_times_still_clash_with_the_coachs_other_sessions(app_ctx, now):
     lead, session = booked(now)
     _, other = booked(now, days=5, n=2, coach=session.coach)
     with pytest.raises(DomainError, match="clashes"):
-        propose_times(lead, session.coach, [local_slot(other.starts_at)], now)
+        propose_times(
+            lead, session.coach, [local_slot(other.starts_at)], now, settings=current_settings()
+        )
 
 
 def test_none_suit_keeps_the_session_and_tells_the_coach(app_ctx, now):
     lead, session = booked(now)
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
     db.session.commit()
-    none_suit(proposal, "Only Fridays, sorry", now + timedelta(hours=1))
+    none_suit(
+        proposal, "Only Fridays, sorry", now + timedelta(hours=1), settings=current_settings()
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.BOOKED and session.sequence == 0
@@ -312,16 +348,22 @@ def test_none_suit_keeps_the_session_and_tells_the_coach(app_ctx, now):
 
 def test_offers_to_move_close_when_the_session_moves_or_is_cancelled(app_ctx, now):
     lead, session = booked(now)
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
     db.session.commit()
-    reschedule_session(session, session.coach, now + timedelta(days=4), 60, now)
+    reschedule_session(
+        session, session.coach, now + timedelta(days=4), 60, now, settings=current_settings()
+    )
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     with pytest.raises(DomainError, match="no longer open"):
-        agree_time(proposal.times[0], now)
+        agree_time(proposal.times[0], now, settings=current_settings())
 
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
-    cancel_session(session, session.coach, "Coach unwell", now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
+    cancel_session(session, session.coach, "Coach unwell", now, settings=current_settings())
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     assert count(CoachingSession) == 1
@@ -329,20 +371,22 @@ def test_offers_to_move_close_when_the_session_moves_or_is_cancelled(app_ctx, no
 
 def test_the_request_closes_when_the_session_moves_or_is_cancelled(app_ctx, now):
     lead, session = booked(now)
-    leader_request_new_time(session, "Mornings please", now)
+    leader_request_new_time(session, "Mornings please", now, settings=current_settings())
     db.session.commit()
     assert open_new_time_request(session) is not None
-    reschedule_session(session, session.coach, now + timedelta(days=4), 60, now)
+    reschedule_session(
+        session, session.coach, now + timedelta(days=4), 60, now, settings=current_settings()
+    )
     db.session.commit()
     assert open_new_time_request(session) is None
     assert session.new_time_requested_at is None and session.new_time_request_note is None
 
     later = now + timedelta(hours=1)
-    leader_request_new_time(session, "Mornings please", later)
+    leader_request_new_time(session, "Mornings please", later, settings=current_settings())
     db.session.commit()
     request = open_new_time_request(session)
     assert request is not None and request.at == later  # asked again after the move: new
-    cancel_session(session, session.coach, "Coach unwell", later)
+    cancel_session(session, session.coach, "Coach unwell", later, settings=current_settings())
     db.session.commit()
     assert open_new_time_request(session) is None
     assert session.new_time_requested_at is None
@@ -353,7 +397,9 @@ def test_only_the_sessions_coach_offers_new_times_for_it(app_ctx, now):
     other = add_coach("sam@example.org", "Sam Coach", now=now)
     lead.assigned_coach = other
     with pytest.raises(DomainError, match="only they can"):
-        propose_times(lead, other, [local_slot(now + timedelta(days=6))], now)
+        propose_times(
+            lead, other, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+        )
 
 
 # ----- the pages -----------------------------------------------------------------------------
@@ -417,7 +463,7 @@ def test_opening_the_pages_changes_nothing(live, client):
     page = client.get(path)
     assert page.status_code == 200
     text = parse(page).text
-    local = to_local(session.starts_at)
+    local = to_local(session.starts_at, current_settings().zone)
     assert f"{local:%H:%M}" in text and local.tzname() in text
     assert "https://meet.example/room/1" in text and session.coach.name in text
     assert "Ask for a different time" in text and "Cancel this session" in text
@@ -523,7 +569,9 @@ def test_choosing_new_times_from_the_emailed_link_moves_the_session(live, client
     lead, session = live
     uid = session.uid
     start = utcnow() + timedelta(days=9)
-    proposal = propose_times(lead, session.coach, [local_slot(start)], utcnow())
+    proposal = propose_times(
+        lead, session.coach, [local_slot(start)], utcnow(), settings=current_settings()
+    )
     db.session.commit()
     mail = rows(kind="leader_proposed_times")[-1]
     choose = re.search(r"http://booking\.test(/choose/\S+)", mail.body_text)[1]
@@ -545,7 +593,9 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     # Flask-WTF caches the CSRF token on the app context's `g`.
     with app.app_context():
         lead, session = booked(utcnow(), days=5)
-        leader_request_new_time(session, "Could we do Wednesday instead?", utcnow())
+        leader_request_new_time(
+            session, "Could we do Wednesday instead?", utcnow(), settings=current_settings()
+        )
         db.session.commit()
         lead_id, session_id = lead.id, session.id
     sign_in(client)
@@ -558,7 +608,7 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     assert "Propose new times for this session" in view.text
 
     with app.app_context():
-        day: date = to_local(utcnow() + timedelta(days=10)).date()
+        day: date = to_local(utcnow() + timedelta(days=10), current_settings().zone).date()
     sent = post(
         client,
         f"{page}/propose",
@@ -585,7 +635,7 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
         proposal = db.session.scalars(
             select(Proposal).where(Proposal.moves_session_id == session_id)
         ).one()
-        none_suit(proposal, "Only Fridays, sorry", utcnow())
+        none_suit(proposal, "Only Fridays, sorry", utcnow(), settings=current_settings())
         db.session.commit()
     reopened = parse(client.get(page))
     assert reopened.by_id("new-time-banner") is not None
@@ -624,9 +674,11 @@ def test_what_reaches_the_mail_server(mail_app, smtp_server):
     smtp_server.received.clear()
 
     # New times for the session, picked: both get an updated REQUEST for the same event.
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=7))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=7))], now, settings=current_settings()
+    )
     db.session.commit()
-    agree_time(proposal.times[0], now)
+    agree_time(proposal.times[0], now, settings=current_settings())
     db.session.commit()
     outbox.deliver_due(now=now)
     for address in (lead.email, session.coach.email):
@@ -643,7 +695,7 @@ def test_what_reaches_the_mail_server(mail_app, smtp_server):
     smtp_server.received.clear()
 
     # The leader cancels: both get a CANCEL, in the body and the MIME parameter.
-    leader_cancel_session(session, "Off sick", now)
+    leader_cancel_session(session, "Off sick", now, settings=current_settings())
     db.session.commit()
     report = outbox.deliver_due(now=now)
     assert len(report.sent) == 2

@@ -23,6 +23,7 @@ from booking.models import (
     SessionFormat,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
 
 from .conftest import count_rows, submit_registration
@@ -47,7 +48,10 @@ def register(app, now, **overrides) -> int:
     values.update(overrides)
     with app.app_context():
         lead = register_interest(
-            Registration(**values), form_token=f"t-{time.monotonic_ns()}", now=now
+            Registration(**values),
+            form_token=f"t-{time.monotonic_ns()}",
+            now=now,
+            settings=current_settings(),
         ).lead
         db.session.commit()
         return lead.id
@@ -321,7 +325,7 @@ def test_withdrawn_before_sending_sends_the_leader_nothing(make_app, smtp_server
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
     lead_id = register(app, now)
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=now)
+        withdraw(db.session.get(Lead, lead_id), reason="", now=now, settings=current_settings())
         db.session.commit()
     deliver(app, now + timedelta(hours=1))
     assert smtp_server.messages_to("amara.okafor@nhs.example") == []

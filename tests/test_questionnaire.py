@@ -21,6 +21,7 @@ from booking.questionnaire import (
     load_questionnaire,
     render_pdf,
 )
+from booking.settings import current_settings
 from booking.workflow import DomainError
 from booking.workflow.responses import save_questionnaire
 
@@ -147,9 +148,15 @@ def test_answers_saved_changed_and_closed_at_the_start(app_ctx):
         session,
         {"rating_compassionate": "3", "today": "Listen more"},
         now=start - timedelta(days=1),
+        settings=current_settings(),
     )
     db.session.commit()
-    save_questionnaire(session, {"rating_compassionate": "4"}, now=start - timedelta(hours=1))
+    save_questionnaire(
+        session,
+        {"rating_compassionate": "4"},
+        now=start - timedelta(hours=1),
+        settings=current_settings(),
+    )
     db.session.commit()
     (row,) = db.session.scalars(select(QuestionnaireResponse)).all()
     assert row.answers == {"rating_compassionate": 4}
@@ -157,10 +164,12 @@ def test_answers_saved_changed_and_closed_at_the_start(app_ctx):
     assert kinds == ["Answered the reflection questionnaire", "Changed their reflection answers"]
 
     with pytest.raises(DomainError, match="closed"):
-        save_questionnaire(session, {"rating_compassionate": "5"}, now=start)
+        save_questionnaire(
+            session, {"rating_compassionate": "5"}, now=start, settings=current_settings()
+        )
     session.status = SessionStatus.CANCELLED
     with pytest.raises(DomainError):
-        save_questionnaire(session, {}, now=start - timedelta(days=1))
+        save_questionnaire(session, {}, now=start - timedelta(days=1), settings=current_settings())
     db.session.rollback()
 
 

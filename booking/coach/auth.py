@@ -20,8 +20,9 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from ..extensions import db, limiter, login_manager
-from ..models import Coach, utcnow
+from ..models import Coach
 from ..passwords import fingerprint
+from ..settings import current_now, current_settings
 from ..tokens import TokenError
 from ..workflow import DomainError
 from ..workflow.accounts import (
@@ -130,7 +131,8 @@ def sign_in():  # type: ignore[no-untyped-def]
             form.email.data or "",
             form.password.data or "",
             address=request.remote_addr or "",
-            now=utcnow(),
+            settings=current_settings(),
+            now=current_now(),
         )
     except SignInThrottled as throttled:
         db.session.rollback()
@@ -152,7 +154,7 @@ def sign_in():  # type: ignore[no-untyped-def]
         form.password.data = ""
         return render_template("coach/sign_in.html", form=form, error=str(error)), 400
 
-    key = start_sign_in(coach, now=utcnow())
+    key = start_sign_in(coach, now=current_now())
     db.session.commit()
     # A new session at sign-in: nothing from before (a planted session id, an old CSRF token)
     # carries over.
@@ -167,7 +169,7 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 @bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
-    end_sign_in(session.get("sign_in"), now=utcnow())
+    end_sign_in(session.get("sign_in"), now=current_now())
     db.session.commit()
     _end_session()
     flash("You have signed out.", "info")
@@ -186,7 +188,7 @@ def password_reset_request():  # type: ignore[no-untyped-def]
         return render_template("coach/password_reset_request.html", form=form, sent=False)
     if not form.validate():
         return render_template("coach/password_reset_request.html", form=form, sent=False), 400
-    request_password_reset(form.email.data or "", now=utcnow())
+    request_password_reset(form.email.data or "", now=current_now(), settings=current_settings())
     db.session.commit()
     # The same answer whether or not the address has an account.
     return render_template("coach/password_reset_request.html", form=form, sent=True)
@@ -210,7 +212,9 @@ def password_reset(token: str):  # type: ignore[no-untyped-def]
     if not form.validate():
         return render_template("coach/password_reset.html", form=form, error=None), 400
     try:
-        reset_password(token, form.password.data or "", now=utcnow())
+        reset_password(
+            token, form.password.data or "", now=current_now(), settings=current_settings()
+        )
     except TokenError as error:
         db.session.rollback()
         return _link_problem(error.reason)

@@ -10,7 +10,6 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, literal_column, or_, select
 from sqlalchemy.orm import selectinload
@@ -36,6 +35,7 @@ from ..questionnaire import (
     answered_questions,
     load_questionnaire,
 )
+from ..settings import Settings
 from ..timefmt import time_ago
 from ..workflow.leads import booked_session, coach_moves, contact_due_by, is_overdue
 from ..workflow.responses import (
@@ -164,19 +164,18 @@ class LeadList:
     coaches: list[Coach]
 
 
-def lead_list(
-    filters: LeadFilters, me: Coach, *, now: datetime, promise_days: int, zone: ZoneInfo
-) -> LeadList:
+def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Settings) -> LeadList:
     query = lead_query(filters, me).limit(PER_PAGE + 1).offset((filters.page - 1) * PER_PAGE)
     rows = list(db.session.scalars(query).unique())
     has_next = len(rows) > PER_PAGE
     rows = rows[:PER_PAGE]
+    days, zone = settings.contact_promise_working_days, settings.zone
     items = [
         LeadRow(
             lead=lead,
             ago=time_ago(lead.created_at, now),
-            overdue=is_overdue(lead, now, promise_days, zone),
-            due_by=contact_due_by(lead.created_at, promise_days, zone),
+            overdue=is_overdue(lead, now, days, zone),
+            due_by=contact_due_by(lead.created_at, days, zone),
         )
         for lead in rows
     ]
@@ -200,7 +199,9 @@ def session_answers(session: CoachingSession) -> dict[str, Any]:
     }
 
 
-def reflections(sessions: list[CoachingSession]) -> tuple[list[dict[str, Any]], str | None]:
+def reflections(
+    sessions: list[CoachingSession], settings: Settings
+) -> tuple[list[dict[str, Any]], str | None]:
     """The leader's questionnaire answers per session (newest session first), worded as the
     questionnaire file words them; and a problem with that file, if any."""
     responses = questionnaire_responses(sessions)
@@ -209,7 +210,7 @@ def reflections(sessions: list[CoachingSession]) -> tuple[list[dict[str, Any]], 
     questionnaire: Questionnaire | None = None
     problem: str | None = None
     try:
-        questionnaire = load_questionnaire()
+        questionnaire = load_questionnaire(settings.questionnaire_path)
     except QuestionnaireError as error:
         # A broken file must not hide the lead's page; the answers still show, by question id.
         log.error("questionnaire file unreadable on a lead's page: %s", error)
@@ -259,7 +260,7 @@ class LeadPage:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
-def lead_page(lead: Lead, *, now: datetime, promise_days: int, zone: ZoneInfo) -> LeadPage:
+def lead_page(lead: Lead, *, now: datetime, settings: Settings) -> LeadPage:
     proposals = list(
         db.session.scalars(
             select(Proposal)
@@ -283,14 +284,15 @@ def lead_page(lead: Lead, *, now: datetime, promise_days: int, zone: ZoneInfo) -
             .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
         )
     )
-    found, problem = reflections(sessions)
+    found, problem = reflections(sessions, settings)
+    days, zone = settings.contact_promise_working_days, settings.zone
     moving = booked_session(lead) if lead.status == LeadStatus.AGREED else None
     return LeadPage(
         lead=lead,
         now=now,
         ago=time_ago(lead.created_at, now),
-        overdue=is_overdue(lead, now, promise_days, zone),
-        due_by=contact_due_by(lead.created_at, promise_days, zone),
+        overdue=is_overdue(lead, now, days, zone),
+        due_by=contact_due_by(lead.created_at, days, zone),
         moves=coach_moves(lead.status),
         proposals=proposals,
         sessions=sessions,

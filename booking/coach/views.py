@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 from wtforms import SelectChoice
@@ -24,9 +24,8 @@ from ..models import (
     Lead,
     LeadStatus,
     SessionFormat,
-    utcnow,
 )
-from ..timefmt import local_zone
+from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.leads import add_note, assign, change_status
 from ..workflow.responses import ANSWER_WORDS
@@ -70,8 +69,8 @@ def _me() -> Coach:
 @bp.get("/leads")
 def leads():  # type: ignore[no-untyped-def]
     filters = LeadFilters.from_args(request.args)
-    days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
-    page = lead_list(filters, _me(), now=utcnow(), promise_days=days, zone=local_zone())
+    settings = current_settings()
+    page = lead_list(filters, _me(), now=current_now(), settings=settings)
     return render_template(
         "coach/leads.html",
         items=page.items,
@@ -81,7 +80,7 @@ def leads():  # type: ignore[no-untyped-def]
         coaches=page.coaches,
         statuses=list(LeadStatus),
         dimensions=DIMENSION_LABELS,
-        promise_days=days,
+        promise_days=settings.contact_promise_working_days,
     )
 
 
@@ -113,8 +112,7 @@ def _assign_form(lead: Lead, coaches: list[Coach]) -> AssignForm:
 
 def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **forms: Any):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
-    days = int(current_app.config["CONTACT_PROMISE_WORKING_DAYS"])
-    page = lead_page(lead, now=utcnow(), promise_days=days, zone=local_zone())
+    page = lead_page(lead, now=current_now(), settings=current_settings())
     agreed_form = forms.pop("agreed_form", None) or AgreedTimeForm(prefix="agreed", formdata=None)
     if not agreed_form.format.data:
         agreed_form.format.data = lead.preferred_format.value
@@ -190,7 +188,14 @@ def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     to = LeadStatus(form.to.data)
 
     def action() -> str:
-        change_status(lead, to, coach=_me(), reason=form.reason.data or "", now=utcnow())
+        change_status(
+            lead,
+            to,
+            coach=_me(),
+            reason=form.reason.data or "",
+            now=current_now(),
+            settings=current_settings(),
+        )
         return f"Moved to “{to.label}”."
 
     return _act(lead_id, action, "#status", status_form=form)
@@ -210,7 +215,7 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
 
     def action() -> str:
         assert target is not None
-        assign(lead, target, actor=me, now=utcnow())
+        assign(lead, target, actor=me, now=current_now())
         return "You have taken this lead." if target.id == me.id else f"Handed on to {target.name}."
 
     return _act(lead_id, action, "#assignment")
@@ -224,7 +229,7 @@ def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
         return _form_problem(lead_id, form, "note_form")
 
     def action() -> str:
-        add_note(lead, _me(), form.body.data or "", now=utcnow())
+        add_note(lead, _me(), form.body.data or "", now=current_now())
         return "Note added."
 
     return _act(lead_id, action, "#notes", note_form=form)
@@ -263,7 +268,7 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
         )
 
     def action() -> str:
-        proposal = propose_times(lead, _me(), slots, utcnow())
+        proposal = propose_times(lead, _me(), slots, current_now(), settings=current_settings())
         count = len(proposal.times)
         new = "new " if proposal.moves_session_id is not None else ""
         return f"{count} {new}time{'s' if count != 1 else ''} sent to {lead.full_name}."
@@ -283,11 +288,12 @@ def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
         record_agreed_time(
             lead,
             _me(),
-            local_start(form.day.data, form.start.data),
+            local_start(form.day.data, form.start.data, current_settings()),
             int(form.duration.data or 60),
             SessionFormat(form.format.data),
             form.detail.data or "",
-            utcnow(),
+            current_now(),
+            settings=current_settings(),
         )
         return "Session booked. Confirmations are on their way to the leader and to you."
 
@@ -319,9 +325,10 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
         reschedule_session(
             session,
             _me(),
-            local_start(form.day.data, form.start.data),
+            local_start(form.day.data, form.start.data, current_settings()),
             int(form.duration.data or 60),
-            utcnow(),
+            current_now(),
+            settings=current_settings(),
         )
         return "Session moved. The leader and the coach are told."
 
@@ -339,7 +346,9 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
         )
 
     def action() -> str:
-        cancel_session(session, _me(), form.reason.data or "", utcnow())
+        cancel_session(
+            session, _me(), form.reason.data or "", current_now(), settings=current_settings()
+        )
         return "Session cancelled. The leader and the coach are told."
 
     return _act(lead_id, action, "#sessions", cancel_forms={session_id: form})

@@ -21,8 +21,8 @@ from ..models import (
     ProposalStatus,
     ProposedTime,
     SessionStatus,
-    utcnow,
 )
+from ..settings import current_now, current_settings
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
 from ..workflow.registration import withdraw_url
@@ -110,7 +110,7 @@ def _open_proposal(token: str):  # type: ignore[no-untyped-def]
 def _render_choices(
     token: str, proposal: Proposal, error: str | None = None, status: int = 200, note: str = ""
 ):  # type: ignore[no-untyped-def]
-    now = utcnow()
+    now = current_now()
     times = [t for t in proposal.times if t.starts_at > now]
     return render_template(
         "public/choose.html",
@@ -144,7 +144,7 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
         return _render_choices(token, proposal, "Choose one of the times below.", 400)
     proposal_id = proposal.id
     try:
-        agree_time(picked, utcnow())
+        agree_time(picked, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -175,7 +175,7 @@ def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
             token, proposal, f"Keep your note to {characters(TEXT_MAX)}.", 400, note=note
         )
     try:
-        none_suit(proposal, note, utcnow())
+        none_suit(proposal, note, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

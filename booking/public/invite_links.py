@@ -19,8 +19,9 @@ from wtforms.validators import Optional
 from ..extensions import db
 from ..invite_emails import join_text, leader_session_url
 from ..kinds import Role
-from ..models import CoachingSession, PartStat, SessionStatus, utcnow
+from ..models import CoachingSession, PartStat, SessionStatus
 from ..questionnaire import Questionnaire, check_answers, load_questionnaire
+from ..settings import current_now, current_settings
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
 from ..workflow.responses import (
@@ -85,7 +86,7 @@ def rsvp(token: str):
         # The leader's page to ask for a different time or cancel.
         "session_url": leader_session_url(session) if role == Role.LEADER else None,
     }
-    now = utcnow()
+    now = current_now()
     if session.status != SessionStatus.BOOKED:
         return render_template("public/rsvp_closed.html", reason="cancelled", **context), (
             409 if request.method == "POST" else 200
@@ -105,7 +106,9 @@ def rsvp(token: str):
                 **context,
             ), 400
         try:
-            record_partstat(session, role, answer, now, source="email link")
+            record_partstat(
+                session, role, answer, now, source="email link", settings=current_settings()
+            )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -157,8 +160,8 @@ def questionnaire(token: str):
     session, _, problem = _session_from("questionnaire", token)
     if session is None:
         return _problem(problem)
-    q = load_questionnaire()
-    now = utcnow()
+    q = load_questionnaire(current_settings().questionnaire_path)
+    now = current_now()
     if not questionnaire_open(session, now):
         return render_template("public/questionnaire_closed.html", session=session), (
             409 if request.method == "POST" else 200
@@ -185,7 +188,7 @@ def questionnaire(token: str):
         ), 400
     for attempt in range(2):
         try:
-            save_questionnaire(session, check.answers, now)
+            save_questionnaire(session, check.answers, now, settings=current_settings())
             db.session.commit()
             break
         except IntegrityError:

@@ -18,7 +18,8 @@ from ..extensions import db
 from ..invite_emails import join_text, questionnaire_url, rsvp_url
 from ..kinds import Role
 from ..limits import TEXT_MAX, characters
-from ..models import CoachingSession, SessionFormat, utcnow
+from ..models import CoachingSession, SessionFormat
+from ..settings import current_now, current_settings
 from ..tokens import TokenError, read_token
 from ..workflow import DomainError
 from ..workflow.leads import open_proposals
@@ -87,7 +88,7 @@ def _session_or_page(token: str):  # type: ignore[no-untyped-def]
     session, problem = _load(token, for_update=request.method == "POST")
     if session is None:
         return None, _problem(problem)
-    reason = leader_can_change(session, utcnow())
+    reason = leader_can_change(session, current_now())
     if reason is not None:
         return None, _closed(session, reason)
     return session, None
@@ -119,7 +120,7 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
             "public/leader_session.html", error=error, note=note, **_context(token, session)
         ), 400
     try:
-        leader_request_new_time(session, note, utcnow())
+        leader_request_new_time(session, note, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as problem:
         db.session.rollback()
@@ -150,7 +151,7 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
             **_context(token, session),
         ), 400
     try:
-        leader_cancel_session(session, reason, utcnow())
+        leader_cancel_session(session, reason, current_now(), settings=current_settings())
         db.session.commit()
     except (DomainError, IntegrityError) as problem:
         db.session.rollback()

@@ -20,7 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import csrf, db, limiter
 from ..limits import EMAIL_MAX, TEXT_MAX
-from ..models import Dimension, Lead, SessionFormat, utcnow
+from ..models import Dimension, Lead, SessionFormat
+from ..settings import current_now, current_settings
 from ..tokens import TokenError, make_token, read_token
 from ..validators import normalise_email, strip_control_characters
 from ..workflow import DomainError, Registration, register_interest, withdraw
@@ -99,7 +100,7 @@ def register():
         consent=bool(form.consent.data),
     )
     try:
-        register_interest(data, form_token=nonce, now=utcnow())
+        register_interest(data, form_token=nonce, now=current_now(), settings=current_settings())
         db.session.commit()
     except IntegrityError:
         # The same form arrived twice at once; the other request stored it.
@@ -153,7 +154,7 @@ def withdraw_interest(token: str):
     if request.method == "POST":
         reason = (strip_control_characters(request.form.get("reason")) or "")[:TEXT_MAX]
         try:
-            withdraw(lead, reason=reason, now=utcnow())
+            withdraw(lead, reason=reason, now=current_now(), settings=current_settings())
             db.session.commit()
         except DomainError as error:
             db.session.rollback()

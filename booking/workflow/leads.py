@@ -28,6 +28,7 @@ from ..models import (
     ProposalStatus,
     SessionStatus,
 )
+from ..settings import Settings
 from .common import DomainError, record_event
 
 S = LeadStatus
@@ -141,7 +142,9 @@ def close_open_proposals(lead: Lead, *, now: datetime) -> int:
     return len(proposals)
 
 
-def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now: datetime) -> None:
+def change_status(
+    lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now: datetime, settings: Settings
+) -> None:
     """A coach moves a lead by hand (contacted, held, closed, not suitable, no response)."""
     if to in STEP_ONLY:
         raise DomainError(STEP_ONLY[to])
@@ -177,6 +180,7 @@ def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now:
             coach,
             reason or f"The request was closed: {to.label.lower()}",
             now,
+            settings=settings,
             leader_status_set=True,
         )
 

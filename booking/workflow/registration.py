@@ -6,7 +6,6 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from .. import emails, outbox
@@ -21,6 +20,7 @@ from ..models import (
     LeadStatus,
     SessionFormat,
 )
+from ..settings import Settings
 from ..tokens import make_token
 from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
@@ -55,9 +55,9 @@ def withdraw_url(lead: Lead) -> str:
     return external_url("public.withdraw", token=make_token("withdraw", {"lead": lead.id}))
 
 
-def _next_coach(now: datetime) -> Coach | None:
+def _next_coach(now: datetime, settings: Settings) -> Coach | None:
     """Round-robin: the active coach who was given a lead longest ago (or never)."""
-    if not current_app.config.get("ROUND_ROBIN_ASSIGNMENT", True):
+    if not settings.round_robin_assignment:
         return None
     coach = db.session.scalars(
         select(Coach)
@@ -70,7 +70,9 @@ def _next_coach(now: datetime) -> Coach | None:
     return coach
 
 
-def register_interest(data: Registration, *, form_token: str, now: datetime) -> RegistrationOutcome:
+def register_interest(
+    data: Registration, *, form_token: str, now: datetime, settings: Settings
+) -> RegistrationOutcome:
     if not data.consent:
         raise DomainError("We need your consent to contact you about this request.")
 
@@ -105,10 +107,12 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
             detail=submitted,
         )
         db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
-        recipients = coach_notification_recipients()
+        recipients = coach_notification_recipients(settings)
         if recipients:
             outbox.enqueue(
-                emails.coach_repeat_registration(existing, recipients, submitted),
+                emails.coach_repeat_registration(
+                    existing, recipients, submitted, settings=settings
+                ),
                 lead_id=existing.id,
                 now=now,
             )
@@ -129,7 +133,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         consent_at=now,
         status=LeadStatus.NEW,
     )
-    coach = _next_coach(now)
+    coach = _next_coach(now, settings)
     lead.assigned_coach = coach
     db.session.add(lead)
     db.session.flush()  # the lead's id goes into links in the emails
@@ -141,11 +145,15 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
     outbox.enqueue(
-        emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
+        emails.leader_acknowledgement(lead, withdraw_url(lead), settings=settings),
+        lead_id=lead.id,
+        now=now,
     )
-    recipients = coach_notification_recipients()
+    recipients = coach_notification_recipients(settings)
     if recipients:
-        outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
+        outbox.enqueue(
+            emails.coach_new_lead(lead, recipients, settings=settings), lead_id=lead.id, now=now
+        )
     else:
         log.warning(
             "lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)", lead.id
@@ -153,7 +161,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     return RegistrationOutcome(lead, "created")
 
 
-def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
+def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
     # Late imports: scheduling builds its leader emails with withdraw_url from here.
@@ -186,14 +194,16 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     # sent); everything queued below comes after it and so is not cancelled with it: the
     # calendar CANCELs for a booked session and the coach's notice.
     outbox.cancel_pending(lead_id=lead.id)
-    session = cancel_for_withdrawal(lead, now)
+    session = cancel_for_withdrawal(lead, now, settings=settings)
     coach = lead.assigned_coach
     recipients = (
-        [coach.email] if coach is not None and coach.active else coach_notification_recipients()
+        [coach.email]
+        if coach is not None and coach.active
+        else coach_notification_recipients(settings)
     )
     if recipients:
         outbox.enqueue(
-            emails.coach_leader_withdrawn(lead, recipients, session),
+            emails.coach_leader_withdrawn(lead, recipients, session, settings=settings),
             lead_id=lead.id,
             session_id=session.id if session else None,
             now=now,

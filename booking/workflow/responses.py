@@ -21,6 +21,7 @@ from ..invites import Reply
 from ..kinds import EventKind, MailKind, Role
 from ..models import CoachingSession, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
+from ..settings import Settings
 from ..timefmt import format_range
 from ..urls import external_url
 from .common import DomainError, record_event
@@ -61,7 +62,13 @@ def accepted_by_both(session: CoachingSession) -> bool:
 
 
 def record_partstat(
-    session: CoachingSession, role: Role, partstat: PartStat, now: datetime, source: str
+    session: CoachingSession,
+    role: Role,
+    partstat: PartStat,
+    now: datetime,
+    source: str,
+    *,
+    settings: Settings,
 ) -> bool:
     """Set the party's answer; returns False when it was already that answer (nothing recorded).
 
@@ -83,7 +90,7 @@ def record_partstat(
     session.updated_at = now
 
     name = party_name(session, role)
-    when = format_range(session.starts_at, session.ends_at)
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
     declined = partstat == PartStat.DECLINED
     summary = f"{name} ({role}) {ANSWER_WORDS[partstat]} the session on {when}"
     if declined:
@@ -116,6 +123,7 @@ def record_partstat(
                 when=when,
                 source=source,
                 lead_url=external_url("coach.lead_detail", lead_id=session.lead_id),
+                settings=settings,
             ),
             lead_id=session.lead_id,
             session_id=session.id,
@@ -124,7 +132,7 @@ def record_partstat(
     return True
 
 
-def apply_reply(reply: Reply, now: datetime) -> str:
+def apply_reply(reply: Reply, now: datetime, *, settings: Settings) -> str:
     """Apply one calendar REPLY; returns what happened (see the constants above).
 
     Matched on UID plus the attendee's address, case-insensitively: Outlook.com replies may
@@ -176,7 +184,9 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         return IGNORED
     if partstat == PartStat.NEEDS_ACTION:
         return IGNORED
-    changed = record_partstat(session, role, partstat, now, source="calendar reply")
+    changed = record_partstat(
+        session, role, partstat, now, source="calendar reply", settings=settings
+    )
     return APPLIED if changed else UNCHANGED
 
 
@@ -232,7 +242,7 @@ def questionnaire_response(session: CoachingSession) -> QuestionnaireResponse | 
 
 
 def save_questionnaire(
-    session: CoachingSession, answers: Mapping[str, Any], now: datetime
+    session: CoachingSession, answers: Mapping[str, Any], now: datetime, *, settings: Settings
 ) -> QuestionnaireResponse:
     """Store the leader's answers (all optional); they can be changed until the session starts."""
     if not questionnaire_open(session, now):
@@ -240,7 +250,7 @@ def save_questionnaire(
             "The questionnaire for this session is closed: the session has "
             "started or is no longer booked."
         )
-    check = check_answers(load_questionnaire(), answers)
+    check = check_answers(load_questionnaire(settings.questionnaire_path), answers)
     if not check.ok:
         raise DomainError("Some answers need correcting: " + "; ".join(check.errors.values()))
     response = questionnaire_response(session)
