@@ -18,7 +18,6 @@ import pytest
 from icalendar import Calendar, Event
 
 from booking.replies import ingest_message
-from booking.settings import current_settings
 
 from .browser import serve
 from .browser_flows import deliver, link_in, propose, register, sign_in_from_link, text_part
@@ -134,7 +133,7 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
         uid = str(events[0]["UID"])
         for event in events:
             assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 0
-            assert local_start(event, settings=current_settings()) == datetime(
+            assert local_start(event) == datetime(
                 day.year, day.month, day.day, 10, 0, tzinfo=LONDON
             )
             attendees = {str(a).lower(): a.params for a in event["ATTENDEE"]}
@@ -181,7 +180,7 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
             assert moved["Subject"].startswith("Updated invitation:")
             event = the_event(moved, "REQUEST")
             assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 1
-            assert local_start(event, settings=current_settings()) == datetime(
+            assert local_start(event) == datetime(
                 new_day.year, new_day.month, new_day.day, 15, 30, tzinfo=LONDON
             )
             assert "15:30" in text_part(moved)
@@ -200,4 +199,4 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
             event = the_event(cancelled, "CANCEL")
             assert str(event["UID"]) == uid and int(event["SEQUENCE"]) == 2
             assert str(event["STATUS"]) == "CANCELLED"
-            assert local_start(event, settings=current_settings()).hour == 15
+            assert local_start(event).hour == 15
