@@ -9,7 +9,7 @@ their tests build a Settings directly: no app, no monkeypatching.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import parseaddr
 from pathlib import Path
@@ -88,6 +88,13 @@ def init_app(app: Flask, clock: Clock | None = None) -> Settings:
     return settings
 
 
+def update_settings(app: Flask, **changes: Any) -> Settings:
+    """Change some settings of a running app (tests: the live server's BASE_URL)."""
+    settings = replace(app.extensions[SETTINGS_KEY], **changes)
+    app.extensions[SETTINGS_KEY] = settings
+    return settings
+
+
 def set_clock(app: Flask, clock: Clock) -> None:
     """Make the app's pages see `clock()` as the time (tests: a fixed or moving moment)."""
     app.extensions[CLOCK_KEY] = clock
@@ -112,4 +119,5 @@ __all__ = [
     "current_settings",
     "init_app",
     "set_clock",
+    "update_settings",
 ]

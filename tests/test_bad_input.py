@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import string
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -346,7 +347,7 @@ def test_random_text_in_any_field_never_gives_a_500(
 
 
 def test_outbox_rows_flatten_subjects(app_ctx, now):
-    app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
+    settings = replace(current_settings(), coach_notify_emails=("coaches@example.org",))
     register_interest(
         Registration(
             full_name="A\r\nB",
@@ -359,7 +360,7 @@ def test_outbox_rows_flatten_subjects(app_ctx, now):
         ),
         form_token="flat",
         now=now,
-        settings=current_settings(),
+        settings=settings,
     )
     db.session.commit()
     subjects = [m.subject for m in db.session.scalars(select(OutboxMessage))]

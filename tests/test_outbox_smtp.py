@@ -391,8 +391,8 @@ def test_unreachable_server_is_retried_even_with_a_5xx_greeting(make_app, now):
 # ----- development capture and the command line --------------------------------------------
 
 
-def test_no_mail_server_writes_eml_files(app, now, tmp_path):
-    app.config["COACH_NOTIFY_EMAILS"] = COACHES
+def test_no_mail_server_writes_eml_files(make_app, now, tmp_path):
+    app = make_app(COACH_NOTIFY_EMAILS=COACHES)
     register(app, now)
     report = deliver(app, now)
     assert len(report.sent) == 2

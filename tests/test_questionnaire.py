@@ -19,6 +19,7 @@ from booking.questionnaire import (
     QuestionnaireError,
     check_answers,
     load_questionnaire,
+    questionnaire_pdf,
     render_pdf,
 )
 from booking.settings import current_settings
@@ -64,7 +65,9 @@ def test_the_firm_can_point_at_its_own_file(make_app, tmp_path):
         page = app.test_client().get(path_of(questionnaire_url(session)))
         html = page.get_data(as_text=True)
         assert "Before we meet" in html and "What do you hope for, Siân?" in html
-        text = pypdf.PdfReader(io.BytesIO(render_pdf())).pages[0].extract_text()
+        # The PDF attached to the invitations is made from the same file.
+        pdf = questionnaire_pdf(current_settings().questionnaire_path)
+        text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
         assert "What do you hope for, Siân?" in text
 
 
@@ -100,7 +103,7 @@ def test_a_broken_file_is_reported_clearly(tmp_path, content, complaint):
 
 def test_pdf_is_real_text_with_title_and_language(app_ctx):
     q = load_questionnaire()
-    data = render_pdf(q)
+    data = render_pdf(q, firm=current_settings().firm_name)
     assert data.startswith(b"%PDF")
     reader = pypdf.PdfReader(io.BytesIO(data))
     assert reader.metadata.title == q.title

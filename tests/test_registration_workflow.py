@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -32,10 +33,8 @@ def count(model) -> int:
 
 
 def test_new_registration_stores_lead_and_queues_both_emails(app_ctx, now):
-    app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
-    outcome = register_interest(
-        registration(), form_token="t1", now=now, settings=current_settings()
-    )
+    settings = replace(current_settings(), coach_notify_emails=("coaches@example.org",))
+    outcome = register_interest(registration(), form_token="t1", now=now, settings=settings)
     db.session.commit()
 
     assert outcome.result == "created"
@@ -66,14 +65,14 @@ def test_same_form_token_twice_makes_one_lead(app_ctx, now):
 
 
 def test_open_lead_registering_again_is_recorded_not_duplicated(app_ctx, now):
-    app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
-    first = register_interest(registration(), form_token="a", now=now, settings=current_settings())
+    settings = replace(current_settings(), coach_notify_emails=("coaches@example.org",))
+    first = register_interest(registration(), form_token="a", now=now, settings=settings)
     db.session.commit()
     second = register_interest(
         registration(email="AMARA.OKAFOR@nhs.example", help_text="Now about my new team"),
         form_token="b",
         now=now + timedelta(days=1),
-        settings=current_settings(),
+        settings=settings,
     )
     db.session.commit()
 
@@ -139,12 +138,10 @@ def test_round_robin_assigns_active_coaches_in_turn(app_ctx, now):
 
 
 def test_round_robin_can_be_turned_off(app_ctx, now):
-    app_ctx.config["ROUND_ROBIN_ASSIGNMENT"] = False
     db.session.add(Coach(email="a@example.org", name="Coach A", password_hash="x"))
     db.session.commit()
-    outcome = register_interest(
-        registration(), form_token="t", now=now, settings=current_settings()
-    )
+    settings = replace(current_settings(), round_robin_assignment=False)
+    outcome = register_interest(registration(), form_token="t", now=now, settings=settings)
     assert outcome.lead.assigned_coach is None
 
 
