@@ -65,6 +65,9 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "IMAP_PASSWORD": (None, str),
     "IMAP_FOLDER": ("INBOX", str),
     "IMAP_SSL": (True, _bool),
+    # Calendar replies: a larger message, or one naming more attendees, is refused unread.
+    "REPLY_MAX_BYTES": (1024 * 1024, int),
+    "REPLY_MAX_ATTENDEES": (10, int),
     # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
     "QUESTIONNAIRE_FILE": (None, str),
     # Argon2id cost of coach password hashes; the defaults are argon2-cffi's (RFC 9106 low
@@ -126,7 +129,14 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         ) from error
 
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    engine_options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # A pooled connection that died while idle (the database restarted, a failover) is noticed
+    # and replaced before a request uses it, instead of failing the first request afterwards.
+    engine_options.setdefault("pool_pre_ping", True)
+    if str(config["DATABASE_URL"]).startswith("postgresql"):
+        # An unreachable database host fails a request in seconds (a 503), not TCP's minutes.
+        engine_options.setdefault("connect_args", {"connect_timeout": 5})
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     # Sending is decided by MAIL_SERVER (empty: write .eml files), never by app.testing.
     config.setdefault("MAIL_SUPPRESS_SEND", False)
     config["SESSION_COOKIE_HTTPONLY"] = True

@@ -17,9 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    column,
+    func,
+    literal_column,
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -361,6 +365,22 @@ class CoachingSession(Model):
             postgresql_where=text("status = 'booked'"),
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+        # Nor at overlapping times. The workflow checks for a clash first (with a message that
+        # names the other session), but on PostgreSQL two transactions can both pass that check
+        # before either commits; this constraint makes the second wait and then fail, which the
+        # views turn into "that time was taken". SQLite serialises writers (BEGIN IMMEDIATE), so
+        # there the check alone is enough.
+        ExcludeConstraint(
+            ("coach_id", "="),
+            (
+                func.tstzrange(column("starts_at"), column("ends_at"), literal_column("'[)'")),
+                "&&",
+            ),
+            name="ex_coaching_session_coach_overlap",
+            using="gist",
+            where=text("status = 'booked'"),
+            info={"only_on": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

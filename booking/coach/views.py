@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import SelectChoice
 
+from ..database import lost_a_race
 from ..extensions import db
 from ..models import (
     DIMENSION_LABELS,
@@ -146,8 +147,11 @@ def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
     except DomainError as error:
         db.session.rollback()
         return _render_lead(lead_id, 409, error=str(error), **forms)
-    except IntegrityError:
-        # Another request booked the same slot between our check and our write.
+    except (IntegrityError, OperationalError) as error:
+        # Another request booked the same or an overlapping time between our check and our
+        # write. (Any other database failure is not ours to word.)
+        if not lost_a_race(error):
+            raise
         db.session.rollback()
         return _render_lead(lead_id, 409, error=SLOT_TAKEN, **forms)
     flash(message, "success")

@@ -18,6 +18,7 @@ from flask import (
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
+from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
 from ..limits import EMAIL_MAX, TEXT_MAX
 from ..models import Dimension, Lead, SessionFormat
@@ -69,6 +70,9 @@ def _email_limit() -> str:
 def register():
     form = InterestForm()
     if request.method == "GET":
+        # Offer the form only when what is typed into it can be kept.
+        if not ping(db.engine, timeout_seconds=2.0):
+            raise DatabaseUnavailable("registration form")
         form.form_token.data = _new_form_token()
         return render_template("public/register.html", form=form)
 
@@ -165,4 +169,18 @@ def withdraw_interest(token: str):
 
 @bp.get("/healthz")
 def healthz():
+    # Liveness: the process answers. Never touches the database, so an outage there does not
+    # get healthy web processes restarted.
     return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz():
+    # Readiness: can this process serve pages that need the database right now?
+    if ping(db.engine, timeout_seconds=2.0):
+        return {"status": "ready"}
+    return (
+        {"status": "database unavailable"},
+        503,
+        {"Retry-After": "30", "Cache-Control": "no-store"},
+    )
