@@ -40,7 +40,7 @@ from booking.settings import current_settings
 from booking.tokens import make_token
 from booking.workflow.scheduling import local_start, propose_times, record_agreed_time
 
-from .coach_helpers import add_coach, add_lead, csrf_token, fast_passwords, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, csrf_token, sign_in, slot
 from .conftest import USING_POSTGRES, hidden_fields, parse
 
 pytestmark = [
