@@ -31,6 +31,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     register_extensions(app)
     register_blueprints(app)
+    register_log_privacy(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -65,6 +66,12 @@ def register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(public_bp)
     app.register_blueprint(coach_bp)
+
+
+def register_log_privacy(app: Flask) -> None:
+    from .log_privacy import install
+
+    install(app)
 
 
 def _retry_after_text() -> tuple[str, int | None]:

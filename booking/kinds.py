@@ -69,6 +69,7 @@ class EventKind(enum.StrEnum):
     SESSION_ANSWER = "session-answer"
     SESSION_DECLINED = "session-declined"
     QUESTIONNAIRE = "questionnaire"
+    ERASED = "erased"
 
 
 __all__ = ["EventKind", "MailKind", "Role", "invitation_kind"]

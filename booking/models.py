@@ -150,6 +150,9 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The connection broke after the whole message was handed over and before the server said
+    # whether it took it: it may have arrived. Retried once, late, with the same Message-ID.
+    UNKNOWN = "unknown"
 
 
 class Coach(Model):
@@ -238,6 +241,9 @@ class Lead(Model):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     first_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+    # Set when the leader's personal data was erased (on request or by retention): the row
+    # stays, without it, so counts by status, date and dimension still add up.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assigned_coach: Mapped[Coach | None] = relationship(lazy="joined")
     events: Mapped[list[LeadEvent]] = relationship(
@@ -471,6 +477,13 @@ class OutboxMessage(Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A fresh random value each time a worker claims the row: a worker writes to the row (and
+    # sends it) only while the token is still the one it wrote, so a row taken over after its
+    # lease ran out is never sent by the worker that lost it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # How many sends ended with the outcome unknown (see OutboxStatus.UNKNOWN): after the first
+    # the message is tried once more, after the second never again by itself.
+    unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property

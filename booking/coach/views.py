@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import SelectChoice
@@ -356,3 +356,53 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
         return "Session cancelled. The leader and the coach are told."
 
     return _act(lead_id, action, "#sessions", cancel_forms={session_id: form})
+
+
+# ----- the leader's data rights: a copy of their data, and erasure (workflow/privacy.py) ---
+
+# Imported here, not at the top, so this section merges as one block with the views above.
+import json  # noqa: E402
+
+from ..workflow.privacy import erase_person, erasure_plan, export_person  # noqa: E402
+
+ALREADY_ERASED = "This leader's personal data has already been erased."
+
+
+@bp.get("/leads/<int:lead_id>/export")
+def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
+    """Everything held about the lead's person (every lead with their email), as a download."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    data = export_person(lead.email, now=current_now())
+    log.info("lead %s: personal data exported by coach %s", lead.id, _me().id)
+    response = current_app.response_class(
+        json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="personal-data-lead-{lead.id}.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/leads/<int:lead_id>/erase", methods=["GET", "POST"])
+def lead_erase(lead_id: int):  # type: ignore[no-untyped-def]
+    """GET: what erasing will do; POST (CSRF-checked like every coach form): do it."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    if request.method == "GET":
+        plan = erasure_plan(lead.email, now=current_now())
+        return render_template("coach/lead_erase.html", lead=lead, plan=plan)
+    me = _me()
+
+    def action() -> str:
+        report = erase_person(
+            lead.email, now=current_now(), actor=me, by=me.name, settings=current_settings()
+        )
+        log.info("leads %s: personal data erased by coach %s", report.lead_ids, me.id)
+        count = len(report.lead_ids)
+        return f"Personal data erased from {count} lead{'s' if count != 1 else ''}."
+
+    return _act(lead_id, action, "#personal-data")

@@ -6,7 +6,7 @@ Until now "the leader asked for a new time" was found by scanning the lead's his
 that same scan once for booked sessions, so requests open at upgrade time stay open.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30 15:30:00
 
 """
@@ -18,7 +18,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
