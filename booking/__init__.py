@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, render_template, request
@@ -12,9 +13,15 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from . import settings
+from .cli import register as register_cli
+from .coach import blueprint as coach
 from .config import load_config
-from .database import DatabaseUnavailable, database_trouble
+from .database import DatabaseUnavailable, configure_engine, database_trouble
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .links import LinkRefused, refusal_page
+from .models import DIMENSION_LABELS, FORMAT_LABELS
+from .public import blueprint as public
+from .timefmt import format_local, format_range
 
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
@@ -39,10 +46,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from pathlib import Path
-
-    from .database import configure_engine
-
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(
@@ -57,15 +60,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .coach import auth as _coach_auth  # noqa: F401  (sign-in routes on coach_bp)
-    from .coach.views import bp as coach_bp
-    from .public import choose as _choose  # noqa: F401  (the leader's time-choosing links)
-    from .public import invite_links  # noqa: F401  (adds the invitation links to public_bp)
-    from .public import leader_session as _leader_session  # noqa: F401  (reschedule / cancel)
-    from .public.views import bp as public_bp
-
-    app.register_blueprint(public_bp)
-    app.register_blueprint(coach_bp)
+    # Every URL of each area is listed in its blueprint.py.
+    app.register_blueprint(public.bp)
+    app.register_blueprint(coach.bp)
 
 
 def register_log_privacy(app: Flask) -> None:
@@ -98,6 +95,12 @@ def register_errorhandlers(app: Flask) -> None:
         if seconds:
             response.headers["Retry-After"] = str(seconds)
         return response
+
+    @app.errorhandler(LinkRefused)
+    def link_refused(error: LinkRefused):
+        # The same page and status for the same cause, whichever link it was (links.py).
+        db.session.rollback()
+        return refusal_page(error)
 
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
@@ -155,17 +158,13 @@ def _database_trouble_response(app: Flask, reason: str, error: Exception):  # ty
 
 
 def register_commands(app: Flask) -> None:
-    from .cli import register
-
-    register(app)
+    register_cli(app)
 
 
 def register_template_helpers(app: Flask) -> None:
     from datetime import datetime
 
     from . import limits
-    from .models import DIMENSION_LABELS, FORMAT_LABELS
-    from .timefmt import format_local, format_range
 
     zone = app.extensions[settings.SETTINGS_KEY].zone
 

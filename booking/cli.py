@@ -9,8 +9,13 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import outbox
+from . import outbox, replies
+from .extensions import db
 from .log_privacy import redact
+from .models import Coach, OutboxMessage, OutboxStatus, utcnow
+from .settings import current_now, current_settings
+from .workflow import DomainError
+from .workflow.accounts import create_coach, deactivate_coach
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
@@ -49,9 +54,6 @@ def outbox_status() -> None:
     """Count messages by status; show each failed one, and each whose outcome is unknown."""
     from sqlalchemy import func, select
 
-    from .extensions import db
-    from .models import OutboxMessage, OutboxStatus
-
     rows = db.session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
@@ -85,8 +87,6 @@ def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
     """Queue messages again, due now, with the same Message-ID: failed ones by id (as `outbox
     status` lists them) or --all-failed; one whose outcome is unknown only by its id (it may
     have arrived: check with the recipient first)."""
-    from .extensions import db
-
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
     if all_failed:
@@ -112,11 +112,6 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 )
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
-    from .extensions import db
-    from .settings import current_now, current_settings
-    from .workflow import DomainError
-    from .workflow.accounts import create_coach
-
     try:
         coach = create_coach(email, name, password, now=current_now(), settings=current_settings())
     except DomainError as error:
@@ -131,9 +126,6 @@ def coach_list() -> None:
     """Every coach account, active or not."""
     from sqlalchemy import select
 
-    from .extensions import db
-    from .models import Coach
-
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.email)))
     if not coaches:
         click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
@@ -146,10 +138,6 @@ def coach_list() -> None:
 @click.argument("email")
 def coach_deactivate(email: str) -> None:
     """Stop a coach signing in (their history stays; their sessions end at once)."""
-    from .extensions import db
-    from .workflow import DomainError
-    from .workflow.accounts import deactivate_coach
-
     try:
         coach = deactivate_coach(email)
     except DomainError as error:
@@ -187,8 +175,6 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
 
     from flask import current_app
 
-    from . import replies
-
     if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
         raise click.UsageError("give at most one of --file, --maildir, --imap")
     try:
@@ -222,7 +208,6 @@ def leads_export(email: str) -> None:
     """Everything held about the person with EMAIL, as JSON on standard output."""
     import json
 
-    from .models import utcnow
     from .workflow import DomainError
     from .workflow.privacy import export_person
 
@@ -239,8 +224,6 @@ def leads_export(email: str) -> None:
 def leads_erase(email: str, yes: bool) -> None:
     """Erase the personal data of every lead with EMAIL (the rows stay, for the counts)."""
     from .extensions import db
-    from .models import utcnow
-    from .settings import current_settings
     from .workflow import DomainError
     from .workflow.privacy import erase_person, erasure_plan
 
@@ -285,8 +268,6 @@ def leads_purge(days: int | None) -> None:
     from flask import current_app
 
     from .extensions import db
-    from .models import utcnow
-    from .settings import current_settings
     from .workflow.privacy import purge_expired
 
     retention = days if days is not None else int(current_app.config["RETENTION_DAYS"])

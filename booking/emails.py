@@ -11,9 +11,9 @@ from typing import Any
 
 from flask import render_template
 
+from . import links
 from .kinds import MailKind
 from .settings import Settings
-from .urls import external_url
 
 
 @dataclass(frozen=True)
@@ -53,16 +53,16 @@ def render_draft(
 
 
 def _lead_url(lead: Any) -> str:
-    return external_url("coach.lead_detail", lead_id=lead.id)
+    return links.coach_lead_url(lead.id)
 
 
-def leader_acknowledgement(lead: Any, withdraw_url: str, *, settings: Settings) -> MailDraft:
+def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
         "We have your request for personal support",
         lead=lead,
-        withdraw_url=withdraw_url,
+        withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )
 
@@ -95,20 +95,18 @@ def coach_repeat_registration(
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
 
 
-def coach_password_reset(coach: Any, reset_url: str, *, settings: Settings) -> MailDraft:
+def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.COACH_PASSWORD_RESET,
         [coach.email],
         "Reset your coach area password",
         coach=coach,
-        reset_url=reset_url,
+        reset_url=links.password_reset_url(coach),
         settings=settings,
     )
 
 
-def leader_proposed_times(
-    proposal: Any, choose_url: str, withdraw_url: str, *, settings: Settings
-) -> MailDraft:
+def leader_proposed_times(proposal: Any, *, settings: Settings) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
@@ -119,8 +117,8 @@ def leader_proposed_times(
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
-        choose_url=choose_url,
-        withdraw_url=withdraw_url,
+        choose_url=links.choose_url(proposal),
+        withdraw_url=links.withdraw_url(proposal.lead),
         settings=settings,
     )
 
@@ -163,6 +161,22 @@ def coach_new_time_requested(
         lead=session.lead,
         session=session,
         note=note,
+        lead_url=_lead_url(session.lead),
+        settings=settings,
+    )
+
+
+def coach_session_declined(
+    session: Any, leader_name: str, when: str, source: str, *, settings: Settings
+) -> MailDraft:
+    return render_draft(
+        MailKind.COACH_SESSION_DECLINED,
+        [session.coach.email],
+        f"{leader_name} declined the session on {when}",
+        session=session,
+        leader_name=leader_name,
+        when=when,
+        source=source,
         lead_url=_lead_url(session.lead),
         settings=settings,
     )

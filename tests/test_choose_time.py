@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from booking.extensions import db
+from booking.links import make_token
 from booking.models import (
     Coach,
     CoachingSession,
@@ -27,7 +28,6 @@ from booking.models import (
     utcnow,
 )
 from booking.settings import current_settings
-from booking.tokens import make_token
 from booking.workflow import scheduling, withdraw
 from booking.workflow.scheduling import propose_times
 

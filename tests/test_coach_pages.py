@@ -309,10 +309,14 @@ def test_password_change_ends_other_sessions(app, client, coach):
     sign_in(other)
     assert other.get("/coach/").status_code == 200
     with app.app_context():
-        from booking.workflow.accounts import password_reset_token, reset_password
+        from booking.workflow.accounts import reset_password
 
-        token = password_reset_token(db.session.get(Coach, coach))
-        reset_password(token, "another new password", now=utcnow(), settings=current_settings())
+        reset_password(
+            db.session.get(Coach, coach),
+            "another new password",
+            now=utcnow(),
+            settings=current_settings(),
+        )
         db.session.commit()
     response = other.get("/coach/")
     assert response.status_code == 302

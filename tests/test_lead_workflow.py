@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 
 from booking.extensions import db
+from booking.links import read_token
 from booking.models import (
     CoachingSession,
     LeadStatus,
@@ -20,8 +22,8 @@ from booking.models import (
     SessionFormat,
     SessionStatus,
 )
+from booking.public.forms import SuitableTimesForm
 from booking.settings import current_settings
-from booking.tokens import read_token
 from booking.workflow import DomainError, withdraw
 from booking.workflow.leads import (
     STEP_ONLY,
@@ -649,8 +651,9 @@ def test_none_suit_goes_back_to_the_coach_who_can_propose_again(app_ctx, now):
     proposal = propose_times(
         lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
     )
-    with pytest.raises(DomainError, match="which times would suit"):
-        none_suit(proposal, "  ", now, settings=current_settings())
+    # A blank note is an input check, made once by the page's form (public/forms.py).
+    blank = SuitableTimesForm(formdata=MultiDict({"note": "  "}))
+    assert not blank.validate() and "which days and times would suit" in str(blank.first_error())
     none_suit(proposal, "Thursday afternoons would be better", now, settings=current_settings())
     db.session.commit()
     assert proposal.status == ProposalStatus.NONE_SUIT

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from booking import outbox
 from booking.extensions import db
+from booking.links import withdraw_url
 from booking.log_privacy import RequestLineFilter, redact
 from booking.models import Lead
-from booking.workflow.registration import withdraw_url
 
 from .browser import serve
 from .conftest import hidden_fields, valid_registration

@@ -24,6 +24,7 @@ from sqlalchemy import event, inspect, select
 from sqlalchemy.orm import Session
 
 from booking.extensions import db
+from booking.links import make_token
 from booking.models import (
     Coach,
     CoachingSession,
@@ -37,7 +38,6 @@ from booking.models import (
     utcnow,
 )
 from booking.settings import current_settings
-from booking.tokens import make_token
 from booking.workflow.scheduling import local_start, propose_times, record_agreed_time
 
 from .coach_helpers import add_coach, add_lead, csrf_token, sign_in, slot

@@ -37,7 +37,8 @@ from ..questionnaire import (
 )
 from ..settings import Settings
 from ..timefmt import time_ago
-from ..workflow.leads import booked_session, coach_moves, contact_due_by, is_overdue
+from ..workflow.leads import contact_due_by, is_overdue
+from ..workflow.lifecycle import booked_session, coach_moves
 from ..workflow.responses import (
     accepted_by_both,
     declined_lead_ids,

@@ -7,11 +7,12 @@ Signing in, timeouts and the sign-in requirement for every page are in `auth.py`
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import SelectChoice
@@ -29,6 +30,7 @@ from ..models import (
 from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.leads import add_note, assign, change_status
+from ..workflow.privacy import erase_person, erasure_plan, export_person
 from ..workflow.responses import ANSWER_WORDS
 from ..workflow.scheduling import (
     Slot,
@@ -51,7 +53,6 @@ from .queries import LeadFilters, lead_list, lead_page
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 SLOT_TAKEN = (
     "That time was booked for another session a moment ago. Nothing was changed: "
@@ -66,8 +67,6 @@ def _me() -> Coach:
 # ----- the list ---------------------------------------------------------------------------
 
 
-@bp.get("/", endpoint="leads")
-@bp.get("/leads")
 def leads():  # type: ignore[no-untyped-def]
     filters = LeadFilters.from_args(request.args)
     settings = current_settings()
@@ -134,7 +133,6 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **fo
     return body, status
 
 
-@bp.get("/leads/<int:lead_id>")
 def lead_detail(lead_id: int):  # type: ignore[no-untyped-def]
     return _render_lead(lead_id)
 
@@ -183,7 +181,6 @@ def _all_errors(form: Any) -> list[list[str]]:
     return found
 
 
-@bp.post("/leads/<int:lead_id>/status")
 def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = StatusForm(prefix="status")
@@ -205,7 +202,6 @@ def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#status", status_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/assign")
 def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     me = _me()
@@ -225,7 +221,6 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#assignment")
 
 
-@bp.post("/leads/<int:lead_id>/notes")
 def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = NoteForm(prefix="note")
@@ -239,7 +234,6 @@ def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#notes", note_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/propose")
 def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = ProposeForm(prefix="propose")
@@ -280,7 +274,6 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#proposals", propose_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/agreed")
 def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = AgreedTimeForm(prefix="agreed")
@@ -311,7 +304,6 @@ def _session_or_404(session_id: int) -> CoachingSession:
     return session
 
 
-@bp.post("/sessions/<int:session_id>/reschedule")
 def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id
@@ -339,7 +331,6 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#sessions", reschedule_forms={session_id: form})
 
 
-@bp.post("/sessions/<int:session_id>/cancel")
 def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id
@@ -360,15 +351,9 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
 
 # ----- the leader's data rights: a copy of their data, and erasure (workflow/privacy.py) ---
 
-# Imported here, not at the top, so this section merges as one block with the views above.
-import json  # noqa: E402
-
-from ..workflow.privacy import erase_person, erasure_plan, export_person  # noqa: E402
-
 ALREADY_ERASED = "This leader's personal data has already been erased."
 
 
-@bp.get("/leads/<int:lead_id>/export")
 def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
     """Everything held about the lead's person (every lead with their email), as a download."""
     lead = _lead_or_404(lead_id)
@@ -386,7 +371,6 @@ def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
     return response
 
 
-@bp.route("/leads/<int:lead_id>/erase", methods=["GET", "POST"])
 def lead_erase(lead_id: int):  # type: ignore[no-untyped-def]
     """GET: what erasing will do; POST (CSRF-checked like every coach form): do it."""
     lead = _lead_or_404(lead_id)

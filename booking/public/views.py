@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     current_app,
     redirect,
     render_template,
@@ -19,17 +18,16 @@ from flask import (
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
+from .. import links
 from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
-from ..limits import EMAIL_MAX, TEXT_MAX
+from ..limits import EMAIL_MAX
+from ..links import LinkRefused, make_token, read_token
 from ..models import Dimension, FormReceipt, Lead, SessionFormat
 from ..settings import current_now, current_settings
-from ..tokens import TokenError, make_token, read_token
-from ..validators import normalise_email, strip_control_characters
+from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
-from .forms import InterestForm
-
-bp = Blueprint("public", __name__)
+from .forms import InterestForm, WithdrawForm
 
 
 def _new_form_token() -> str:
@@ -42,7 +40,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
         return True, None
     try:
         payload = read_token("register-form", form.form_token.data or "")
-    except TokenError:
+    except LinkRefused:
         return True, None
     if time.time() - float(payload.get("t", 0)) < current_app.config["FORM_MIN_SECONDS"]:
         return True, None
@@ -64,7 +62,6 @@ def _email_limit() -> str:
     return str(current_app.config["RATELIMIT_REGISTER_PER_EMAIL"])
 
 
-@bp.route("/", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token so an expired one keeps what was typed
 @limiter.limit(_register_limit, methods=["POST"])
 @limiter.limit(_email_limit, methods=["POST"], key_func=_email_rate_key)
@@ -131,7 +128,6 @@ def mask_email(address: str) -> str:
     return f"{shown}@{domain}"
 
 
-@bp.get("/thank-you")
 def thank_you():
     masked = None
     receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
@@ -201,7 +197,6 @@ def _notice_settings() -> dict[str, object]:
     }
 
 
-@bp.get("/privacy")
 def privacy():
     text = _privacy_text()
     paragraphs = None
@@ -214,24 +209,17 @@ def privacy():
     return render_template("public/privacy.html", paragraphs=paragraphs, **_notice_settings())
 
 
-def _lead_from_withdraw_token(token: str) -> tuple[Lead | None, str | None]:
-    try:
-        payload = read_token("withdraw", token)
-    except TokenError as error:
-        return None, error.reason
-    lead = db.session.get(Lead, int(payload.get("lead", 0)))
-    return (lead, None) if lead is not None else (None, "invalid")
-
-
-@bp.route("/withdraw/<token>", methods=["GET", "POST"], endpoint="withdraw")
 def withdraw_interest(token: str):
-    lead, problem = _lead_from_withdraw_token(token)
-    if lead is None:
-        return render_template("public/link_problem.html", reason=problem), 404
+    lead = links.load_withdraw(token)
     if request.method == "POST":
-        reason = (strip_control_characters(request.form.get("reason")) or "")[:TEXT_MAX]
+        form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
         try:
-            withdraw(lead, reason=reason, now=current_now(), settings=current_settings())
+            withdraw(
+                lead,
+                reason=form.reason.data or "",
+                now=current_now(),
+                settings=current_settings(),
+            )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -240,14 +228,12 @@ def withdraw_interest(token: str):
     return render_template("public/withdraw.html", lead=lead, error=None)
 
 
-@bp.get("/healthz")
 def healthz():
     # Liveness: the process answers. Never touches the database, so an outage there does not
     # get healthy web processes restarted.
     return {"status": "ok"}
 
 
-@bp.get("/readyz")
 def readyz():
     # Readiness: can this process serve pages that need the database right now?
     if ping(db.engine, timeout_seconds=2.0):

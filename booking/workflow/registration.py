@@ -21,9 +21,9 @@ from ..models import (
     SessionFormat,
 )
 from ..settings import Settings
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
+from .lifecycle import close_open_proposals
+from .scheduling import cancel_for_withdrawal
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +49,6 @@ class RegistrationOutcome:
     lead: Lead
     # "created", "repeat" (an open lead with this email existed) or "replay" (same form again)
     result: str
-
-
-def withdraw_url(lead: Lead) -> str:
-    return external_url("public.withdraw", token=make_token("withdraw", {"lead": lead.id}))
 
 
 def _next_coach(now: datetime, settings: Settings) -> Coach | None:
@@ -144,11 +140,7 @@ def register_interest(
     if coach is not None:
         record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(
-        emails.leader_acknowledgement(lead, withdraw_url(lead), settings=settings),
-        lead_id=lead.id,
-        now=now,
-    )
+    outbox.enqueue(emails.leader_acknowledgement(lead, settings=settings), lead_id=lead.id, now=now)
     recipients = coach_notification_recipients(settings)
     if recipients:
         outbox.enqueue(
@@ -164,10 +156,6 @@ def register_interest(
 def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
-    # Late imports: scheduling builds its leader emails with withdraw_url from here.
-    from .leads import close_open_proposals
-    from .scheduling import cancel_for_withdrawal
-
     if lead.status == LeadStatus.WITHDRAWN:
         return
     if not lead.status.is_open:

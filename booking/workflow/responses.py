@@ -18,12 +18,11 @@ from sqlalchemy import or_, select
 from .. import emails, outbox
 from ..extensions import db
 from ..invites import Reply
-from ..kinds import EventKind, MailKind, Role
+from ..kinds import EventKind, Role
 from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
 from ..settings import Settings
 from ..timefmt import format_range
-from ..urls import external_url
 from .common import DomainError, record_event
 
 log = logging.getLogger(__name__)
@@ -119,17 +118,7 @@ def record_partstat(
     )
     if declined and role == Role.LEADER:
         outbox.enqueue(
-            emails.render_draft(
-                MailKind.COACH_SESSION_DECLINED,
-                [session.coach.email],
-                f"{name} declined the session on {when}",
-                session=session,
-                leader_name=name,
-                when=when,
-                source=source,
-                lead_url=external_url("coach.lead_detail", lead_id=session.lead_id),
-                settings=settings,
-            ),
+            emails.coach_session_declined(session, name, when, source, settings=settings),
             lead_id=session.lead_id,
             session_id=session.id,
             now=now,

@@ -32,11 +32,8 @@ from ..models import (
 )
 from ..settings import Settings
 from ..timefmt import format_range, local_to_utc
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
-from .leads import booked_session, close_open_proposals, move, open_proposals
-from .registration import withdraw_url
+from .lifecycle import booked_session, close_open_proposals, move, open_proposals
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -147,11 +144,6 @@ def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
         )
 
 
-def choose_url(proposal: Proposal) -> str:
-    # The token carries the proposal's id only: no personal data in the link.
-    return external_url("public.choose_time", token=make_token("choose-time", proposal.id))
-
-
 def proposal_open(proposal: Proposal) -> bool:
     """Can the leader still pick from (or answer) these times?
 
@@ -257,11 +249,7 @@ def propose_times(
         )
     db.session.flush()
     outbox.enqueue(
-        emails.leader_proposed_times(
-            proposal, choose_url(proposal), withdraw_url(lead), settings=settings
-        ),
-        lead_id=lead.id,
-        now=now,
+        emails.leader_proposed_times(proposal, settings=settings), lead_id=lead.id, now=now
     )
     return proposal
 
@@ -370,9 +358,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime, *, settings: Setting
     lead = proposal.lead
     if not proposal_open(proposal):
         raise DomainError("These times are no longer open.")
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell the coach which times would suit you.")
+    note = note.strip()  # the form requires a note of at most 2,000 characters
     proposal.status = ProposalStatus.NONE_SUIT
     proposal.leader_note = note[:TEXT_MAX]
     proposal.responded_at = now
@@ -691,10 +677,7 @@ def leader_request_new_time(
     history and to the coach, who moves the session or offers new times for it. Returns False
     when the same request is already open (a double click), with nothing recorded again."""
     _check_leader_can_change(session, now)
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell your coach which days and times would suit you.")
-    note = note[:TEXT_MAX]
+    note = note.strip()[:TEXT_MAX]  # the form requires a note of at most TEXT_MAX characters
     lead = session.lead
     current = open_new_time_request(session)
     if current is not None and current.note == note:
@@ -792,7 +775,6 @@ __all__ = [
     "Slot",
     "agree_time",
     "cancel_session",
-    "choose_url",
     "leader_can_change",
     "leader_cancel_session",
     "leader_request_new_time",
