@@ -14,11 +14,14 @@ from ..settings import Settings
 from .common import DomainError, record_event
 from .lifecycle import (
     STEP_ONLY,
+    TRANSITIONS,
     booked_session,
     can_move,
     close_open_proposals,
+    coach_moves,
     move,
     move_refusal,
+    open_proposals,
 )
 from .scheduling import cancel_session
 
@@ -115,3 +118,21 @@ def is_overdue(lead: Lead, now: datetime, working_days: int, zone: ZoneInfo) -> 
         and lead.first_contacted_at is None
         and now >= contact_due_by(lead.created_at, working_days, zone)
     )
+
+
+__all__ = [
+    # The lifecycle's names, for callers that know them from here.
+    "STEP_ONLY",
+    "TRANSITIONS",
+    "add_note",
+    "assign",
+    "booked_session",
+    "can_move",
+    "change_status",
+    "close_open_proposals",
+    "coach_moves",
+    "contact_due_by",
+    "is_overdue",
+    "move",
+    "open_proposals",
+]
