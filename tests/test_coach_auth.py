@@ -48,6 +48,14 @@ def test_hashes_are_argon2id_and_verify():
     assert not verify_password("not a hash", "eight888")
 
 
+def test_an_over_long_password_is_refused_even_when_its_start_matches():
+    # The check runs on the first MAX_LENGTH characters (so it costs the same), then refuses.
+    hashed = hash_password("x" * 128)
+    assert verify_password(hashed, "x" * 128)
+    assert not verify_password(hashed, "x" * 129)
+    assert not verify_password(hashed, "x" * 10_000)
+
+
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
