@@ -13,6 +13,7 @@ from werkzeug.exceptions import HTTPException
 
 from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .inputs import register_input_handling
 from .security import register_security
 
 
@@ -28,6 +29,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     register_security(app)
+    register_input_handling(app)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+from ..inputs import parse_id
 from ..invite_emails import leader_session_url
 from ..models import (
     CoachingSession,
@@ -136,8 +137,8 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     proposal, refusal = _open_proposal(token)
     if proposal is None:
         return refusal
-    raw = request.form.get("time", "")
-    picked = db.session.get(ProposedTime, int(raw)) if raw.isdigit() else None
+    time_id = parse_id(request.form.get("time", ""))
+    picked = db.session.get(ProposedTime, time_id) if time_id else None
     if picked is None or picked.proposal_id != proposal.id:
         # Not one of this link's times (another leader's, or made up): nothing is shown or done.
         return _render_choices(token, proposal, "Choose one of the times below.", 400)
