@@ -160,14 +160,18 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
     if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
         raise click.UsageError("give at most one of --file, --maildir, --imap")
     try:
+        limits = replies.ReplyLimits.from_config(current_app.config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    try:
         if file_path:
-            report = replies.ingest_file(file_path)
+            report = replies.ingest_file(file_path, limits=limits)
         elif maildir:
-            report = replies.ingest_maildir(maildir)
+            report = replies.ingest_maildir(maildir, limits=limits)
         elif imap:
             report = replies.ingest_imap(dict(current_app.config))
         else:
-            report = replies.ingest_message(sys.stdin.buffer.read(), label="stdin")
+            report = replies.ingest_stream(sys.stdin.buffer, label="stdin", limits=limits)
     except imaplib.IMAP4.error as error:
         raise click.ClickException(f"the IMAP server refused: {error}") from error
     except (OSError, RuntimeError) as error:

@@ -68,6 +68,9 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "IMAP_PASSWORD": (None, str),
     "IMAP_FOLDER": ("INBOX", str),
     "IMAP_SSL": (True, _bool),
+    # Calendar replies: a larger message, or one naming more attendees, is refused unread.
+    "REPLY_MAX_BYTES": (1024 * 1024, int),
+    "REPLY_MAX_ATTENDEES": (10, int),
     # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
     "QUESTIONNAIRE_FILE": (None, str),
 }
