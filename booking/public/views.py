@@ -6,6 +6,7 @@ import secrets
 import time
 from pathlib import Path
 
+from email_validator import EmailNotValidError
 from flask import (
     Blueprint,
     Response,
@@ -63,8 +64,12 @@ def _refused_with_field_errors() -> bool:
 
 
 def _email_rate_key() -> str:
-    # Only reached for a form without field errors, so the address parses.
-    return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
+    # Only reached for a form without field errors, so the address parses; should it not, the
+    # client's own bucket, never one shared by everybody.
+    try:
+        return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
+    except EmailNotValidError:
+        return f"email-unparsed:{request.remote_addr}"
 
 
 def _counts_against_email_limit(response: Response) -> bool:
