@@ -63,6 +63,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead list": "/coach/leads",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
+            "erase confirmation": f"/coach/leads/{booked.id}/erase",
         }
 
 

@@ -151,7 +151,12 @@ def test_session_cookie_flags(make_app, client, coach):
     response = sign_in(client)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    production = make_app(APP_ENV="production", SECRET_KEY="s" * 48)
+    production = make_app(
+        APP_ENV="production",
+        SECRET_KEY="s" * 48,
+        PRIVACY_CONTROLLER_NAME="Coaching Ltd",
+        PRIVACY_CONTROLLER_CONTACT="privacy@coaching.example",
+    )
     assert production.config["SESSION_COOKIE_SECURE"] is True
 
 

@@ -112,7 +112,7 @@ def test_valid_submission_redirects_and_stores_one_normalised_lead(app, client):
     thanks = client.get(response.headers["Location"])
     assert thanks.status_code == 200
     text = parse(thanks).text
-    assert "Thank you" in text and "Sian.OBrien@nhs.example" in text
+    assert "Thank you" in text and "S•••n@nhs.example" in text  # masked, looked up server-side
     assert "What happens next" in text
 
 

@@ -15,10 +15,11 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import literal_column, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from ..database import lost_a_race
 from ..extensions import db
 from ..inputs import parse_id
 from ..models import (
@@ -370,8 +371,11 @@ def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
     except DomainError as error:
         db.session.rollback()
         return _render_lead(lead_id, 409, error=str(error), **forms)
-    except IntegrityError:
-        # Another request booked the same slot between our check and our write.
+    except (IntegrityError, OperationalError) as error:
+        # Another request booked the same or an overlapping time between our check and our
+        # write. (Any other database failure is not ours to word.)
+        if not lost_a_race(error):
+            raise
         db.session.rollback()
         return _render_lead(lead_id, 409, error=SLOT_TAKEN, **forms)
     flash(message, "success")
@@ -566,3 +570,51 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
         return "Session cancelled. The leader and the coach are told."
 
     return _act(lead_id, action, "#sessions", cancel_forms={session_id: form})
+
+
+# ----- the leader's data rights: a copy of their data, and erasure (workflow/privacy.py) ---
+
+# Imported here, not at the top, so this section merges as one block with the views above.
+import json  # noqa: E402
+
+from ..workflow.privacy import erase_person, erasure_plan, export_person  # noqa: E402
+
+ALREADY_ERASED = "This leader's personal data has already been erased."
+
+
+@bp.get("/leads/<int:lead_id>/export")
+def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
+    """Everything held about the lead's person (every lead with their email), as a download."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    data = export_person(lead.email, now=utcnow())
+    log.info("lead %s: personal data exported by coach %s", lead.id, _me().id)
+    response = current_app.response_class(
+        json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="personal-data-lead-{lead.id}.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/leads/<int:lead_id>/erase", methods=["GET", "POST"])
+def lead_erase(lead_id: int):  # type: ignore[no-untyped-def]
+    """GET: what erasing will do; POST (CSRF-checked like every coach form): do it."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    if request.method == "GET":
+        plan = erasure_plan(lead.email, now=utcnow())
+        return render_template("coach/lead_erase.html", lead=lead, plan=plan)
+    me = _me()
+
+    def action() -> str:
+        report = erase_person(lead.email, now=utcnow(), actor=me, by=me.name)
+        log.info("leads %s: personal data erased by coach %s", report.lead_ids, me.id)
+        count = len(report.lead_ids)
+        return f"Personal data erased from {count} lead{'s' if count != 1 else ''}."
+
+    return _act(lead_id, action, "#personal-data")

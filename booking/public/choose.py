@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from ..database import lost_a_race
 from ..extensions import db
 from ..inputs import parse_id
 from ..invite_emails import leader_session_url
@@ -149,8 +150,11 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     except DomainError as error:
         db.session.rollback()
         return _render_choices(token, proposal, str(error), 409)
-    except IntegrityError:
-        # Two picks at once: the database let only one through. Which one won?
+    except (IntegrityError, OperationalError) as error:
+        # Two picks at once (of one time, or of overlapping times of one coach): the database
+        # let only one through. Which one won? (Any other database failure is not ours to word.)
+        if not lost_a_race(error):
+            raise
         db.session.rollback()
         proposal = db.session.get(Proposal, proposal_id)
         assert proposal is not None
