@@ -152,7 +152,11 @@ def test_an_error_summary_loads_its_script_from_a_file(client):
 def test_hsts_only_in_production(make_app):
     development = make_app().test_client().get("/privacy")
     assert "Strict-Transport-Security" not in development.headers
-    production = make_app(APP_ENV="production").test_client()
+    production = make_app(
+        APP_ENV="production",
+        PRIVACY_CONTROLLER_NAME="Compassionate Leadership Coaching Ltd",
+        PRIVACY_CONTROLLER_CONTACT="privacy@example.org",
+    ).test_client()
     for path in ("/", "/privacy", "/no-such-page", "/static/site.css"):
         with production.get(path) as response:
             assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
