@@ -62,6 +62,8 @@ def site(app, client) -> Site:
             ),
             "password reset": f"/coach/password-reset/{password_reset_token(coach)}",
             "lead detail": f"/coach/leads/{lead.id}",
+            "lead export": f"/coach/leads/{lead.id}/export",
+            "lead erase": f"/coach/leads/{lead.id}/erase",
         }
     return Site(urls)
 
@@ -83,10 +85,13 @@ PAGES = [
     ("coach sign-in", "GET /coach/sign-in", False),
     ("coach leads", "GET signed-in /coach/leads", False),
     ("coach lead detail", "GET signed-in lead detail", False),
+    ("coach lead export", "GET signed-in lead export", False),
+    ("coach lead erase", "GET signed-in lead erase", False),
     ("bad link", "GET /withdraw/not-a-token", False),
     ("not found", "GET /no-such-page", False),
     ("method not allowed", "PUT /privacy", False),
     ("health check", "GET /healthz", False),
+    ("readiness check", "GET /readyz", False),
     ("static css", "GET /static/site.css", True),
     ("static js", "GET /static/error-summary.js", True),
 ]
