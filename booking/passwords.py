@@ -56,15 +56,19 @@ def hash_password(password: str, hashing: PasswordHashing = DEFAULT_HASHING) -> 
 def verify_password(
     password_hash: str, password: str, hashing: PasswordHashing = DEFAULT_HASHING
 ) -> bool:
-    """Any Argon2 hash verifies by its own embedded parameters; `hashing` only picks the
-    hasher object."""
-    if len(password) > MAX_LENGTH:
-        # Never spend Argon2 time on an absurdly long guess.
-        return False
+    """Whether `password` matches. Every call spends the same Argon2 work, whatever the input:
+    an over-long guess is checked (cut to MAX_LENGTH) and then refused, and an unreadable stored
+    hash is answered by a check against the dummy hash, so timing tells nothing about either.
+    Any Argon2 hash verifies by its own embedded parameters; `hashing` picks the dummy's."""
+    too_long = len(password) > MAX_LENGTH
     try:
-        return _hasher(hashing).verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+        matches = _hasher(hashing).verify(password_hash, password[:MAX_LENGTH])
+    except InvalidHashError:
+        verify_against_dummy(password, hashing)
         return False
+    except VerificationError:
+        return False
+    return matches and not too_long
 
 
 def needs_rehash(password_hash: str, hashing: PasswordHashing = DEFAULT_HASHING) -> bool:
@@ -82,7 +86,7 @@ def _dummy_hash(hashing: PasswordHashing) -> str:
 
 def verify_against_dummy(password: str, hashing: PasswordHashing = DEFAULT_HASHING) -> None:
     """Spend the same Argon2 work as a real check, so an unknown email is not told by timing."""
-    verify_password(_dummy_hash(hashing), password[:MAX_LENGTH], hashing)
+    verify_password(_dummy_hash(hashing), password, hashing)
 
 
 def fingerprint(password_hash: str) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, literal_column, or_, select
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
+from ..inputs import parse_id
 from ..kinds import Role
 from ..limits import SEARCH_MAX
 from ..models import (
@@ -71,7 +72,7 @@ class LeadFilters:
         if status not in {s.value for s in LeadStatus} | {"open"}:
             status = ""
         coach = args.get("coach", "")
-        if not (coach in ("me", "none") or coach.isdigit()):
+        if not (coach in ("me", "none") or parse_id(coach)):
             coach = ""
         dimension = args.get("dimension", "")
         if dimension not in {d.value for d in Dimension}:
@@ -82,7 +83,7 @@ class LeadFilters:
             coach=coach,
             dimension=dimension,
             q=" ".join(args.get("q", "").split())[:SEARCH_MAX],
-            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+            page=min(parse_id(page) or 1, 10_000),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from wtforms import SelectChoice
 
 from ..database import lost_a_race
 from ..extensions import db
+from ..inputs import parse_id
 from ..models import (
     DIMENSION_LABELS,
     Coach,
@@ -209,7 +210,8 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
         target: Coach | None = me
     else:
         raw = request.form.get("assign-coach_id", "")
-        target = db.session.get(Coach, int(raw)) if raw.isdigit() else None
+        coach_id = parse_id(raw)
+        target = db.session.get(Coach, coach_id) if coach_id else None
         if target is None:
             return _render_lead(lead_id, 400, error="Choose the coach to hand this lead on to.")
 
