@@ -12,6 +12,7 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from . import settings
 from .cli import register as register_cli
 from .coach import blueprint as coach
 from .config import load_config
@@ -33,6 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
+    settings.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -164,10 +166,23 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from datetime import datetime
+
+    from . import limits
+
+    zone = app.extensions[settings.SETTINGS_KEY].zone
+
+    def local_time(moment: datetime, with_day: bool = True) -> str:
+        return format_local(moment, zone, with_day)
+
+    def local_range(starts: datetime, ends: datetime) -> str:
+        return format_range(starts, ends, zone)
+
     app.jinja_env.globals.update(
         DIMENSION_LABELS=DIMENSION_LABELS,
         FORMAT_LABELS=FORMAT_LABELS,
         firm_name=app.config["FIRM_NAME"],
+        limits=limits,
     )
-    app.jinja_env.filters["local_time"] = format_local
-    app.jinja_env.filters["local_range"] = format_range
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["local_range"] = local_range

@@ -93,6 +93,11 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "REPLY_MAX_ATTENDEES": (10, int),
     # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
     "QUESTIONNAIRE_FILE": (None, str),
+    # Argon2id cost of coach password hashes; the defaults are argon2-cffi's (RFC 9106 low
+    # memory). Lower them only for tests.
+    "ARGON2_TIME_COST": (3, int),
+    "ARGON2_MEMORY_COST": (65536, int),
+    "ARGON2_PARALLELISM": (4, int),
 }
 
 

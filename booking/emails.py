@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from . import links
+from .kinds import MailKind
+from .settings import Settings
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,13 @@ class MailDraft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> MailDraft:
-    """Render templates/email/<kind>.txt and .html with the shared context."""
-    context.setdefault("firm_name", current_app.config["FIRM_NAME"])
-    context.setdefault("base_url", current_app.config["BASE_URL"])
+def render_draft(
+    kind: str, to: list[str], subject: str, *, settings: Settings, **context: Any
+) -> MailDraft:
+    """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
+    MailKind, or the name of a template whose caller sets the draft's kind)."""
+    context.setdefault("firm_name", settings.firm_name)
+    context.setdefault("base_url", settings.base_url)
     context.setdefault("subject", subject)
     return MailDraft(
         kind=kind,
@@ -51,57 +56,61 @@ def _lead_url(lead: Any) -> str:
     return links.coach_lead_url(lead.id)
 
 
-def leader_acknowledgement(lead: Any) -> MailDraft:
+def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
-        "leader_acknowledgement",
+        MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
         "We have your request for personal support",
         lead=lead,
         withdraw_url=links.withdraw_url(lead),
+        settings=settings,
     )
 
 
-def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
+def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_new_lead",
+        MailKind.COACH_NEW_LEAD,
         recipients,
         f"New request for personal support: {lead.full_name}, {lead.organisation}",
         lead=lead,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
 def coach_repeat_registration(
-    lead: Any, recipients: list[str], submitted: dict[str, Any]
+    lead: Any, recipients: list[str], submitted: dict[str, Any], *, settings: Settings
 ) -> MailDraft:
     return render_draft(
-        "coach_repeat_registration",
+        MailKind.COACH_REPEAT_REGISTRATION,
         recipients,
         f"{lead.full_name} registered again (open request)",
         lead=lead,
         submitted=submitted,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
 
 
-def coach_password_reset(coach: Any) -> MailDraft:
+def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_password_reset",
+        MailKind.COACH_PASSWORD_RESET,
         [coach.email],
         "Reset your coach area password",
         coach=coach,
         reset_url=links.password_reset_url(coach),
+        settings=settings,
     )
 
 
-def leader_proposed_times(proposal: Any) -> MailDraft:
+def leader_proposed_times(proposal: Any, *, settings: Settings) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
-        "leader_proposed_times",
+        MailKind.LEADER_PROPOSED_TIMES,
         [proposal.lead.email],
         "New times for your coaching session"
         if proposal.moves_session is not None
@@ -110,12 +119,13 @@ def leader_proposed_times(proposal: Any) -> MailDraft:
         proposal=proposal,
         choose_url=links.choose_url(proposal),
         withdraw_url=links.withdraw_url(proposal.lead),
+        settings=settings,
     )
 
 
-def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
+def coach_none_suit(proposal: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_none_suit",
+        MailKind.COACH_NONE_SUIT,
         recipients,
         f"None of the new times suit {proposal.lead.full_name} (the session stays booked)"
         if proposal.moves_session is not None
@@ -123,37 +133,44 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
         lead=proposal.lead,
         proposal=proposal,
         lead_url=_lead_url(proposal.lead),
+        settings=settings,
     )
 
 
 def coach_leader_withdrawn(
-    lead: Any, recipients: list[str], cancelled_session: Any | None
+    lead: Any, recipients: list[str], cancelled_session: Any | None, *, settings: Settings
 ) -> MailDraft:
     return render_draft(
-        "coach_leader_withdrawn",
+        MailKind.COACH_LEADER_WITHDRAWN,
         recipients,
         f"{lead.full_name} has withdrawn their interest",
         lead=lead,
         cancelled_session=cancelled_session,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
-def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> MailDraft:
+def coach_new_time_requested(
+    session: Any, note: str, recipients: list[str], *, settings: Settings
+) -> MailDraft:
     return render_draft(
-        "coach_new_time_requested",
+        MailKind.COACH_NEW_TIME_REQUESTED,
         recipients,
         f"{session.lead.full_name} asks for a different time for their session",
         lead=session.lead,
         session=session,
         note=note,
         lead_url=_lead_url(session.lead),
+        settings=settings,
     )
 
 
-def coach_session_declined(session: Any, leader_name: str, when: str, source: str) -> MailDraft:
+def coach_session_declined(
+    session: Any, leader_name: str, when: str, source: str, *, settings: Settings
+) -> MailDraft:
     return render_draft(
-        "coach_session_declined",
+        MailKind.COACH_SESSION_DECLINED,
         [session.coach.email],
         f"{leader_name} declined the session on {when}",
         session=session,
@@ -161,4 +178,5 @@ def coach_session_declined(session: Any, leader_name: str, when: str, source: st
         when=when,
         source=source,
         lead_url=_lead_url(session.lead),
+        settings=settings,
     )

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from booking.extensions import db
 from booking.models import utcnow
 
-from .coach_helpers import PASSWORD, add_coach, add_lead, fast_passwords  # noqa: F401
+from .coach_helpers import PASSWORD, add_coach, add_lead
 
 pytestmark = pytest.mark.browser
 

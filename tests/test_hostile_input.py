@@ -25,9 +25,10 @@ from booking.links import make_token, password_reset_token
 from booking.models import OutboxMessage, utcnow
 from booking.public import forms as public_forms
 from booking.questionnaire import load_questionnaire
+from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, sign_in, slot
 from .conftest import hidden_fields, valid_registration
 from .invite_helpers import make_session
 
@@ -69,7 +70,13 @@ def _world(app: Flask) -> dict[str, dict[str, list[Any]]]:
         other = add_coach("resets@example.org", "Reset Coach", now=now)
         lead = add_lead(now, 1)
         lead.assigned_coach = coach
-        propose_times(lead, coach, [slot(date.today() + timedelta(days=9), 10)], now)
+        propose_times(
+            lead,
+            coach,
+            [slot(date.today() + timedelta(days=9), 10)],
+            now,
+            settings=current_settings(),
+        )
         session = make_session()
         db.session.commit()
         body = db.session.scalars(

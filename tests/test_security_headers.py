@@ -18,9 +18,10 @@ from booking.extensions import db
 from booking.links import make_token, password_reset_token
 from booking.models import OutboxMessage, utcnow
 from booking.security import CONTENT_SECURITY_POLICY
+from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, csrf_token, fast_passwords, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, csrf_token, sign_in, slot
 from .conftest import hidden_fields, valid_registration
 from .invite_helpers import make_session
 
@@ -42,7 +43,13 @@ def site(app, client) -> Site:
         coach = add_coach(now=now)
         lead = add_lead(now, 1)
         lead.assigned_coach = coach
-        propose_times(lead, coach, [slot(date.today() + timedelta(days=9), 10)], now)
+        propose_times(
+            lead,
+            coach,
+            [slot(date.today() + timedelta(days=9), 10)],
+            now,
+            settings=current_settings(),
+        )
         session = make_session()
         db.session.commit()
         body = db.session.scalars(

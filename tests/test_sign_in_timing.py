@@ -1,20 +1,23 @@
 """Sign-in timing does not tell whether an email has an account (issue 7, item 1).
 
-Uses argon2-cffi's real default costs (this module does not import `fast_passwords`): with the
-cheap test parameters every path would take microseconds and the comparison would prove nothing.
+Uses argon2-cffi's real default costs (the production settings, not the tests' cheap ARGON2_*
+settings): with the cheap parameters every path would take microseconds and the comparison
+would prove nothing.
 """
 
 from __future__ import annotations
 
 import statistics
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from booking.extensions import db
 from booking.models import Coach
-from booking.passwords import MAX_LENGTH, _dummy_hash, _hasher, hash_password
+from booking.passwords import MAX_LENGTH, PasswordHashing, hash_password
+from booking.settings import current_settings
 from booking.workflow import DomainError
 from booking.workflow.accounts import authenticate
 
@@ -26,14 +29,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_every_refused_sign_in_costs_the_same_argon2_work(app_ctx, now):
-    # The real defaults, not a cheap test hasher (a check on the test itself).
-    assert _hasher.memory_cost >= 19 * 1024 and _hasher.time_cost >= 2
-    # An earlier test may have left a dummy hash made with the cheap test parameters.
-    _dummy_hash.cache_clear()
+    # The real defaults, not the cheap test settings (a check on the test itself).
+    real = PasswordHashing()
+    assert real.memory_cost >= 19 * 1024 and real.time_cost >= 2
+    settings = replace(current_settings(), password_hashing=real)
     active = Coach(
         email="maya@example.org",
         name="Maya",
-        password_hash=hash_password(PASSWORD),
+        password_hash=hash_password(PASSWORD, real),
         active=True,
         created_at=now,
     )
@@ -64,7 +67,7 @@ def test_every_refused_sign_in_costs_the_same_argon2_work(app_ctx, now):
             at = now + timedelta(hours=attempt)
             started = time.perf_counter()
             with pytest.raises(DomainError):
-                authenticate(email, password, address="192.0.2.1", now=at)
+                authenticate(email, password, address="192.0.2.1", now=at, settings=settings)
             times[name].append(time.perf_counter() - started)
             db.session.rollback()
 

@@ -10,7 +10,7 @@ from booking.config import ConfigError
 from booking.extensions import db
 from booking.models import Lead, LoginFailure
 
-from .coach_helpers import csrf_token, fast_passwords  # noqa: F401
+from .coach_helpers import csrf_token
 from .conftest import count_rows, submit_registration
 
 ONE_PER_HOUR = {"RATELIMIT_REGISTER_PER_ADDRESS": "1 per hour"}

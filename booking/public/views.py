@@ -24,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from .. import links
 from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
+from ..limits import EMAIL_MAX
 from ..links import LinkRefused, make_token, read_token
-from ..models import Dimension, FormReceipt, Lead, SessionFormat, utcnow
+from ..models import Dimension, FormReceipt, Lead, SessionFormat
+from ..settings import current_now, current_settings
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm, WithdrawForm
@@ -67,7 +69,7 @@ def _email_rate_key() -> str:
     # Only reached for a form without field errors, so the address parses; should it not, the
     # client's own bucket, never one shared by everybody.
     try:
-        return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
+        return "email:" + normalise_email(request.form.get("email", ""))[:EMAIL_MAX].lower()
     except EmailNotValidError:
         return f"email-unparsed:{request.remote_addr}"
 
@@ -130,7 +132,7 @@ def register():
         consent=bool(form.consent.data),
     )
     try:
-        register_interest(data, form_token=nonce, now=utcnow())
+        register_interest(data, form_token=nonce, now=current_now(), settings=current_settings())
         db.session.commit()
     except IntegrityError:
         # The same form arrived twice at once; the other request stored it.
@@ -159,7 +161,7 @@ def mask_email(address: str) -> str:
 def thank_you():
     masked = None
     receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
-    if receipt is not None and utcnow() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
+    if receipt is not None and current_now() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
         lead = db.session.get(Lead, receipt.lead_id)
         if lead is not None and lead.erased_at is None:
             masked = mask_email(lead.email)
@@ -242,7 +244,12 @@ def withdraw_interest(token: str):
     if request.method == "POST":
         form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
         try:
-            withdraw(lead, reason=form.reason.data or "", now=utcnow())
+            withdraw(
+                lead,
+                reason=form.reason.data or "",
+                now=current_now(),
+                settings=current_settings(),
+            )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
