@@ -12,14 +12,17 @@ from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from . import settings
 from .cli import register as register_cli
 from .coach import blueprint as coach
 from .config import load_config
 from .database import DatabaseUnavailable, configure_engine, database_trouble
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .inputs import register_input_handling
 from .links import LinkRefused, refusal_page
 from .models import DIMENSION_LABELS, FORMAT_LABELS
 from .public import blueprint as public
+from .security import register_security
 from .timefmt import format_local, format_range
 from .validators import display_phone, phone_link
 
@@ -32,9 +35,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
+    settings.init_app(app)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    register_security(app)
+    register_input_handling(app)
     register_extensions(app)
     register_blueprints(app)
     register_log_privacy(app)
@@ -161,12 +167,25 @@ def register_commands(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from datetime import datetime
+
+    from . import limits
+
+    zone = app.extensions[settings.SETTINGS_KEY].zone
+
+    def local_time(moment: datetime, with_day: bool = True) -> str:
+        return format_local(moment, zone, with_day)
+
+    def local_range(starts: datetime, ends: datetime) -> str:
+        return format_range(starts, ends, zone)
+
     app.jinja_env.globals.update(
         DIMENSION_LABELS=DIMENSION_LABELS,
         FORMAT_LABELS=FORMAT_LABELS,
         firm_name=app.config["FIRM_NAME"],
+        limits=limits,
     )
-    app.jinja_env.filters["local_time"] = format_local
-    app.jinja_env.filters["local_range"] = format_range
+    app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["local_range"] = local_range
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["phone_link"] = phone_link

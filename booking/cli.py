@@ -13,6 +13,7 @@ from . import outbox, replies
 from .extensions import db
 from .log_privacy import redact
 from .models import Coach, OutboxMessage, OutboxStatus, utcnow
+from .settings import current_now, current_settings
 from .workflow import DomainError
 from .workflow.accounts import create_coach, deactivate_coach
 
@@ -112,7 +113,7 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
     try:
-        coach = create_coach(email, name, password, now=utcnow())
+        coach = create_coach(email, name, password, now=current_now(), settings=current_settings())
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
@@ -207,7 +208,6 @@ def leads_export(email: str) -> None:
     """Everything held about the person with EMAIL, as JSON on standard output."""
     import json
 
-    from .models import utcnow
     from .workflow import DomainError
     from .workflow.privacy import export_person
 
@@ -224,7 +224,6 @@ def leads_export(email: str) -> None:
 def leads_erase(email: str, yes: bool) -> None:
     """Erase the personal data of every lead with EMAIL (the rows stay, for the counts)."""
     from .extensions import db
-    from .models import utcnow
     from .workflow import DomainError
     from .workflow.privacy import erase_person, erasure_plan
 
@@ -242,7 +241,7 @@ def leads_erase(email: str, yes: bool) -> None:
     if not yes:
         click.confirm("Erase this person's data? It cannot be undone", abort=True)
     try:
-        report = erase_person(email, now=now, by="the operator")
+        report = erase_person(email, now=now, by="the operator", settings=current_settings())
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
@@ -269,11 +268,10 @@ def leads_purge(days: int | None) -> None:
     from flask import current_app
 
     from .extensions import db
-    from .models import utcnow
     from .workflow.privacy import purge_expired
 
     retention = days if days is not None else int(current_app.config["RETENTION_DAYS"])
-    erased = purge_expired(now=utcnow(), retention_days=retention)
+    erased = purge_expired(now=utcnow(), retention_days=retention, settings=current_settings())
     db.session.commit()
     click.echo(
         f"purge: {len(erased)} lead{'s' if len(erased) != 1 else ''} erased "

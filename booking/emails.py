@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from . import links
+from .kinds import MailKind
 from .models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
+from .settings import Settings
 from .validators import display_phone
 
 
@@ -36,10 +38,13 @@ class MailDraft:
     attachments: list[Attachment] = field(default_factory=list)
 
 
-def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> MailDraft:
-    """Render templates/email/<kind>.txt and .html with the shared context."""
-    context.setdefault("firm_name", current_app.config["FIRM_NAME"])
-    context.setdefault("base_url", current_app.config["BASE_URL"])
+def render_draft(
+    kind: str, to: list[str], subject: str, *, settings: Settings, **context: Any
+) -> MailDraft:
+    """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
+    MailKind, or the name of a template whose caller sets the draft's kind)."""
+    context.setdefault("firm_name", settings.firm_name)
+    context.setdefault("base_url", settings.base_url)
     context.setdefault("subject", subject)
     return MailDraft(
         kind=kind,
@@ -54,35 +59,38 @@ def _lead_url(lead: Any) -> str:
     return links.coach_lead_url(lead.id)
 
 
-def leader_acknowledgement(lead: Any) -> MailDraft:
+def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
-        "leader_acknowledgement",
+        MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
         "We have your request for personal support",
         lead=lead,
         withdraw_url=links.withdraw_url(lead),
+        settings=settings,
     )
 
 
-def leader_repeat_registration(lead: Any) -> MailDraft:
+def leader_repeat_registration(lead: Any, *, settings: Settings) -> MailDraft:
     """The leader registered again while their request was still open: no second request is
     made, and this says so (the confirmation page promises an email)."""
     return render_draft(
-        "leader_repeat_registration",
+        MailKind.LEADER_REPEAT_REGISTRATION,
         [lead.email],
         "We already have your request for personal support",
         lead=lead,
         withdraw_url=links.withdraw_url(lead),
+        settings=settings,
     )
 
 
-def coach_new_lead(lead: Any, recipients: list[str]) -> MailDraft:
+def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_new_lead",
+        MailKind.COACH_NEW_LEAD,
         recipients,
         f"New request for personal support: {lead.full_name}, {lead.organisation}",
         lead=lead,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
@@ -148,38 +156,42 @@ def repeat_changes(lead: Any, sent: SimpleNamespace) -> list[tuple[str, str, str
 
 
 def coach_repeat_registration(
-    lead: Any, recipients: list[str], submitted: dict[str, Any]
+    lead: Any, recipients: list[str], submitted: dict[str, Any], *, settings: Settings
 ) -> MailDraft:
     sent = _as_sent(submitted)
     return render_draft(
-        "coach_repeat_registration",
+        MailKind.COACH_REPEAT_REGISTRATION,
         recipients,
         f"{lead.full_name} registered again (open request)",
         lead=lead,
         sent=sent,
         changes=repeat_changes(lead, sent),
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
 
 
-def coach_password_reset(coach: Any) -> MailDraft:
+def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_password_reset",
+        MailKind.COACH_PASSWORD_RESET,
         [coach.email],
         "Reset your coach area password",
         coach=coach,
         reset_url=links.password_reset_url(coach),
+        settings=settings,
     )
 
 
-def leader_proposed_times(proposal: Any, *, leader_asked: bool = False) -> MailDraft:
+def leader_proposed_times(
+    proposal: Any, *, settings: Settings, leader_asked: bool = False
+) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
-        "leader_proposed_times",
+        MailKind.LEADER_PROPOSED_TIMES,
         [proposal.lead.email],
         "New times for your coaching session"
         if proposal.moves_session is not None
@@ -189,12 +201,13 @@ def leader_proposed_times(proposal: Any, *, leader_asked: bool = False) -> MailD
         leader_asked=leader_asked,
         choose_url=links.choose_url(proposal),
         withdraw_url=links.withdraw_url(proposal.lead),
+        settings=settings,
     )
 
 
-def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
+def coach_none_suit(proposal: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
-        "coach_none_suit",
+        MailKind.COACH_NONE_SUIT,
         recipients,
         f"None of the new times suit {proposal.lead.full_name} (the session stays booked)"
         if proposal.moves_session is not None
@@ -202,37 +215,44 @@ def coach_none_suit(proposal: Any, recipients: list[str]) -> MailDraft:
         lead=proposal.lead,
         proposal=proposal,
         lead_url=_lead_url(proposal.lead),
+        settings=settings,
     )
 
 
 def coach_leader_withdrawn(
-    lead: Any, recipients: list[str], cancelled_session: Any | None
+    lead: Any, recipients: list[str], cancelled_session: Any | None, *, settings: Settings
 ) -> MailDraft:
     return render_draft(
-        "coach_leader_withdrawn",
+        MailKind.COACH_LEADER_WITHDRAWN,
         recipients,
         f"{lead.full_name} has withdrawn their interest",
         lead=lead,
         cancelled_session=cancelled_session,
         lead_url=_lead_url(lead),
+        settings=settings,
     )
 
 
-def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> MailDraft:
+def coach_new_time_requested(
+    session: Any, note: str, recipients: list[str], *, settings: Settings
+) -> MailDraft:
     return render_draft(
-        "coach_new_time_requested",
+        MailKind.COACH_NEW_TIME_REQUESTED,
         recipients,
         f"{session.lead.full_name} asks for a different time for their session",
         lead=session.lead,
         session=session,
         note=note,
         lead_url=_lead_url(session.lead),
+        settings=settings,
     )
 
 
-def coach_session_declined(session: Any, leader_name: str, when: str, source: str) -> MailDraft:
+def coach_session_declined(
+    session: Any, leader_name: str, when: str, source: str, *, settings: Settings
+) -> MailDraft:
     return render_draft(
-        "coach_session_declined",
+        MailKind.COACH_SESSION_DECLINED,
         [session.coach.email],
         f"{leader_name} declined the session on {when}",
         session=session,
@@ -240,4 +260,5 @@ def coach_session_declined(session: Any, leader_name: str, when: str, source: st
         when=when,
         source=source,
         lead_url=_lead_url(session.lead),
+        settings=settings,
     )

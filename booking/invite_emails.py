@@ -17,12 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import current_app, render_template
+from flask import render_template
 
 from . import invites
 from .emails import Attachment, MailDraft, render_draft
+from .kinds import MailKind, Role
 from .links import (
-    ROLES,
     coach_lead_url,
     leader_session_url,
     questionnaire_url,
@@ -31,10 +31,11 @@ from .links import (
 )
 from .models import CoachingSession, LeadStatus, PartStat, SessionFormat
 from .questionnaire import questionnaire_pdf
+from .settings import Settings
 from .timefmt import format_range
 
 INVITE_KINDS = ("new", "updated", "cancelled")
-REMINDER_KIND = "session_reminder"
+REMINDER_KIND = MailKind.SESSION_REMINDER
 PDF_FILENAME = "reflection-questionnaire.pdf"
 
 
@@ -48,24 +49,22 @@ def join_text(session: CoachingSession) -> str:
     return f"In person: {detail}" if detail else "In person"
 
 
-def _party(session: CoachingSession, role: str) -> tuple[str, str]:
-    if role == "leader":
+def _party(session: CoachingSession, role: Role) -> tuple[str, str]:
+    if Role(role) == Role.LEADER:
         return session.lead.email, session.lead.full_name
-    if role == "coach":
-        return session.coach.email, session.coach.name
-    raise ValueError(f"unknown role {role!r}")
+    return session.coach.email, session.coach.name
 
 
-def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
+def _context(session: CoachingSession, role: Role, kind: str, settings: Settings) -> dict[str, Any]:
     email, name = _party(session, role)
-    leader = role == "leader"
+    leader = role == Role.LEADER
     return {
         "session": session,
         "role": role,
         "change": kind,
         "recipient_name": name,
         "other_name": session.coach.name if leader else session.lead.full_name,
-        "when": format_range(session.starts_at, session.ends_at),
+        "when": format_range(session.starts_at, session.ends_at, settings.zone),
         "join": join_text(session),
         "join_link": session.join_detail
         if session.format == SessionFormat.VIDEO
@@ -92,40 +91,41 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
     }
 
 
-def _summary(session: CoachingSession, role: str) -> str:
-    firm = current_app.config["FIRM_NAME"]
-    if role == "leader":
+def _summary(session: CoachingSession, role: Role, settings: Settings) -> str:
+    firm = settings.firm_name
+    if role == Role.LEADER:
         return f"Coaching session with {session.coach.name} ({firm})"
     return f"Coaching session: {session.lead.full_name}"
 
 
 def calendar_text(
     session: CoachingSession,
-    role: str,
+    role: Role,
     kind: str,
     now: datetime,
+    settings: Settings,
     *,
     reason: str = "",
     cancelled_by: str = "coach",
 ) -> str:
     """The iCalendar object for one party: REQUEST for new/updated, CANCEL for cancelled."""
-    context = _context(session, role, kind)
+    context = _context(session, role, kind, settings)
     description = render_template(
         "email/invite_description.txt",
         **context,
         reason=reason,
         cancelled_by=cancelled_by,
-        firm_name=current_app.config["FIRM_NAME"],
+        firm_name=settings.firm_name,
     ).strip()
     build = invites.build_cancel if kind == "cancelled" else invites.build_request
     return build(
         session,
-        current_app.config["FIRM_NAME"],
-        current_app.config["INVITE_ORGANIZER_EMAIL"],
+        settings.firm_name,
+        settings.invite_organizer_email,
         now,
         description,
         url=context["questionnaire_url"] or context["lead_url"],
-        summary=_summary(session, role),
+        summary=_summary(session, role, settings),
     )
 
 
@@ -138,10 +138,11 @@ _SUBJECTS = {
 
 def invitation(
     session: CoachingSession,
-    recipient_role: str,
+    recipient_role: Role,
     kind: str = "new",
     *,
     now: datetime,
+    settings: Settings,
     reason: str = "",
     cancelled_by: str = "coach",
 ) -> MailDraft:
@@ -153,19 +154,20 @@ def invitation(
     if kind not in INVITE_KINDS:
         raise ValueError(f"unknown invitation kind {kind!r}")
     email, _ = _party(session, recipient_role)
-    context = _context(session, recipient_role, kind)
+    context = _context(session, recipient_role, kind, settings)
     context["cancelled_by"] = cancelled_by
-    summary = _summary(session, recipient_role)
+    summary = _summary(session, recipient_role, settings)
     draft = render_draft(
         f"invite_{kind}",
         [email],
         _SUBJECTS[kind].format(summary=summary, when=context["when"]),
         reason=reason,
+        settings=settings,
         **context,
     )
     method = "CANCEL" if kind == "cancelled" else "REQUEST"
     calendar = calendar_text(
-        session, recipient_role, kind, now, reason=reason, cancelled_by=cancelled_by
+        session, recipient_role, kind, now, settings, reason=reason, cancelled_by=cancelled_by
     )
     draft.calendar = calendar
     draft.calendar_method = method
@@ -182,20 +184,21 @@ def invitation(
             Attachment(
                 PDF_FILENAME,
                 "application/pdf",
-                questionnaire_pdf(),
+                questionnaire_pdf(settings.questionnaire_path, settings.firm_name),
             )
         )
     return draft
 
 
-def reminder(session: CoachingSession, recipient_role: str) -> MailDraft:
+def reminder(session: CoachingSession, recipient_role: Role, *, settings: Settings) -> MailDraft:
     """A plain reminder email (no calendar: the event is already in the calendar)."""
     email, _ = _party(session, recipient_role)
-    context = _context(session, recipient_role, "reminder")
+    context = _context(session, recipient_role, "reminder", settings)
     return render_draft(
         REMINDER_KIND,
         [email],
-        f"Reminder: {_summary(session, recipient_role)}, {context['when']}",
+        f"Reminder: {_summary(session, recipient_role, settings)}, {context['when']}",
+        settings=settings,
         **context,
     )
 
@@ -204,7 +207,6 @@ __all__ = [
     "INVITE_KINDS",
     "PDF_FILENAME",
     "REMINDER_KIND",
-    "ROLES",
     "calendar_text",
     "invitation",
     "join_text",

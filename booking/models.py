@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .limits import DETAIL_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
 
 if TYPE_CHECKING:  # Flask-SQLAlchemy's db.Model is dynamic; mypy sees the declarative base.
     from .extensions import Base as Model
@@ -158,8 +159,8 @@ class Coach(Model):
     __tablename__ = "coach"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -198,7 +199,7 @@ class LoginFailure(Model):
     __tablename__ = "login_failure"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
     address: Mapped[str] = mapped_column(String(64), index=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
@@ -225,16 +226,16 @@ class Lead(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    full_name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    phone: Mapped[str | None] = mapped_column(String(32))
-    organisation: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(NAME_MAX))
+    email: Mapped[str] = mapped_column(String(EMAIL_MAX), index=True)
+    phone: Mapped[str | None] = mapped_column(String(PHONE_MAX))
+    organisation: Mapped[str] = mapped_column(String(NAME_MAX))
+    role: Mapped[str] = mapped_column(String(NAME_MAX))
     # Comma-separated Dimension values, in a fixed order.
     dimensions: Mapped[str] = mapped_column(String(100), default="")
     help_text: Mapped[str] = mapped_column(Text, default="")
     preferred_format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
-    availability: Mapped[str] = mapped_column(String(500), default="")
+    availability: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
     consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
     status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus), default=LeadStatus.NEW)
     status_reason: Mapped[str] = mapped_column(Text, default="")
@@ -343,7 +344,7 @@ class ProposedTime(Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
     # The joining link, the number to call or the address, by format.
-    join_detail: Mapped[str] = mapped_column(String(500), default="")
+    join_detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
 
     proposal: Mapped[Proposal] = relationship(back_populates="times")
 
@@ -395,7 +396,7 @@ class CoachingSession(Model):
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
-    join_detail: Mapped[str] = mapped_column(String(500), default="")
+    join_detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
     uid: Mapped[str] = mapped_column(String(120), unique=True)
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[SessionStatus] = mapped_column(
@@ -411,9 +412,22 @@ class CoachingSession(Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancel_reason: Mapped[str] = mapped_column(Text, default="")
+    # The leader's open request for a different time (from their session page, or "none of
+    # the new times suit"): set by the request, cleared when the session moves, new times are
+    # offered or it is cancelled. Both None when there is no open request.
+    new_time_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    new_time_request_note: Mapped[str | None] = mapped_column(Text)
 
     lead: Mapped[Lead] = relationship()
     coach: Mapped[Coach] = relationship()
+
+    def set_new_time_request(self, at: datetime, note: str) -> None:
+        self.new_time_requested_at = at
+        self.new_time_request_note = note
+
+    def clear_new_time_request(self) -> None:
+        self.new_time_requested_at = None
+        self.new_time_request_note = None
 
 
 class QuestionnaireResponse(Model):

@@ -16,12 +16,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from flask import current_app, has_app_context
+from .limits import TEXT_MAX
 
 DEFAULT_FILE = Path(__file__).with_name("questionnaire.json")
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 QUESTION_KINDS = ("rating", "text")
-TEXT_MAX_LENGTH = 2000
+TEXT_MAX_LENGTH = TEXT_MAX
 _ID = re.compile(r"^[a-z][a-z0-9_-]{0,39}$")
 
 
@@ -64,8 +64,8 @@ class Questionnaire:
         return [q for q in self.questions if q.kind == "text"]
 
 
-def questionnaire_path() -> Path:
-    configured = current_app.config.get("QUESTIONNAIRE_FILE") if has_app_context() else None
+def questionnaire_path(configured: str | Path | None = None) -> Path:
+    """The questions file: the QUESTIONNAIRE_FILE setting, else the one shipped here."""
     return Path(configured) if configured else DEFAULT_FILE
 
 
@@ -166,7 +166,8 @@ def check_answers(questionnaire: Questionnaire, submitted: Mapping[str, Any]) ->
         if not value:
             continue
         if question.kind == "rating":
-            if not value.isdigit() or not (
+            # isascii: str.isdigit() also says yes to "²", which int() refuses.
+            if not (value.isascii() and value.isdigit()) or not (
                 questionnaire.scale_min <= int(value) <= questionnaire.scale_max
             ):
                 check.errors[question.id] = (
@@ -245,7 +246,9 @@ def _ascii(text: str) -> str:
 
 
 def render_pdf(
-    questionnaire: Questionnaire | None = None, created_at: datetime | None = None
+    questionnaire: Questionnaire | None = None,
+    created_at: datetime | None = None,
+    firm: str = "",
 ) -> bytes:
     """An A4 PDF to print and write on: real text (searchable, read aloud by screen readers),
     a title, document language and metadata, the title shown by viewers, bookmarks per part.
@@ -265,7 +268,6 @@ def render_pdf(
     else:
         family, text = "Helvetica", _ascii
 
-    firm = current_app.config["FIRM_NAME"] if has_app_context() else ""
     pdf.set_title(text(q.title))
     pdf.set_lang(q.language)
     pdf.set_subject(text("Reflection questionnaire for a coaching session"))
@@ -349,19 +351,18 @@ def render_pdf(
 _pdf_cache: dict[tuple[str, int, int, str], bytes] = {}
 
 
-def questionnaire_pdf() -> bytes:
+def questionnaire_pdf(configured: str | Path | None = None, firm: str = "") -> bytes:
     """The PDF of the current questionnaire file, rendered once while the file is unchanged
     (rendering with an embedded font takes a noticeable fraction of a second)."""
-    path = questionnaire_path()
+    path = questionnaire_path(configured)
     try:
         stat = path.stat()
     except OSError as error:
         raise QuestionnaireError(f"cannot read questionnaire file {path}: {error}") from error
-    firm = current_app.config["FIRM_NAME"] if has_app_context() else ""
     key = (str(path), stat.st_mtime_ns, stat.st_size, firm)
     if key not in _pdf_cache:
         _pdf_cache.clear()
-        _pdf_cache[key] = render_pdf(load_questionnaire(path))
+        _pdf_cache[key] = render_pdf(load_questionnaire(path), firm=firm)
     return _pdf_cache[key]
 
 

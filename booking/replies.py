@@ -44,6 +44,7 @@ from sqlalchemy import select
 from .extensions import db
 from .invites import InviteError, Reply, count_attendees, normalise_address, parse_replies
 from .models import CoachingSession, utcnow
+from .settings import current_settings
 from .workflow.responses import apply_reply
 
 log = logging.getLogger(__name__)
@@ -264,7 +265,8 @@ def _ingest(
         return report, Disposition.LEAVE
     now = now or utcnow()
     for reply in answers:
-        outcome = apply_reply(reply, now)
+        # An entry point like a view: it runs in the CLI's app context.
+        outcome = apply_reply(reply, now, settings=current_settings())
         report.outcomes[outcome] += 1
         log.info(
             "%s: calendar reply (%s, SEQUENCE %s): %s",

@@ -7,41 +7,28 @@ from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
 
-import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from booking.extensions import db
 from booking.models import Coach, Dimension, Lead, SessionFormat
-from booking.passwords import hash_password
+from booking.passwords import PasswordHashing, hash_password
+from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
 from booking.workflow.scheduling import Slot
 
 PASSWORD = "correct horse battery staple"
+# Cheap Argon2id parameters, the same as the ARGON2_* settings in conftest.base_config.
+# Production keeps argon2-cffi's defaults (~0.15 s a hash); the code paths are the same.
+FAST_HASHING = PasswordHashing(time_cost=1, memory_cost=1024, parallelism=1)
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cheap Argon2id parameters for tests (import this fixture into a test module).
-
-    Production keeps argon2-cffi's defaults (~0.15 s a hash); the code paths are the same.
-    """
-    from argon2 import PasswordHasher
-
-    from booking import passwords
-
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-    passwords._dummy_hash.cache_clear()
 
 
 @lru_cache
 def _hash(password: str) -> str:
     # Argon2 is slow on purpose (~0.15 s); tests reuse one hash per password.
-    return hash_password(password)
+    return hash_password(password, FAST_HASHING)
 
 
 def add_coach(
@@ -72,7 +59,10 @@ def add_lead(now: datetime, n: int = 1, **overrides: Any) -> Lead:
     )
     values.update(overrides)
     lead = register_interest(
-        Registration(**values), form_token=f"form-{n}-{values['email']}", now=now
+        Registration(**values),
+        form_token=f"form-{n}-{values['email']}",
+        now=now,
+        settings=current_settings(),
     ).lead
     db.session.commit()
     return lead

@@ -55,6 +55,10 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "OUTBOX_BACKOFF_BASE_SECONDS": 30.0,
         "MAIL_TIMEOUT": 2.0,
         "PRIVACY_NOTICE_FILE": str(tmp_path / "privacy.txt"),
+        # Cheap Argon2id for tests (coach_helpers.FAST_HASHING); production: argon2-cffi's.
+        "ARGON2_TIME_COST": 1,
+        "ARGON2_MEMORY_COST": 1024,
+        "ARGON2_PARALLELISM": 1,
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import String, Text, func, select
 from booking import outbox
 from booking.extensions import db
 from booking.models import Coach, CoachingSession, Lead, LeadStatus, SessionFormat
+from booking.settings import current_settings
 from booking.workflow.leads import add_note, change_status
 from booking.workflow.responses import save_questionnaire
 from booking.workflow.scheduling import agree_time, none_suit, propose_times
@@ -68,26 +69,40 @@ def build_person(now: datetime) -> Person:
     # An earlier request, closed, with the address in other capitals.
     old = add_lead(now - timedelta(days=40), n=1, email=EMAIL.upper(), **details)
     change_status(
-        old, LeadStatus.NOT_SUITABLE, coach=coach, reason=OLD_REASON, now=now - timedelta(days=39)
+        old,
+        LeadStatus.NOT_SUITABLE,
+        coach=coach,
+        reason=OLD_REASON,
+        now=now - timedelta(days=39),
+        settings=current_settings(),
     )
     db.session.commit()
 
     lead = add_lead(now - timedelta(days=3), n=2, email=EMAIL, **details)
     add_lead(now - timedelta(days=2), n=3, email=EMAIL, **{**details, "role": REPEAT_ROLE})
     add_note(lead, coach, NOTE, now=now - timedelta(days=2))
-    first = propose_times(lead, coach, [slot(date(2026, 12, 8), 10)], now - timedelta(days=2))
-    none_suit(first, NONE_SUIT, now - timedelta(days=2))
+    first = propose_times(
+        lead,
+        coach,
+        [slot(date(2026, 12, 8), 10)],
+        now - timedelta(days=2),
+        settings=current_settings(),
+    )
+    none_suit(first, NONE_SUIT, now - timedelta(days=2), settings=current_settings())
     second = propose_times(
         lead,
         coach,
         [slot(date(2026, 12, 10), 11, format=SessionFormat.PHONE, detail=PHONE)],
         now - timedelta(days=1),
+        settings=current_settings(),
     )
     db.session.commit()
     # Some of the mail goes out; reminders and later mail stay queued.
     outbox.deliver_due(now=now - timedelta(days=1))
-    session = agree_time(second.times[0], now - timedelta(hours=20))
-    save_questionnaire(session, {"approach": ANSWER}, now - timedelta(hours=2))
+    session = agree_time(second.times[0], now - timedelta(hours=20), settings=current_settings())
+    save_questionnaire(
+        session, {"approach": ANSWER}, now - timedelta(hours=2), settings=current_settings()
+    )
     db.session.commit()
     return Person(coach=coach, old=old, lead=lead, session=session)
 

@@ -20,9 +20,10 @@ from booking.links import (
     withdraw_url,
 )
 from booking.models import Coach, SessionFormat, utcnow
+from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
-from .coach_helpers import PASSWORD, add_coach, add_lead, fast_passwords, slot  # noqa: F401
+from .coach_helpers import PASSWORD, add_coach, add_lead, slot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
@@ -37,7 +38,9 @@ def pages(app, live_url) -> dict[str, str]:
         now = utcnow()
         coach = add_coach(now=now)
         proposed = add_lead(now, 1, full_name="Siân Ó Briain")
-        proposal = propose_times(proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now)
+        proposal = propose_times(
+            proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now, settings=current_settings()
+        )
         booked = add_lead(now, 2, full_name="Amara Okafor")
         coach = db.session.get(Coach, coach.id)
         session = record_agreed_time(
@@ -48,6 +51,7 @@ def pages(app, live_url) -> dict[str, str]:
             SessionFormat.VIDEO,
             "https://meet.example/abc",
             now,
+            settings=current_settings(),
         )
         db.session.commit()
 

@@ -14,6 +14,7 @@ import pytest
 from icalendar import Calendar
 
 from booking.invite_emails import invitation
+from booking.settings import current_settings
 
 from .invite_helpers import make_session
 
@@ -98,7 +99,10 @@ def test_request_update_and_cancel_in_a_caldav_calendar(app_ctx, radicale_url, r
 
     session = make_session()
     first_start = session.starts_at
-    file_into(calendar, invitation(session, "leader", "new", now=NOW).calendar)
+    file_into(
+        calendar,
+        invitation(session, "leader", "new", now=NOW, settings=current_settings()).calendar,
+    )
     events = stored_events(calendar, first_start)
     assert len(events) == 1
     assert start_of(events[0]) == first_start
@@ -107,7 +111,7 @@ def test_request_update_and_cancel_in_a_caldav_calendar(app_ctx, radicale_url, r
     session.starts_at += timedelta(days=1)
     session.ends_at += timedelta(days=1)
     session.sequence += 1
-    update = invitation(session, "leader", "updated", now=NOW).calendar
+    update = invitation(session, "leader", "updated", now=NOW, settings=current_settings()).calendar
     file_into(calendar, update)
     events = stored_events(calendar, first_start)
     assert len(events) == 1, "the update must replace the event, not add a second one"
@@ -117,7 +121,9 @@ def test_request_update_and_cancel_in_a_caldav_calendar(app_ctx, radicale_url, r
 
     # The cancellation names the same event at the same times...
     session.sequence += 1
-    cancel = Calendar.from_ical(invitation(session, "leader", "cancelled", now=NOW).calendar)
+    cancel = Calendar.from_ical(
+        invitation(session, "leader", "cancelled", now=NOW, settings=current_settings()).calendar
+    )
     cancelled = cancel.walk("VEVENT")[0]
     current = Calendar.from_ical(stored.data).walk("VEVENT")[0]
     assert str(cancelled["UID"]) == str(current["UID"])
@@ -141,7 +147,10 @@ def test_both_parties_can_file_the_same_event(app_ctx, radicale_url, request):
     session = make_session()
     for role in ("leader", "coach"):
         calendar = principal.make_calendar(name=f"{role} {request.node.name}")
-        file_into(calendar, invitation(session, role, "new", now=NOW).calendar)
+        file_into(
+            calendar,
+            invitation(session, role, "new", now=NOW, settings=current_settings()).calendar,
+        )
         events = stored_events(calendar, session.starts_at)
         assert len(events) == 1
         assert str(events[0].walk("VEVENT")[0]["UID"]) == session.uid

@@ -10,7 +10,8 @@ import time as time_module
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from booking.extensions import db
 from booking.links import make_token
@@ -23,13 +24,15 @@ from booking.models import (
     OutboxMessage,
     Proposal,
     ProposalStatus,
+    ProposedTime,
     utcnow,
 )
-from booking.workflow import withdraw
+from booking.settings import current_settings
+from booking.workflow import scheduling, withdraw
 from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, slot  # noqa: F401
-from .conftest import hidden_fields, parse
+from .coach_helpers import add_coach, add_lead, slot  # noqa: F401
+from .conftest import USING_POSTGRES, hidden_fields, parse
 
 SOON = date.today() + timedelta(days=9)
 
@@ -45,7 +48,9 @@ def offer(
         )
         lead = add_lead(now, n, email=f"leader{n}@nhs.example", full_name=f"Leader Number{n}")
         lead.assigned_coach = coach
-        proposal = propose_times(lead, coach, [slot(SOON, h) for h in hours], now)
+        proposal = propose_times(
+            lead, coach, [slot(SOON, h) for h in hours], now, settings=current_settings()
+        )
         db.session.commit()
         mail = db.session.scalars(
             select(OutboxMessage).where(
@@ -238,7 +243,9 @@ def test_a_replaced_proposal_link(app, client):
     lead_id, old_path, _ = offer(app)
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
-        propose_times(lead, lead.assigned_coach, [slot(SOON, 16)], utcnow())
+        propose_times(
+            lead, lead.assigned_coach, [slot(SOON, 16)], utcnow(), settings=current_settings()
+        )
         db.session.commit()
     before = snapshot(app)
     response = client.get(old_path)
@@ -251,7 +258,9 @@ def test_a_withdrawn_leaders_link(app, client):
     lead_id, path, times = offer(app)
     csrf = hidden_fields(client.get(path).get_data(as_text=True))
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=utcnow())
+        withdraw(
+            db.session.get(Lead, lead_id), reason="", now=utcnow(), settings=current_settings()
+        )
         db.session.commit()
     before = snapshot(app)
     response = client.post(path, data={**csrf, "time": str(times[0])})
@@ -290,20 +299,99 @@ def test_second_leader_picking_a_taken_slot_is_told_kindly(app, make_app):
     assert pick(second, second_path, second_times[1]).status_code == 302
 
 
-def test_the_database_index_stops_a_pick_that_raced_past_the_check(app, monkeypatch):
-    """Both requests checked for a clash before either wrote: the unique index decides."""
-    from booking.workflow import scheduling
-
+def test_the_database_index_refuses_a_second_booking_of_one_slot(app, now):
+    """The clash check aside, the unique index itself refuses a second booked session for one
+    coach and start: the lower-level booking step, called directly, fails in the database."""
     _, first_path, first_times = offer(app, 1, hours=(9,))
-    second_id, second_path, second_times = offer(app, 2, hours=(9,))
-    first, second = app.test_client(), app.test_client()
-    assert pick(first, first_path, first_times[0]).status_code == 302
+    second_id, _, second_times = offer(app, 2, hours=(9,))
+    assert pick(app.test_client(), first_path, first_times[0]).status_code == 302
     before = snapshot(app)
-    monkeypatch.setattr(scheduling, "_clash", lambda *args, **kwargs: None)
-    response = pick(second, second_path, second_times[0])
+    with app.app_context():
+        lead = db.session.get(Lead, second_id)
+        taken = db.session.get(ProposedTime, second_times[0])
+        with pytest.raises(IntegrityError):
+            scheduling._book(
+                lead,
+                lead.assigned_coach,
+                taken.starts_at,
+                taken.ends_at,
+                taken.format,
+                taken.join_detail,
+                utcnow(),
+                current_settings(),
+            )
+        db.session.rollback()
+    assert snapshot(app) == before
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="SQLite serialises writers at BEGIN IMMEDIATE")
+def test_a_pick_that_raced_past_the_check_is_told_kindly(app):
+    """Two transactions at once: another one has written the slot but not yet committed when
+    the leader's pick checks for a clash, so the check passes; the pick's insert then waits on
+    the unique index and fails when the other commits. The page says so; nothing is half done."""
+    first_id, _, first_times = offer(app, 1, hours=(9,))
+    second_id, second_path, second_times = offer(app, 2, hours=(9,))
+    with app.app_context():
+        taken = db.session.get(ProposedTime, first_times[0])
+        lead = db.session.get(Lead, first_id)
+        row = {
+            "lead_id": first_id,
+            "coach_id": lead.assigned_coach_id,
+            "starts_at": taken.starts_at,
+            "ends_at": taken.ends_at,
+            "format": taken.format.value,
+            "join_detail": taken.join_detail,
+            "uid": "raced@example.org",
+            "sequence": 0,
+            "status": "booked",
+            "leader_partstat": "NEEDS-ACTION",
+            "coach_partstat": "NEEDS-ACTION",
+            "created_at": utcnow(),
+            "updated_at": utcnow(),
+            "cancel_reason": "",
+        }
+        other = db.engine.connect()
+    client = app.test_client()
+    data = {**hidden_fields(client.get(second_path).get_data(as_text=True))}
+    data["time"] = str(second_times[0])
+    responses: list = []
+    try:
+        transaction = other.begin()
+        other.execute(insert(CoachingSession.__table__).values(**row))
+        worker = threading.Thread(
+            target=lambda: responses.append(client.post(second_path, data=data))
+        )
+        worker.start()
+        # Wait (bounded) until the pick is blocked on the other transaction's row.
+        deadline, waiting = time_module.monotonic() + 60, 0
+        with app.app_context():
+            while time_module.monotonic() < deadline and worker.is_alive():
+                with db.engine.connect() as watcher:
+                    waiting = watcher.execute(
+                        text(
+                            "select count(*) from pg_stat_activity "
+                            "where wait_event_type = 'Lock' and pid <> pg_backend_pid()"
+                        )
+                    ).scalar()
+                if waiting:
+                    break
+                time_module.sleep(0.05)
+            assert waiting, "the pick never waited on the other transaction"
+        transaction.commit()
+        worker.join(60)
+    finally:
+        other.close()
+    [response] = responses
     assert response.status_code == 409
     assert "taken a moment ago" in parse(response).text
-    assert snapshot(app) == before
+    with app.app_context():
+        assert db.session.get(Lead, second_id).status == LeadStatus.TIMES_PROPOSED
+        sessions = list(db.session.scalars(select(CoachingSession)))
+        assert [s.lead_id for s in sessions] == [first_id]
+        assert (
+            db.session.scalars(select(Proposal.status).where(Proposal.lead_id == second_id)).one()
+            == ProposalStatus.OPEN
+        )
 
 
 def _race(app, requests: list[tuple[str, int]]) -> list[int]:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from booking import outbox
 from booking.extensions import db
 from booking.models import utcnow
+from booking.settings import current_settings
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in  # noqa: F401
+from .coach_helpers import add_coach, add_lead, sign_in  # noqa: F401
 from .conftest import parse
 
 
@@ -80,7 +81,9 @@ def test_an_unknown_outcome_no_longer_needed_still_says_it_may_have_arrived(make
     smtp_server.drop_after_data = 1
     _deliver(app)
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=utcnow())
+        withdraw(
+            db.session.get(Lead, lead_id), reason="", now=utcnow(), settings=current_settings()
+        )
         db.session.commit()
     page = parse(client.get(f"/coach/leads/{lead_id}"))
     assert "Outcome unknown" in page.text and "Not sent again (no longer needed)" in page.text

@@ -13,6 +13,7 @@ import pytest
 from booking.extensions import db
 from booking.models import CoachingSession, PartStat, SessionFormat, utcnow
 from booking.questionnaire import DEFAULT_FILE, load_questionnaire
+from booking.settings import current_settings
 from booking.workflow.responses import record_partstat, save_questionnaire
 from booking.workflow.scheduling import cancel_session, record_agreed_time
 
@@ -20,7 +21,6 @@ from .coach_helpers import (  # noqa: F401
     add_coach,
     add_lead,
     count_statements,
-    fast_passwords,
     sign_in,
 )
 from .conftest import Page, parse
@@ -54,6 +54,7 @@ def book(app, n: int = 1, days: int = 9) -> tuple[int, int]:
             SessionFormat.VIDEO,
             "https://meet.example/maya",
             now,
+            settings=current_settings(),
         )
         db.session.commit()
         return lead.id, session.id
@@ -62,7 +63,9 @@ def book(app, n: int = 1, days: int = 9) -> tuple[int, int]:
 def answer(app, session_id: int, role: str, partstat: PartStat) -> None:
     with app.app_context():
         session = db.session.get(CoachingSession, session_id)
-        record_partstat(session, role, partstat, utcnow(), source="test")
+        record_partstat(
+            session, role, partstat, utcnow(), source="test", settings=current_settings()
+        )
         db.session.commit()
 
 
@@ -173,7 +176,9 @@ def test_once_the_declined_session_is_cancelled_the_warnings_go(app, signed_in, 
     answer(app, session_id, "leader", PartStat.DECLINED)
     with app.app_context():
         session = db.session.get(CoachingSession, session_id)
-        cancel_session(session, session.coach, "They cannot make it", utcnow())
+        cancel_session(
+            session, session.coach, "They cannot make it", utcnow(), settings=current_settings()
+        )
         db.session.commit()
     page = lead_page(signed_in, lead_id)
     assert page.by_id("declined-banner") is None
@@ -201,7 +206,7 @@ def test_the_declined_marker_costs_the_lead_list_no_query_per_row(app, signed_in
 def save_answers(app, session_id: int, answers: dict) -> None:
     with app.app_context():
         session = db.session.get(CoachingSession, session_id)
-        save_questionnaire(session, answers, utcnow())
+        save_questionnaire(session, answers, utcnow(), settings=current_settings())
         db.session.commit()
 
 

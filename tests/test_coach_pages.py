@@ -23,6 +23,7 @@ from booking.models import (
     SessionStatus,
     utcnow,
 )
+from booking.settings import current_settings, set_clock
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import (
@@ -31,7 +32,6 @@ from .coach_helpers import (
     add_lead,
     count_statements,
     csrf_token,
-    fast_passwords,  # noqa: F401
     post,
     sign_in,
     slot,
@@ -311,7 +311,12 @@ def test_password_change_ends_other_sessions(app, client, coach):
     with app.app_context():
         from booking.workflow.accounts import reset_password
 
-        reset_password(db.session.get(Coach, coach), "another new password", now=utcnow())
+        reset_password(
+            db.session.get(Coach, coach),
+            "another new password",
+            now=utcnow(),
+            settings=current_settings(),
+        )
         db.session.commit()
     response = other.get("/coach/")
     assert response.status_code == 302
@@ -663,13 +668,11 @@ def test_propose_times_refused_with_a_message(app, signed_in, data, status, mess
         assert db.session.scalar(select(func.count()).select_from(Proposal)) == 0
 
 
-def test_propose_a_time_in_the_spring_gap_is_refused_on_the_page(app, signed_in, monkeypatch):
+def test_propose_a_time_in_the_spring_gap_is_refused_on_the_page(app, signed_in):
     lead_id = make_lead(app)
     page = f"/coach/leads/{lead_id}"
     # Pretend it is early 2027 so that the last Sunday of March is ahead.
-    from booking.coach import views
-
-    monkeypatch.setattr(views, "utcnow", lambda: datetime(2027, 3, 1, 9, tzinfo=UTC))
+    set_clock(app, lambda: datetime(2027, 3, 1, 9, tzinfo=UTC))
     response = post(signed_in, f"{page}/propose", propose_data((date(2027, 3, 28), "01:30")), page)
     assert response.status_code == 409
     assert "01:30 on Sunday 28 March 2027 does not exist" in parse(response).text
@@ -747,11 +750,12 @@ def test_recording_a_clashing_time_says_so(app, signed_in, coach):
         record_agreed_time(
             db.session.get(Lead, first),
             db.session.get(Coach, coach),
-            local_start(SOON, clock(10)),
+            local_start(SOON, clock(10), settings=current_settings()),
             60,
             SessionFormat.PHONE,
             "0207",
             utcnow(),
+            settings=current_settings(),
         )
         db.session.commit()
     page = f"/coach/leads/{second}"
@@ -775,7 +779,13 @@ def test_held_before_the_session_is_refused(app, signed_in, coach):
     lead_id = make_lead(app)
     with app.app_context():
         lead = db.session.get(Lead, lead_id)
-        propose_times(lead, db.session.get(Coach, coach), [slot(SOON, 9)], utcnow())
+        propose_times(
+            lead,
+            db.session.get(Coach, coach),
+            [slot(SOON, 9)],
+            utcnow(),
+            settings=current_settings(),
+        )
         db.session.commit()
     page = f"/coach/leads/{lead_id}"
     text = parse(signed_in.get(page)).text

@@ -6,7 +6,7 @@ from booking.extensions import db
 from booking.links import password_reset_token
 from booking.models import CoachSignIn, utcnow
 
-from .coach_helpers import add_coach, fast_passwords, post, sign_in  # noqa: F401
+from .coach_helpers import add_coach, post, sign_in  # noqa: F401
 
 
 def _session_cookie(client) -> str:

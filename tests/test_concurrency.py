@@ -28,6 +28,7 @@ from booking.models import (
     OutboxStatus,
     SessionFormat,
 )
+from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
 
 from .conftest import USING_POSTGRES, count_rows, hidden_fields, valid_registration
@@ -202,6 +203,7 @@ def register_leaders(app, count: int, now) -> None:
                 ),
                 form_token=f"token-{n}",
                 now=now,
+                settings=current_settings(),
             )
         db.session.commit()
 

@@ -35,7 +35,6 @@ from .coach_helpers import (  # noqa: F401
     add_coach,
     add_lead,
     csrf_token,
-    fast_passwords,
     sign_in,
 )
 from .conftest import _migrate, base_config, hidden_fields, parse, valid_registration

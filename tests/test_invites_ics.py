@@ -12,6 +12,7 @@ from booking import invites
 from booking.extensions import db
 from booking.invite_emails import invitation
 from booking.models import SessionFormat
+from booking.settings import current_settings
 
 from .invite_helpers import LONDON, london, make_session
 
@@ -35,21 +36,29 @@ def all_versions(session) -> dict[str, dict[str, str]]:
     """Every calendar the life of one session produces, per role: new, moved, cancelled."""
     out: dict[str, dict[str, str]] = {role: {} for role in ROLES}
     for role in ROLES:
-        out[role]["new"] = invitation(session, role, "new", now=NOW).calendar or ""
+        out[role]["new"] = (
+            invitation(session, role, "new", now=NOW, settings=current_settings()).calendar or ""
+        )
     session.starts_at += timedelta(days=1)
     session.ends_at += timedelta(days=1)
     session.sequence += 1
     for role in ROLES:
-        out[role]["updated"] = invitation(session, role, "updated", now=NOW).calendar or ""
+        out[role]["updated"] = (
+            invitation(session, role, "updated", now=NOW, settings=current_settings()).calendar
+            or ""
+        )
     session.sequence += 1
     for role in ROLES:
-        out[role]["cancelled"] = invitation(session, role, "cancelled", now=NOW).calendar or ""
+        out[role]["cancelled"] = (
+            invitation(session, role, "cancelled", now=NOW, settings=current_settings()).calendar
+            or ""
+        )
     return out
 
 
 def test_invitation_has_every_field_clients_need(app_ctx):
     session = make_session()
-    text = invitation(session, "leader", "new", now=NOW).calendar
+    text = invitation(session, "leader", "new", now=NOW, settings=current_settings()).calendar
     assert text is not None
     calendar, vcal = parse_both(text)
 
@@ -101,7 +110,7 @@ def test_invitation_has_every_field_clients_need(app_ctx):
 
 def test_wire_format_is_crlf_and_folded_at_75_octets(app_ctx):
     session = make_session(lead_name="Siân Ó Briain-" + "Ŵ" * 60)
-    text = invitation(session, "coach", "new", now=NOW).calendar or ""
+    text = invitation(session, "coach", "new", now=NOW, settings=current_settings()).calendar or ""
     raw = text.encode("utf-8")
     assert raw.endswith(b"\r\n")
     assert b"\n" not in raw.replace(b"\r\n", b"")
@@ -157,7 +166,7 @@ def test_update_is_a_request_and_cancel_is_a_cancel(app_ctx):
 )
 def test_clock_change_weeks_read_nine_oclock_london_everywhere(app_ctx, day, zone):
     session = make_session(starts_at=london(day, time(9, 0)))
-    draft = invitation(session, "leader", "new", now=NOW)
+    draft = invitation(session, "leader", "new", now=NOW, settings=current_settings())
     calendar, vcal = parse_both(draft.calendar or "")
     start = only_event(calendar).decoded("DTSTART")
     assert start.astimezone(LONDON).time() == time(9, 0)
@@ -181,7 +190,7 @@ def test_non_ascii_and_special_characters_round_trip(app_ctx):
         format=SessionFormat.IN_PERSON,
         join_detail=address,
     )
-    text = invitation(session, "leader", "new", now=NOW).calendar or ""
+    text = invitation(session, "leader", "new", now=NOW, settings=current_settings()).calendar or ""
     assert "LOCATION:Flat 2\\; 10\\, Rue d'Été\\\\Annexe\\nLondon" in text.replace("\r\n ", "")
     calendar, vcal = parse_both(text)
     event = only_event(calendar)
@@ -198,7 +207,7 @@ def test_non_ascii_and_special_characters_round_trip(app_ctx):
 
 def test_phone_session_says_the_number_in_location(app_ctx):
     session = make_session(format=SessionFormat.PHONE, join_detail="+44 20 7946 0958")
-    text = invitation(session, "coach", "new", now=NOW).calendar or ""
+    text = invitation(session, "coach", "new", now=NOW, settings=current_settings()).calendar or ""
     event = only_event(Calendar.from_ical(text))
     assert str(event["LOCATION"]) == "Phone call: +44 20 7946 0958"
     # The coach's calendar links to the lead's page, not to the leader's questionnaire.
@@ -208,9 +217,17 @@ def test_phone_session_says_the_number_in_location(app_ctx):
 
 def test_uid_is_stable_and_dtstamp_fresh(app_ctx):
     session = make_session()
-    first = only_event(Calendar.from_ical(invitation(session, "leader", now=NOW).calendar))
+    first = only_event(
+        Calendar.from_ical(
+            invitation(session, "leader", now=NOW, settings=current_settings()).calendar
+        )
+    )
     later_now = NOW + timedelta(hours=3)
-    second = only_event(Calendar.from_ical(invitation(session, "leader", now=later_now).calendar))
+    second = only_event(
+        Calendar.from_ical(
+            invitation(session, "leader", now=later_now, settings=current_settings()).calendar
+        )
+    )
     assert first["UID"] == second["UID"]
     assert second.decoded("DTSTAMP") == later_now
 
@@ -218,7 +235,7 @@ def test_uid_is_stable_and_dtstamp_fresh(app_ctx):
 def test_the_organiser_is_never_an_attendee(app_ctx):
     session = make_session(coach_email="coaching@example.org")
     with pytest.raises(invites.InviteError):
-        invitation(session, "leader", "new", now=NOW)
+        invitation(session, "leader", "new", now=NOW, settings=current_settings())
     db.session.rollback()
 
 

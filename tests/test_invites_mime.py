@@ -11,6 +11,7 @@ from icalendar import Calendar
 from booking import outbox
 from booking.extensions import db
 from booking.invite_emails import invitation
+from booking.settings import current_settings
 
 from .invite_helpers import make_session
 
@@ -27,7 +28,7 @@ def mail_app(make_app, smtp_server):
 def send(session, kind: str) -> None:
     for role in ("leader", "coach"):
         outbox.enqueue(
-            invitation(session, role, kind, now=NOW),
+            invitation(session, role, kind, now=NOW, settings=current_settings()),
             lead_id=session.lead_id,
             session_id=session.id,
             now=NOW,

@@ -19,6 +19,7 @@ from booking.models import (
     PartStat,
     SessionFormat,
 )
+from booking.settings import current_settings
 from booking.workflow.responses import record_partstat
 from booking.workflow.scheduling import cancel_session, record_agreed_time, reschedule_session
 
@@ -67,7 +68,14 @@ def test_agreeing_sends_requests_and_queues_reminders(app_ctx):
     lead, coach = lead_and_coach()
     start = NOW + timedelta(days=3)
     session = record_agreed_time(
-        lead, coach, start, 60, SessionFormat.VIDEO, "https://meet.example/room/1", NOW
+        lead,
+        coach,
+        start,
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/room/1",
+        NOW,
+        settings=current_settings(),
     )
     db.session.commit()
 
@@ -97,12 +105,23 @@ def test_agreeing_sends_requests_and_queues_reminders(app_ctx):
 def test_rescheduling_updates_the_same_event_and_moves_reminders(app_ctx):
     lead, coach = lead_and_coach()
     session = record_agreed_time(
-        lead, coach, NOW + timedelta(days=3), 60, SessionFormat.PHONE, "020 7946 0000", NOW
+        lead,
+        coach,
+        NOW + timedelta(days=3),
+        60,
+        SessionFormat.PHONE,
+        "020 7946 0000",
+        NOW,
+        settings=current_settings(),
     )
-    record_partstat(session, "leader", PartStat.ACCEPTED, NOW, source="email link")
+    record_partstat(
+        session, "leader", PartStat.ACCEPTED, NOW, source="email link", settings=current_settings()
+    )
     db.session.commit()
     new_start = NOW + timedelta(days=5)
-    reschedule_session(session, coach, new_start, 60, NOW + timedelta(hours=1))
+    reschedule_session(
+        session, coach, new_start, 60, NOW + timedelta(hours=1), settings=current_settings()
+    )
     db.session.commit()
 
     updates = rows("_session_update")
@@ -132,9 +151,12 @@ def test_cancelling_sends_cancel_and_no_reminder_survives(app_ctx):
         SessionFormat.IN_PERSON,
         "1 High Street, Leeds",
         NOW,
+        settings=current_settings(),
     )
     db.session.commit()
-    cancel_session(session, coach, "Coach unwell", NOW + timedelta(hours=2))
+    cancel_session(
+        session, coach, "Coach unwell", NOW + timedelta(hours=2), settings=current_settings()
+    )
     db.session.commit()
 
     cancels = [r for r in rows("_session_update") if r.calendar]
@@ -153,7 +175,14 @@ def test_cancelling_sends_cancel_and_no_reminder_survives(app_ctx):
 def test_a_session_agreed_for_tomorrow_morning_gets_no_late_reminder(app_ctx):
     lead, coach = lead_and_coach()
     record_agreed_time(
-        lead, coach, NOW + timedelta(hours=20), 60, SessionFormat.PHONE, "020 7946 0000", NOW
+        lead,
+        coach,
+        NOW + timedelta(hours=20),
+        60,
+        SessionFormat.PHONE,
+        "020 7946 0000",
+        NOW,
+        settings=current_settings(),
     )
     db.session.commit()
     assert rows("session_reminder") == []

@@ -23,6 +23,7 @@ from booking.models import (
     SessionStatus,
 )
 from booking.public.forms import SuitableTimesForm
+from booking.settings import current_settings
 from booking.workflow import DomainError, withdraw
 from booking.workflow.leads import (
     STEP_ONLY,
@@ -48,7 +49,6 @@ from booking.workflow.scheduling import (
 from .coach_helpers import (
     add_coach,
     add_lead,
-    fast_passwords,  # noqa: F401
     slot,
 )
 
@@ -113,7 +113,7 @@ def test_coach_cannot_jump_to_a_step_only_status(app_ctx, now, target):
     coach = add_coach(now=now)
     lead = add_lead(now)
     with pytest.raises(DomainError, match="Propose times|Agree a time|Only the leader"):
-        change_status(lead, target, coach=coach, reason="", now=now)
+        change_status(lead, target, coach=coach, reason="", now=now, settings=current_settings())
     assert lead.status == S.NEW
 
 
@@ -121,7 +121,7 @@ def test_refused_move_says_where_it_can_go(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     with pytest.raises(DomainError) as refused:
-        change_status(lead, S.CLOSED, coach=coach, reason="", now=now)
+        change_status(lead, S.CLOSED, coach=coach, reason="", now=now, settings=current_settings())
     message = str(refused.value)
     assert "This lead is “New”, so it cannot move to “Closed”" in message
     assert "Contacted" in message
@@ -130,30 +130,62 @@ def test_refused_move_says_where_it_can_go(app_ctx, now):
 def test_final_statuses_say_so(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    change_status(lead, S.NOT_SUITABLE, coach=coach, reason="Wants team coaching", now=now)
+    change_status(
+        lead,
+        S.NOT_SUITABLE,
+        coach=coach,
+        reason="Wants team coaching",
+        now=now,
+        settings=current_settings(),
+    )
     assert lead.status_reason == "Wants team coaching"
     with pytest.raises(DomainError, match="is final"):
-        change_status(lead, S.CONTACTED, coach=coach, reason="", now=now)
+        change_status(
+            lead, S.CONTACTED, coach=coach, reason="", now=now, settings=current_settings()
+        )
 
 
 def test_contacted_sets_first_contact_and_records_who(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    change_status(lead, S.CONTACTED, coach=coach, reason="", now=now + timedelta(hours=2))
+    change_status(
+        lead,
+        S.CONTACTED,
+        coach=coach,
+        reason="",
+        now=now + timedelta(hours=2),
+        settings=current_settings(),
+    )
     db.session.commit()
     assert lead.first_contacted_at == now + timedelta(hours=2)
     event = lead.events[-1]
     assert event.actor_coach_id == coach.id
     assert event.summary == "Status: New → Contacted"
     with pytest.raises(DomainError, match="already “Contacted”"):
-        change_status(lead, S.CONTACTED, coach=coach, reason="", now=now)
+        change_status(
+            lead, S.CONTACTED, coach=coach, reason="", now=now, settings=current_settings()
+        )
 
 
 def test_no_response_can_reopen_to_contacted(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    change_status(lead, S.NO_RESPONSE, coach=coach, reason="Three emails, no reply", now=now)
-    change_status(lead, S.CONTACTED, coach=coach, reason="Replied at last", now=now)
+    change_status(
+        lead,
+        S.NO_RESPONSE,
+        coach=coach,
+        reason="Three emails, no reply",
+        now=now,
+        settings=current_settings(),
+    )
+    change_status(
+        lead,
+        S.CONTACTED,
+        coach=coach,
+        reason="Replied at last",
+        now=now,
+        settings=current_settings(),
+    )
     assert lead.status == S.CONTACTED
 
 
@@ -163,21 +195,27 @@ def test_no_response_can_reopen_to_contacted(app_ctx, now):
 def test_new_to_closed_through_the_workflow(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    change_status(lead, S.CONTACTED, coach=coach, reason="", now=now)
+    change_status(lead, S.CONTACTED, coach=coach, reason="", now=now, settings=current_settings())
     proposal = propose_times(
-        lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 14)], now
+        lead,
+        coach,
+        [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 14)],
+        now,
+        settings=current_settings(),
     )
     assert lead.status == S.TIMES_PROPOSED
-    session = agree_time(proposal.times[1], now + timedelta(hours=1))
+    session = agree_time(proposal.times[1], now + timedelta(hours=1), settings=current_settings())
     assert lead.status == S.AGREED
     db.session.commit()
 
     with pytest.raises(DomainError, match="not started yet"):
-        change_status(lead, S.HELD, coach=coach, reason="", now=now)
+        change_status(lead, S.HELD, coach=coach, reason="", now=now, settings=current_settings())
     after = session.ends_at + timedelta(minutes=5)
-    change_status(lead, S.HELD, coach=coach, reason="", now=after)
+    change_status(lead, S.HELD, coach=coach, reason="", now=after, settings=current_settings())
     assert session.status == SessionStatus.HELD
-    change_status(lead, S.CLOSED, coach=coach, reason="Done", now=after)
+    change_status(
+        lead, S.CLOSED, coach=coach, reason="Done", now=after, settings=current_settings()
+    )
     db.session.commit()
     assert lead.status == S.CLOSED
     assert [e.detail.get("to") for e in lead.events if e.kind == "status"] == [
@@ -194,17 +232,31 @@ def test_held_needs_a_booked_session(app_ctx, now):
     lead = add_lead(now)
     lead.status = S.AGREED
     with pytest.raises(DomainError, match="no booked session"):
-        change_status(lead, S.HELD, coach=coach, reason="", now=now)
+        change_status(lead, S.HELD, coach=coach, reason="", now=now, settings=current_settings())
 
 
 def test_not_suitable_after_agreeing_cancels_the_session_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     session = record_agreed_time(
-        lead, coach, now + timedelta(days=3), 60, SessionFormat.PHONE, "020 7946 0000", now
+        lead,
+        coach,
+        now + timedelta(days=3),
+        60,
+        SessionFormat.PHONE,
+        "020 7946 0000",
+        now,
+        settings=current_settings(),
     )
     db.session.commit()
-    change_status(lead, S.NOT_SUITABLE, coach=coach, reason="Needs clinical supervision", now=now)
+    change_status(
+        lead,
+        S.NOT_SUITABLE,
+        coach=coach,
+        reason="Needs clinical supervision",
+        now=now,
+        settings=current_settings(),
+    )
     db.session.commit()
     assert lead.status == S.NOT_SUITABLE
     assert session.status == SessionStatus.CANCELLED
@@ -214,9 +266,20 @@ def test_not_suitable_after_agreeing_cancels_the_session_and_tells_both(app_ctx,
 def test_agreed_cannot_go_back_to_contacted_by_hand(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    record_agreed_time(lead, coach, now + timedelta(days=3), 60, SessionFormat.PHONE, "0207", now)
+    record_agreed_time(
+        lead,
+        coach,
+        now + timedelta(days=3),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
+    )
     with pytest.raises(DomainError, match="Cancel the booked session"):
-        change_status(lead, S.CONTACTED, coach=coach, reason="", now=now)
+        change_status(
+            lead, S.CONTACTED, coach=coach, reason="", now=now, settings=current_settings()
+        )
 
 
 # ----- proposing times -----------------------------------------------------------------------
@@ -225,7 +288,9 @@ def test_agreed_cannot_go_back_to_contacted_by_hand(app_ctx, now):
 def test_proposal_emails_the_leader_a_choose_link_carrying_only_the_proposal_id(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)] * 1, now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)] * 1, now, settings=current_settings()
+    )
     db.session.commit()
     [mail] = outbox("leader_proposed_times")
     assert mail.recipients == [lead.email]
@@ -243,7 +308,7 @@ def test_one_to_five_times(app_ctx, now, count):
     lead = add_lead(now)
     slots = [slot(date(2026, 12, 1) + timedelta(days=i), 9) for i in range(count)]
     with pytest.raises(DomainError, match="between 1 and 5"):
-        propose_times(lead, coach, slots, now)
+        propose_times(lead, coach, slots, now, settings=current_settings())
     assert lead.status == S.NEW
 
 
@@ -251,7 +316,7 @@ def test_five_times_are_fine(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     slots = [slot(date(2026, 12, 1) + timedelta(days=i), 9) for i in range(5)]
-    assert len(propose_times(lead, coach, slots, now).times) == 5
+    assert len(propose_times(lead, coach, slots, now, settings=current_settings()).times) == 5
 
 
 def test_time_in_the_past_is_refused(app_ctx, now):
@@ -264,7 +329,11 @@ def test_time_in_the_past_is_refused(app_ctx, now):
         r"is in the past",
     ):
         propose_times(
-            lead, coach, [slot(date(2026, 12, 1), 9), slot(date(2026, 11, 30), 9, 30)], now
+            lead,
+            coach,
+            [slot(date(2026, 12, 1), 9), slot(date(2026, 11, 30), 9, 30)],
+            now,
+            settings=current_settings(),
         )
     assert outbox("leader_proposed_times") == []
 
@@ -278,11 +347,24 @@ def test_clash_with_a_booked_session_is_refused_overlap_not_just_same_start(
     coach = add_coach(now=now)
     other = add_lead(now, 2)
     record_agreed_time(
-        other, coach, local_start(date(2026, 12, 2), time(10)), 60, SessionFormat.PHONE, "0207", now
+        other,
+        coach,
+        local_start(date(2026, 12, 2), time(10), settings=current_settings()),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
     lead = add_lead(now)
     with pytest.raises(DomainError, match="clashes with Maya Coach's session with Leader 2"):
-        propose_times(lead, coach, [slot(date(2026, 12, 2), hh, mm, minutes)], now)
+        propose_times(
+            lead,
+            coach,
+            [slot(date(2026, 12, 2), hh, mm, minutes)],
+            now,
+            settings=current_settings(),
+        )
 
 
 @pytest.mark.parametrize(("hh", "mm"), [(9, 0), (11, 0)])
@@ -290,10 +372,19 @@ def test_back_to_back_is_not_a_clash(app_ctx, now, hh, mm):
     coach = add_coach(now=now)
     other = add_lead(now, 2)
     record_agreed_time(
-        other, coach, local_start(date(2026, 12, 2), time(10)), 60, SessionFormat.PHONE, "0207", now
+        other,
+        coach,
+        local_start(date(2026, 12, 2), time(10), settings=current_settings()),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
     lead = add_lead(now)
-    assert propose_times(lead, coach, [slot(date(2026, 12, 2), hh, mm)], now)
+    assert propose_times(
+        lead, coach, [slot(date(2026, 12, 2), hh, mm)], now, settings=current_settings()
+    )
 
 
 def test_another_coachs_session_is_not_a_clash(app_ctx, now):
@@ -304,15 +395,18 @@ def test_another_coachs_session_is_not_a_clash(app_ctx, now):
     record_agreed_time(
         other,
         other_coach,
-        local_start(date(2026, 12, 2), time(10)),
+        local_start(date(2026, 12, 2), time(10), settings=current_settings()),
         60,
         SessionFormat.PHONE,
         "0207",
         now,
+        settings=current_settings(),
     )
     lead = add_lead(now, 3)
     lead.assigned_coach = coach
-    assert propose_times(lead, coach, [slot(date(2026, 12, 2), 10)], now)
+    assert propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 10)], now, settings=current_settings()
+    )
 
 
 @pytest.mark.parametrize(
@@ -328,27 +422,43 @@ def test_each_format_needs_its_detail(app_ctx, now, format, detail, message):
     coach = add_coach(now=now)
     lead = add_lead(now)
     with pytest.raises(DomainError, match=message):
-        propose_times(lead, coach, [slot(date(2026, 12, 2), 9, format=format, detail=detail)], now)
+        propose_times(
+            lead,
+            coach,
+            [slot(date(2026, 12, 2), 9, format=format, detail=detail)],
+            now,
+            settings=current_settings(),
+        )
 
 
 def test_duplicate_times_in_one_proposal_are_refused(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     with pytest.raises(DomainError, match="same as an earlier time"):
-        propose_times(lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 2), 9)], now)
+        propose_times(
+            lead,
+            coach,
+            [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 2), 9)],
+            now,
+            settings=current_settings(),
+        )
 
 
 def test_a_new_proposal_closes_the_open_one(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    first = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
-    second = propose_times(lead, coach, [slot(date(2026, 12, 3), 9)], now)
+    first = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
+    second = propose_times(
+        lead, coach, [slot(date(2026, 12, 3), 9)], now, settings=current_settings()
+    )
     db.session.commit()
     assert first.status == ProposalStatus.CLOSED
     assert second.status == ProposalStatus.OPEN
     assert "earlier proposal is closed" in lead.events[-1].summary
     with pytest.raises(DomainError, match="no longer open"):
-        agree_time(first.times[0], now)
+        agree_time(first.times[0], now, settings=current_settings())
 
 
 def test_lead_assigned_to_another_coach_must_be_taken_first(app_ctx, now):
@@ -357,9 +467,14 @@ def test_lead_assigned_to_another_coach_must_be_taken_first(app_ctx, now):
     lead = add_lead(now)
     assert lead.assigned_coach_id == maya.id
     with pytest.raises(DomainError, match="assigned to Maya Coach. Take it first"):
-        propose_times(lead, sam, [slot(date(2026, 12, 2), 9)], now)
+        propose_times(lead, sam, [slot(date(2026, 12, 2), 9)], now, settings=current_settings())
     assign(lead, sam, actor=sam, now=now)
-    assert propose_times(lead, sam, [slot(date(2026, 12, 2), 9)], now).coach_id == sam.id
+    assert (
+        propose_times(
+            lead, sam, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+        ).coach_id
+        == sam.id
+    )
 
 
 @pytest.mark.parametrize(
@@ -370,7 +485,7 @@ def test_times_cannot_be_proposed_from(app_ctx, now, status):
     lead = add_lead(now)
     lead.status = status
     with pytest.raises(DomainError, match="times cannot be proposed"):
-        propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
+        propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings())
 
 
 # ----- clock changes -------------------------------------------------------------------------
@@ -380,7 +495,11 @@ def test_monday_after_spring_forward_is_bst(app_ctx):
     coach = add_coach(now=BEFORE_SPRING)
     lead = add_lead(BEFORE_SPRING)
     proposal = propose_times(
-        lead, coach, [slot(date(2026, 3, 27), 9), slot(date(2026, 3, 30), 9)], BEFORE_SPRING
+        lead,
+        coach,
+        [slot(date(2026, 3, 27), 9), slot(date(2026, 3, 30), 9)],
+        BEFORE_SPRING,
+        settings=current_settings(),
     )
     friday, monday = proposal.times
     assert friday.starts_at == datetime(2026, 3, 27, 9, 0, tzinfo=UTC)  # GMT
@@ -400,7 +519,11 @@ def test_monday_after_autumn_back_is_gmt(app_ctx):
     coach = add_coach(now=before)
     lead = add_lead(before)
     proposal = propose_times(
-        lead, coach, [slot(date(2026, 10, 23), 9), slot(date(2026, 10, 26), 9)], before
+        lead,
+        coach,
+        [slot(date(2026, 10, 23), 9), slot(date(2026, 10, 26), 9)],
+        before,
+        settings=current_settings(),
     )
     friday, monday = proposal.times
     assert friday.starts_at == datetime(2026, 10, 23, 8, 0, tzinfo=UTC)  # BST
@@ -411,7 +534,13 @@ def test_a_time_in_the_spring_gap_is_refused_clearly(app_ctx):
     coach = add_coach(now=BEFORE_SPRING)
     lead = add_lead(BEFORE_SPRING)
     with pytest.raises(DomainError) as refused:
-        propose_times(lead, coach, [slot(date(2026, 3, 29), 1, 30)], BEFORE_SPRING)
+        propose_times(
+            lead,
+            coach,
+            [slot(date(2026, 3, 29), 1, 30)],
+            BEFORE_SPRING,
+            settings=current_settings(),
+        )
     assert "01:30 on Sunday 29 March 2026 does not exist" in str(refused.value)
     assert "clocks go forward" in str(refused.value)
     assert lead.status == S.NEW
@@ -422,7 +551,13 @@ def test_a_session_across_the_autumn_change_lasts_its_real_length(app_ctx):
     coach = add_coach(now=before)
     lead = add_lead(before)
     # 00:30 BST on 25 October, 2 hours: ends at 01:30 GMT after the clocks went back.
-    proposal = propose_times(lead, coach, [slot(date(2026, 10, 25), 0, 30, minutes=120)], before)
+    proposal = propose_times(
+        lead,
+        coach,
+        [slot(date(2026, 10, 25), 0, 30, minutes=120)],
+        before,
+        settings=current_settings(),
+    )
     t = proposal.times[0]
     assert t.ends_at - t.starts_at == timedelta(hours=2)
     assert t.starts_at.astimezone(LONDON).tzname() == "BST"
@@ -436,9 +571,13 @@ def test_agreeing_books_a_session_and_confirms_to_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     proposal = propose_times(
-        lead, coach, [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 9)], now
+        lead,
+        coach,
+        [slot(date(2026, 12, 2), 9), slot(date(2026, 12, 3), 9)],
+        now,
+        settings=current_settings(),
     )
-    session = agree_time(proposal.times[0], now)
+    session = agree_time(proposal.times[0], now, settings=current_settings())
     db.session.commit()
     assert session.uid.endswith("@example.org")
     assert session.sequence == 0
@@ -452,18 +591,22 @@ def test_agreeing_books_a_session_and_confirms_to_both(app_ctx, now):
     assert "/withdraw/" in to_leader.body_text and "/withdraw/" in to_leader.body_html
     assert "Wednesday 2 December 2026, 09:00–10:00 GMT" in to_leader.body_text
     with pytest.raises(DomainError, match="no longer open"):
-        agree_time(proposal.times[1], now)
+        agree_time(proposal.times[1], now, settings=current_settings())
 
 
 def test_a_time_taken_meanwhile_by_another_leader_is_refused(app_ctx, now):
     coach = add_coach(now=now)
     first, second = add_lead(now, 1), add_lead(now, 2)
-    one = propose_times(first, coach, [slot(date(2026, 12, 2), 9)], now)
-    two = propose_times(second, coach, [slot(date(2026, 12, 2), 9, 30)], now)
-    agree_time(one.times[0], now)
+    one = propose_times(
+        first, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
+    two = propose_times(
+        second, coach, [slot(date(2026, 12, 2), 9, 30)], now, settings=current_settings()
+    )
+    agree_time(one.times[0], now, settings=current_settings())
     db.session.commit()
     with pytest.raises(DomainError, match="just been taken"):
-        agree_time(two.times[0], now)
+        agree_time(two.times[0], now, settings=current_settings())
 
 
 def test_the_database_refuses_a_second_booking_of_one_coach_slot(app_ctx, now):
@@ -471,7 +614,9 @@ def test_the_database_refuses_a_second_booking_of_one_coach_slot(app_ctx, now):
     coach = add_coach(now=now)
     first, second = add_lead(now, 1), add_lead(now, 2)
     starts = now + timedelta(days=2)
-    record_agreed_time(first, coach, starts, 60, SessionFormat.PHONE, "0207", now)
+    record_agreed_time(
+        first, coach, starts, 60, SessionFormat.PHONE, "0207", now, settings=current_settings()
+    )
     db.session.commit()
     db.session.add(
         CoachingSession(
@@ -491,19 +636,25 @@ def test_the_database_refuses_a_second_booking_of_one_coach_slot(app_ctx, now):
 def test_a_past_time_cannot_be_chosen(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
     with pytest.raises(DomainError, match="already passed"):
-        agree_time(proposal.times[0], datetime(2026, 12, 2, 9, 5, tzinfo=UTC))
+        agree_time(
+            proposal.times[0], datetime(2026, 12, 2, 9, 5, tzinfo=UTC), settings=current_settings()
+        )
 
 
 def test_none_suit_goes_back_to_the_coach_who_can_propose_again(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
     # A blank note is an input check, made once by the page's form (public/forms.py).
     blank = SuitableTimesForm(formdata=MultiDict({"note": "  "}))
     assert not blank.validate() and "which days and times would suit" in str(blank.first_error())
-    none_suit(proposal, "Thursday afternoons would be better", now)
+    none_suit(proposal, "Thursday afternoons would be better", now, settings=current_settings())
     db.session.commit()
     assert proposal.status == ProposalStatus.NONE_SUIT
     assert lead.status == S.CONTACTED
@@ -511,17 +662,28 @@ def test_none_suit_goes_back_to_the_coach_who_can_propose_again(app_ctx, now):
     [mail] = outbox("coach_none_suit")
     assert mail.recipients == [coach.email]
     assert "Thursday afternoons would be better" in mail.body_text
-    again = propose_times(lead, coach, [slot(date(2026, 12, 3), 14)], now)
+    again = propose_times(
+        lead, coach, [slot(date(2026, 12, 3), 14)], now, settings=current_settings()
+    )
     assert again.status == ProposalStatus.OPEN and lead.status == S.TIMES_PROPOSED
 
 
 def test_record_a_time_agreed_by_phone(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
-    start = local_start(date(2026, 12, 4), time(15))
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
+    start = local_start(date(2026, 12, 4), time(15), settings=current_settings())
     session = record_agreed_time(
-        lead, coach, start, 45, SessionFormat.IN_PERSON, "1 High Street, Leeds", now
+        lead,
+        coach,
+        start,
+        45,
+        SessionFormat.IN_PERSON,
+        "1 High Street, Leeds",
+        now,
+        settings=current_settings(),
     )
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
@@ -531,7 +693,14 @@ def test_record_a_time_agreed_by_phone(app_ctx, now):
     assert len(outbox("coach_session_confirmed")) == 1
     with pytest.raises(DomainError, match="Move the booked session instead"):
         record_agreed_time(
-            lead, coach, start + timedelta(days=1), 45, SessionFormat.PHONE, "1", now
+            lead,
+            coach,
+            start + timedelta(days=1),
+            45,
+            SessionFormat.PHONE,
+            "1",
+            now,
+            settings=current_settings(),
         )
 
 
@@ -539,9 +708,18 @@ def test_reschedule_moves_the_session_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     session = record_agreed_time(
-        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+        lead,
+        coach,
+        now + timedelta(days=2),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
-    reschedule_session(session, coach, now + timedelta(days=3), 90, now)
+    reschedule_session(
+        session, coach, now + timedelta(days=3), 90, now, settings=current_settings()
+    )
     db.session.commit()
     assert session.starts_at == now + timedelta(days=3)
     assert session.ends_at == now + timedelta(days=3, minutes=90)
@@ -550,31 +728,65 @@ def test_reschedule_moves_the_session_and_tells_both(app_ctx, now):
     assert [m.recipients for m in outbox("leader_session_update")] == [[lead.email]]
     assert [m.recipients for m in outbox("coach_session_update")] == [[coach.email]]
     # Moving within its own old slot is not a clash with itself.
-    reschedule_session(session, coach, now + timedelta(days=3, minutes=30), 60, now)
+    reschedule_session(
+        session, coach, now + timedelta(days=3, minutes=30), 60, now, settings=current_settings()
+    )
     with pytest.raises(DomainError, match="in the past"):
-        reschedule_session(session, coach, now - timedelta(hours=1), 60, now)
+        reschedule_session(
+            session, coach, now - timedelta(hours=1), 60, now, settings=current_settings()
+        )
 
 
 def test_reschedule_refuses_a_clash(app_ctx, now):
     coach = add_coach(now=now)
     first, second = add_lead(now, 1), add_lead(now, 2)
-    record_agreed_time(first, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "1", now)
+    record_agreed_time(
+        first,
+        coach,
+        now + timedelta(days=2),
+        60,
+        SessionFormat.PHONE,
+        "1",
+        now,
+        settings=current_settings(),
+    )
     session = record_agreed_time(
-        second, coach, now + timedelta(days=3), 60, SessionFormat.PHONE, "1", now
+        second,
+        coach,
+        now + timedelta(days=3),
+        60,
+        SessionFormat.PHONE,
+        "1",
+        now,
+        settings=current_settings(),
     )
     with pytest.raises(DomainError, match="clashes"):
-        reschedule_session(session, coach, now + timedelta(days=2, minutes=30), 60, now)
+        reschedule_session(
+            session,
+            coach,
+            now + timedelta(days=2, minutes=30),
+            60,
+            now,
+            settings=current_settings(),
+        )
 
 
 def test_cancel_hands_the_lead_back_and_tells_both(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     session = record_agreed_time(
-        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+        lead,
+        coach,
+        now + timedelta(days=2),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
     with pytest.raises(DomainError, match="Say why"):
-        cancel_session(session, coach, " ", now)
-    cancel_session(session, coach, "Coach unwell", now)
+        cancel_session(session, coach, " ", now, settings=current_settings())
+    cancel_session(session, coach, "Coach unwell", now, settings=current_settings())
     db.session.commit()
     assert session.status == SessionStatus.CANCELLED
     assert session.sequence == 1
@@ -583,12 +795,21 @@ def test_cancel_hands_the_lead_back_and_tells_both(app_ctx, now):
     [leader_mail] = outbox("leader_session_update")
     assert "Coach unwell" in leader_mail.body_text and "/withdraw/" in leader_mail.body_text
     with pytest.raises(DomainError, match="already cancelled"):
-        cancel_session(session, coach, "again", now)
+        cancel_session(session, coach, "again", now, settings=current_settings())
     with pytest.raises(DomainError, match="cannot be moved"):
-        reschedule_session(session, coach, now + timedelta(days=4), 60, now)
+        reschedule_session(
+            session, coach, now + timedelta(days=4), 60, now, settings=current_settings()
+        )
     # The slot is free again, for this leader or another.
     assert record_agreed_time(
-        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+        lead,
+        coach,
+        now + timedelta(days=2),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
 
 
@@ -599,10 +820,19 @@ def test_withdrawing_closes_proposals_cancels_the_session_and_tells_the_coach(ap
     coach = add_coach(now=now)
     lead = add_lead(now)
     session = record_agreed_time(
-        lead, coach, now + timedelta(days=2), 60, SessionFormat.PHONE, "0207", now
+        lead,
+        coach,
+        now + timedelta(days=2),
+        60,
+        SessionFormat.PHONE,
+        "0207",
+        now,
+        settings=current_settings(),
     )
     db.session.commit()
-    withdraw(lead, reason="Changed roles", now=now + timedelta(hours=1))
+    withdraw(
+        lead, reason="Changed roles", now=now + timedelta(hours=1), settings=current_settings()
+    )
     db.session.commit()
     assert lead.status == S.WITHDRAWN
     assert session.status == SessionStatus.CANCELLED
@@ -624,12 +854,14 @@ def test_withdrawing_closes_proposals_cancels_the_session_and_tells_the_coach(ap
 def test_withdrawing_closes_an_open_proposal(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
-    proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
-    withdraw(lead, reason="", now=now)
+    proposal = propose_times(
+        lead, coach, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
+    )
+    withdraw(lead, reason="", now=now, settings=current_settings())
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     with pytest.raises(DomainError):
-        agree_time(proposal.times[0], now)
+        agree_time(proposal.times[0], now, settings=current_settings())
 
 
 # ----- assignment, notes, the contact promise -----------------------------------------------------
@@ -681,5 +913,5 @@ def test_overdue_only_while_new_and_uncontacted(app_ctx, now):
     later = now + timedelta(days=3)  # Thursday
     assert not is_overdue(lead, now, 2, LONDON)
     assert is_overdue(lead, later, 2, LONDON)
-    change_status(lead, S.CONTACTED, coach=coach, reason="", now=later)
+    change_status(lead, S.CONTACTED, coach=coach, reason="", now=later, settings=current_settings())
     assert not is_overdue(lead, later, 2, LONDON)

@@ -39,6 +39,7 @@ from booking.models import (
     utcnow,
 )
 from booking.public.forms import SuitableTimesForm
+from booking.settings import current_settings
 from booking.timefmt import to_local
 from booking.workflow import DomainError
 from booking.workflow.leads import change_status
@@ -54,7 +55,7 @@ from booking.workflow.scheduling import (
     reschedule_session,
 )
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, post, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, post, sign_in, slot  # noqa: F401
 from .conftest import hidden_fields, parse
 
 
@@ -72,6 +73,7 @@ def booked(
         SessionFormat.VIDEO,
         "https://meet.example/room/1",
         now,
+        settings=current_settings(),
     )
     db.session.commit()
     return lead, session
@@ -95,7 +97,7 @@ def count(model) -> int:
 
 def local_slot(moment: datetime, minutes: int = 60):
     """A proposed time at this instant, typed as the coach would (local date and time)."""
-    local = to_local(moment)
+    local = to_local(moment, current_settings().zone)
     return slot(local.date(), local.hour, local.minute, minutes=minutes)
 
 
@@ -107,7 +109,12 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
     uid, sequence, coach = session.uid, session.sequence, session.coach
     assert len(rows(kind=REMINDER_KIND, status=OutboxStatus.PENDING)) == 2
 
-    leader_cancel_session(session, "  A clash with a board meeting ", now + timedelta(hours=1))
+    leader_cancel_session(
+        session,
+        "  A clash with a board meeting ",
+        now + timedelta(hours=1),
+        settings=current_settings(),
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.CANCELLED
@@ -140,6 +147,7 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
         SessionFormat.VIDEO,
         "https://meet.example/room/2",
         now + timedelta(hours=2),
+        settings=current_settings(),
     )
     db.session.commit()
     assert again.starts_at == session.starts_at and again.id != session.id
@@ -147,7 +155,7 @@ def test_leader_cancel_sends_cancel_to_both_frees_the_slot_and_stops_reminders(a
 
 def test_a_reason_is_optional(app_ctx, now):
     lead, session = booked(now)
-    leader_cancel_session(session, "", now)
+    leader_cancel_session(session, "", now, settings=current_settings())
     db.session.commit()
     assert session.cancel_reason == f"Cancelled by {lead.full_name}"
 
@@ -156,9 +164,12 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
     lead, session = booked(now, days=1)
     # A session that has started (or is past) cannot be cancelled or moved by the leader.
     for action in (
-        lambda: leader_cancel_session(session, "", session.starts_at),
+        lambda: leader_cancel_session(session, "", session.starts_at, settings=current_settings()),
         lambda: leader_request_new_time(
-            session, "Later please", session.starts_at + timedelta(hours=2)
+            session,
+            "Later please",
+            session.starts_at + timedelta(hours=2),
+            settings=current_settings(),
         ),
     ):
         with pytest.raises(DomainError, match="already started"):
@@ -169,11 +180,11 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
     assert blank.first_error() == "Tell your coach which days and times would suit you."
     assert session.status == SessionStatus.BOOKED
 
-    leader_cancel_session(session, "", now)
+    leader_cancel_session(session, "", now, settings=current_settings())
     db.session.commit()
     for action in (
-        lambda: leader_cancel_session(session, "", now),
-        lambda: leader_request_new_time(session, "Another time", now),
+        lambda: leader_cancel_session(session, "", now, settings=current_settings()),
+        lambda: leader_request_new_time(session, "Another time", now, settings=current_settings()),
     ):
         with pytest.raises(DomainError, match="cancelled"):
             action()
@@ -185,9 +196,12 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
         coach=held.coach,
         reason="",
         now=held.starts_at + timedelta(minutes=5),
+        settings=current_settings(),
     )
     with pytest.raises(DomainError, match="taken place"):
-        leader_cancel_session(held, "", held.starts_at - timedelta(hours=1))
+        leader_cancel_session(
+            held, "", held.starts_at - timedelta(hours=1), settings=current_settings()
+        )
 
 
 # ----- the leader asks for a different time ------------------------------------------------
@@ -196,12 +210,23 @@ def test_refused_moves_raise_and_change_nothing(app_ctx, now):
 def test_asking_for_a_new_time_tells_the_coach_and_keeps_the_session(app_ctx, now):
     lead, session = booked(now)
     before = rows()
-    assert leader_request_new_time(session, "Thursday afternoons\nnext week", now) is True
+    assert (
+        leader_request_new_time(
+            session, "Thursday afternoons\nnext week", now, settings=current_settings()
+        )
+        is True
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.BOOKED and lead.status == LeadStatus.AGREED
-    event = open_new_time_request(lead)
-    assert event is not None and event.kind == "new-time-requested"
+    request = open_new_time_request(session)
+    assert request is not None and not request.none_suit
+    assert request.at == now and request.note == "Thursday afternoons\nnext week"
+    assert session.new_time_request_note == "Thursday afternoons\nnext week"
+    # The history still says who asked.
+    event = db.session.scalars(
+        select(LeadEvent).where(LeadEvent.kind == "new-time-requested")
+    ).one()
     assert event.actor_label == lead.full_name and event.actor_coach_id is None
     assert event.detail["reason"] == "Thursday afternoons\nnext week"
     [mail] = [r for r in rows() if r not in before]
@@ -212,7 +237,12 @@ def test_asking_for_a_new_time_tells_the_coach_and_keeps_the_session(app_ctx, no
     assert f"/coach/leads/{lead.id}" in mail.body_html
 
     # The same request again (a double click) records nothing more.
-    assert leader_request_new_time(session, "Thursday afternoons\nnext week", now) is False
+    assert (
+        leader_request_new_time(
+            session, "Thursday afternoons\nnext week", now, settings=current_settings()
+        )
+        is False
+    )
     db.session.commit()
     assert len(rows()) == len(before) + 1
 
@@ -222,7 +252,7 @@ def test_a_request_goes_to_the_coaches_when_the_coach_has_left(app_ctx, now):
     add_coach("sam@example.org", "Sam Coach", now=now)
     session.coach.active = False
     db.session.commit()
-    leader_request_new_time(session, "Mornings", now)
+    leader_request_new_time(session, "Mornings", now, settings=current_settings())
     db.session.commit()
     [mail] = rows(kind="coach_new_time_requested")
     assert mail.recipients == ["sam@example.org"]
@@ -234,25 +264,30 @@ def test_a_request_goes_to_the_coaches_when_the_coach_has_left(app_ctx, now):
 def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
     lead, session = booked(now)
     uid, coach = session.uid, session.coach
-    leader_request_new_time(session, "Next week instead", now)
+    leader_request_new_time(session, "Next week instead", now, settings=current_settings())
     db.session.commit()
 
     later = now + timedelta(hours=1)
     new_start = now + timedelta(days=8)
     proposal = propose_times(
-        lead, coach, [local_slot(new_start), local_slot(new_start + timedelta(days=1))], later
+        lead,
+        coach,
+        [local_slot(new_start), local_slot(new_start + timedelta(days=1))],
+        later,
+        settings=current_settings(),
     )
     db.session.commit()
     assert proposal.moves_session_id == session.id
     assert lead.status == LeadStatus.AGREED  # stays agreed while the offer is open
-    assert open_new_time_request(lead) is None  # answered by the offer
+    assert open_new_time_request(session) is None  # answered by the offer
+    assert session.new_time_requested_at is None
     [offer] = rows(kind="leader_proposed_times")
     assert offer.subject == "New times for your coaching session"
     assert "new times for it" in offer.body_text
     assert "stays booked at its current time until you choose" in offer.body_text
 
     before = {r.id for r in rows()}
-    moved = agree_time(proposal.times[0], later + timedelta(minutes=5))
+    moved = agree_time(proposal.times[0], later + timedelta(minutes=5), settings=current_settings())
     db.session.commit()
 
     assert moved.id == session.id and count(CoachingSession) == 1
@@ -278,8 +313,10 @@ def test_picking_from_new_times_moves_the_same_session(app_ctx, now):
 def test_new_times_may_overlap_the_session_being_moved(app_ctx, now):
     lead, session = booked(now)
     half_hour_later = session.starts_at + timedelta(minutes=30)
-    proposal = propose_times(lead, session.coach, [local_slot(half_hour_later)], now)
-    moved = agree_time(proposal.times[0], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(half_hour_later)], now, settings=current_settings()
+    )
+    moved = agree_time(proposal.times[0], now, settings=current_settings())
     db.session.commit()
     assert moved.id == session.id and session.starts_at == half_hour_later
 
@@ -288,14 +325,20 @@ def test_new_times_still_clash_with_the_coachs_other_sessions(app_ctx, now):
     lead, session = booked(now)
     _, other = booked(now, days=5, n=2, coach=session.coach)
     with pytest.raises(DomainError, match="clashes"):
-        propose_times(lead, session.coach, [local_slot(other.starts_at)], now)
+        propose_times(
+            lead, session.coach, [local_slot(other.starts_at)], now, settings=current_settings()
+        )
 
 
 def test_none_suit_keeps_the_session_and_tells_the_coach(app_ctx, now):
     lead, session = booked(now)
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
     db.session.commit()
-    none_suit(proposal, "Only Fridays, sorry", now + timedelta(hours=1))
+    none_suit(
+        proposal, "Only Fridays, sorry", now + timedelta(hours=1), settings=current_settings()
+    )
     db.session.commit()
 
     assert session.status == SessionStatus.BOOKED and session.sequence == 0
@@ -303,25 +346,54 @@ def test_none_suit_keeps_the_session_and_tells_the_coach(app_ctx, now):
     assert proposal.status == ProposalStatus.NONE_SUIT
     [mail] = rows(kind="coach_none_suit")
     assert "stays booked" in mail.subject and "Only Fridays" in mail.body_text
-    reopened = open_new_time_request(lead)
-    assert reopened is not None and reopened.kind == "move-none-suit"
+    reopened = open_new_time_request(session)
+    assert reopened is not None and reopened.note == "Only Fridays, sorry"
 
 
 def test_offers_to_move_close_when_the_session_moves_or_is_cancelled(app_ctx, now):
     lead, session = booked(now)
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
     db.session.commit()
-    reschedule_session(session, session.coach, now + timedelta(days=4), 60, now)
+    reschedule_session(
+        session, session.coach, now + timedelta(days=4), 60, now, settings=current_settings()
+    )
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     with pytest.raises(DomainError, match="no longer open"):
-        agree_time(proposal.times[0], now)
+        agree_time(proposal.times[0], now, settings=current_settings())
 
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=6))], now)
-    cancel_session(session, session.coach, "Coach unwell", now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+    )
+    cancel_session(session, session.coach, "Coach unwell", now, settings=current_settings())
     db.session.commit()
     assert proposal.status == ProposalStatus.CLOSED
     assert count(CoachingSession) == 1
+
+
+def test_the_request_closes_when_the_session_moves_or_is_cancelled(app_ctx, now):
+    lead, session = booked(now)
+    leader_request_new_time(session, "Mornings please", now, settings=current_settings())
+    db.session.commit()
+    assert open_new_time_request(session) is not None
+    reschedule_session(
+        session, session.coach, now + timedelta(days=4), 60, now, settings=current_settings()
+    )
+    db.session.commit()
+    assert open_new_time_request(session) is None
+    assert session.new_time_requested_at is None and session.new_time_request_note is None
+
+    later = now + timedelta(hours=1)
+    leader_request_new_time(session, "Mornings please", later, settings=current_settings())
+    db.session.commit()
+    request = open_new_time_request(session)
+    assert request is not None and request.at == later  # asked again after the move: new
+    cancel_session(session, session.coach, "Coach unwell", later, settings=current_settings())
+    db.session.commit()
+    assert open_new_time_request(session) is None
+    assert session.new_time_requested_at is None
 
 
 def test_only_the_sessions_coach_offers_new_times_for_it(app_ctx, now):
@@ -329,7 +401,9 @@ def test_only_the_sessions_coach_offers_new_times_for_it(app_ctx, now):
     other = add_coach("sam@example.org", "Sam Coach", now=now)
     lead.assigned_coach = other
     with pytest.raises(DomainError, match="only they can"):
-        propose_times(lead, other, [local_slot(now + timedelta(days=6))], now)
+        propose_times(
+            lead, other, [local_slot(now + timedelta(days=6))], now, settings=current_settings()
+        )
 
 
 # ----- the pages -----------------------------------------------------------------------------
@@ -393,7 +467,7 @@ def test_opening_the_pages_changes_nothing(live, client):
     page = client.get(path)
     assert page.status_code == 200
     text = parse(page).text
-    local = to_local(session.starts_at)
+    local = to_local(session.starts_at, current_settings().zone)
     assert f"{local:%H:%M}" in text and local.tzname() in text
     assert "https://meet.example/room/1" in text and session.coach.name in text
     assert "Ask for a different time" in text and "Cancel this session" in text
@@ -499,7 +573,9 @@ def test_choosing_new_times_from_the_emailed_link_moves_the_session(live, client
     lead, session = live
     uid = session.uid
     start = utcnow() + timedelta(days=9)
-    proposal = propose_times(lead, session.coach, [local_slot(start)], utcnow())
+    proposal = propose_times(
+        lead, session.coach, [local_slot(start)], utcnow(), settings=current_settings()
+    )
     db.session.commit()
     mail = rows(kind="leader_proposed_times")[-1]
     choose = re.search(r"http://booking\.test(/choose/\S+)", mail.body_text)[1]
@@ -521,7 +597,9 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     # Flask-WTF caches the CSRF token on the app context's `g`.
     with app.app_context():
         lead, session = booked(utcnow(), days=5)
-        leader_request_new_time(session, "Could we do Wednesday instead?", utcnow())
+        leader_request_new_time(
+            session, "Could we do Wednesday instead?", utcnow(), settings=current_settings()
+        )
         db.session.commit()
         lead_id, session_id = lead.id, session.id
     sign_in(client)
@@ -534,7 +612,7 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     assert "Propose new times for this session" in view.text
 
     with app.app_context():
-        day: date = to_local(utcnow() + timedelta(days=10)).date()
+        day: date = to_local(utcnow() + timedelta(days=10), current_settings().zone).date()
     sent = post(
         client,
         f"{page}/propose",
@@ -555,6 +633,18 @@ def test_coach_sees_the_request_and_proposes_new_times_for_the_session(app, clie
     assert sent.status_code == 302, parse(sent).text[:600]
     after = parse(client.get(page))
     assert after.by_id("new-time-banner") is None
+
+    # "None of the new times suit" opens the request again, and the banner says so.
+    with app.app_context():
+        proposal = db.session.scalars(
+            select(Proposal).where(Proposal.moves_session_id == session_id)
+        ).one()
+        none_suit(proposal, "Only Fridays, sorry", utcnow(), settings=current_settings())
+        db.session.commit()
+    reopened = parse(client.get(page))
+    assert reopened.by_id("new-time-banner") is not None
+    assert "None of the new times suit the leader" in reopened.text
+    assert "Only Fridays, sorry" in reopened.text
     assert "1 new time sent to" in after.text
     with app.app_context():
         proposal = db.session.scalars(select(Proposal)).one()
@@ -588,9 +678,11 @@ def test_what_reaches_the_mail_server(mail_app, smtp_server):
     smtp_server.received.clear()
 
     # New times for the session, picked: both get an updated REQUEST for the same event.
-    proposal = propose_times(lead, session.coach, [local_slot(now + timedelta(days=7))], now)
+    proposal = propose_times(
+        lead, session.coach, [local_slot(now + timedelta(days=7))], now, settings=current_settings()
+    )
     db.session.commit()
-    agree_time(proposal.times[0], now)
+    agree_time(proposal.times[0], now, settings=current_settings())
     db.session.commit()
     outbox.deliver_due(now=now)
     for address in (lead.email, session.coach.email):
@@ -607,7 +699,7 @@ def test_what_reaches_the_mail_server(mail_app, smtp_server):
     smtp_server.received.clear()
 
     # The leader cancels: both get a CANCEL, in the body and the MIME parameter.
-    leader_cancel_session(session, "Off sick", now)
+    leader_cancel_session(session, "Off sick", now, settings=current_settings())
     db.session.commit()
     report = outbox.deliver_due(now=now)
     assert len(report.sent) == 2

@@ -21,10 +21,11 @@ from booking import links
 from booking.extensions import db
 from booking.models import Coach, CoachingSession, Lead, PartStat, Proposal, SessionFormat, utcnow
 from booking.passwords import fingerprint
+from booking.settings import current_settings
 from booking.workflow.accounts import set_password
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, slot
 from .conftest import parse
 
 SOON = date.today() + timedelta(days=9)
@@ -46,7 +47,9 @@ def rows(app) -> Rows:
         now = utcnow()
         coach = add_coach(now=now)
         proposed = add_lead(now, 1)
-        proposal = propose_times(proposed, coach, [slot(SOON, 10)], now)
+        proposal = propose_times(
+            proposed, coach, [slot(SOON, 10)], now, settings=current_settings()
+        )
         booked = add_lead(now, 2)
         coach = db.session.get(Coach, coach.id)
         session = record_agreed_time(
@@ -57,6 +60,7 @@ def rows(app) -> Rows:
             SessionFormat.VIDEO,
             "https://meet.example/abc",
             now,
+            settings=current_settings(),
         )
         db.session.commit()
         return Rows(coach.id, booked.id, proposal.id, session.id, fingerprint(coach.password_hash))
@@ -157,7 +161,9 @@ def test_a_used_link_is_409(app, client, rows):
     _, good, _ = PURPOSES["password-reset"]
     token = sign(app, "password-reset", good(rows))
     with app.app_context():
-        set_password(db.session.get(Coach, rows.coach), "a brand new password")
+        set_password(
+            db.session.get(Coach, rows.coach), "a brand new password", settings=current_settings()
+        )
         db.session.commit()
     response = client.get(f"/coach/password-reset/{token}")
     assert response.status_code == 409
@@ -170,7 +176,7 @@ def test_a_replaced_link_is_409(app, client, rows):
         proposal = db.session.get(Proposal, rows.proposal)
         assert proposal is not None
         coach = db.session.get(Coach, rows.coach)
-        propose_times(proposal.lead, coach, [slot(SOON, 15)], utcnow())
+        propose_times(proposal.lead, coach, [slot(SOON, 15)], utcnow(), settings=current_settings())
         db.session.commit()
     response = client.get(old)
     assert response.status_code == 409

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -99,3 +101,67 @@ def test_exclusion_constraints_match_the_models_on_postgresql(app):
             actual = _exclusion_constraints(connection, "public")
             transaction.rollback()
     assert actual == expected
+
+
+def test_open_requests_for_a_new_time_are_carried_over_from_the_history(app, now):
+    """0007 moves "the leader asked for a new time" from the event log into columns: a request
+    still open at upgrade time stays open, an answered one stays answered."""
+    import json
+
+    from flask_migrate import downgrade, upgrade
+    from sqlalchemy import select, text
+
+    from booking.models import CoachingSession, LeadEvent
+    from booking.workflow.scheduling import open_new_time_request
+
+    from .test_leader_changes import booked
+
+    with app.app_context():
+        _, asked = booked(now, days=3, n=1)
+        _, answered = booked(now, days=4, n=2, coach=asked.coach)
+        _, reopened = booked(now, days=5, n=3, coach=asked.coach)
+        ids = asked.id, answered.id, reopened.id
+        db.session.commit()
+        db.session.remove()
+        downgrade(revision="-1")  # to just before 0007
+        try:
+            with db.engine.begin() as connection:
+                found = connection.execute(text("select id, lead_id from coaching_session"))
+                lead_of = {row[0]: row[1] for row in found}
+
+                def event(session_id: int, kind: str, minutes: int, **detail: object) -> None:
+                    connection.execute(
+                        text(
+                            "insert into lead_event (lead_id, at, actor_label, kind, summary, "
+                            "detail_json) values (:lead, :at, 'x', :kind, 's', :detail)"
+                        ),
+                        {
+                            "lead": lead_of[session_id],
+                            "at": (now + timedelta(minutes=minutes)).replace(tzinfo=None)
+                            if db.engine.dialect.name == "sqlite"
+                            else now + timedelta(minutes=minutes),
+                            "kind": kind,
+                            "detail": json.dumps({"session_id": session_id, **detail}),
+                        },
+                    )
+
+                event(ids[0], "new-time-requested", 1, reason="Tuesdays")
+                event(ids[1], "new-time-requested", 1, reason="Later")
+                event(ids[1], "move-proposed", 2)
+                event(ids[2], "new-time-requested", 1, reason="Early")
+                event(ids[2], "move-proposed", 2)
+                event(ids[2], "move-none-suit", 3, reason="Only Fridays")
+        finally:
+            upgrade()
+
+        sessions = {
+            s.id: s
+            for s in db.session.scalars(select(CoachingSession).order_by(CoachingSession.id))
+        }
+        first = open_new_time_request(sessions[ids[0]])
+        assert first is not None and first.note == "Tuesdays"
+        assert first.at == now + timedelta(minutes=1)
+        assert open_new_time_request(sessions[ids[1]]) is None
+        third = open_new_time_request(sessions[ids[2]])
+        assert third is not None and third.note == "Only Fridays"
+        assert db.session.scalar(select(LeadEvent).limit(1)) is not None

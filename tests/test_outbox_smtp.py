@@ -23,6 +23,7 @@ from booking.models import (
     SessionFormat,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
 
 from .conftest import count_rows, submit_registration
@@ -47,7 +48,10 @@ def register(app, now, **overrides) -> int:
     values.update(overrides)
     with app.app_context():
         lead = register_interest(
-            Registration(**values), form_token=f"t-{time.monotonic_ns()}", now=now
+            Registration(**values),
+            form_token=f"t-{time.monotonic_ns()}",
+            now=now,
+            settings=current_settings(),
         ).lead
         db.session.commit()
         return lead.id
@@ -467,7 +471,7 @@ def test_withdrawn_before_sending_sends_the_leader_nothing(make_app, smtp_server
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
     lead_id = register(app, now)
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=now)
+        withdraw(db.session.get(Lead, lead_id), reason="", now=now, settings=current_settings())
         db.session.commit()
     deliver(app, now + timedelta(hours=1))
     assert smtp_server.messages_to("amara.okafor@nhs.example") == []
@@ -533,8 +537,8 @@ def test_unreachable_server_is_retried_even_with_a_5xx_greeting(make_app, now):
 # ----- development capture and the command line --------------------------------------------
 
 
-def test_no_mail_server_writes_eml_files(app, now, tmp_path):
-    app.config["COACH_NOTIFY_EMAILS"] = COACHES
+def test_no_mail_server_writes_eml_files(make_app, now, tmp_path):
+    app = make_app(COACH_NOTIFY_EMAILS=COACHES)
     register(app, now)
     report = deliver(app, now)
     assert len(report.sent) == 2
@@ -635,7 +639,12 @@ def test_withdrawing_stops_the_late_send_of_an_unknown_outcome(make_app, smtp_se
     smtp_server.drop_after_data = 1
     assert len(deliver(app, now).unknown) == 1
     with app.app_context():
-        withdraw(db.session.get(Lead, lead_id), reason="", now=now + timedelta(minutes=5))
+        withdraw(
+            db.session.get(Lead, lead_id),
+            reason="",
+            now=now + timedelta(minutes=5),
+            settings=current_settings(),
+        )
         db.session.commit()
     assert not deliver(app, now + timedelta(hours=2)).handled
     (row,) = rows(app)

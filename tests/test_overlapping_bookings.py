@@ -37,9 +37,10 @@ from booking.models import (
     SessionStatus,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.workflow.scheduling import local_start, propose_times, record_agreed_time
 
-from .coach_helpers import add_coach, add_lead, csrf_token, fast_passwords, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, csrf_token, sign_in, slot
 from .conftest import USING_POSTGRES, hidden_fields, parse
 
 pytestmark = [
@@ -115,7 +116,9 @@ def offer(app, n: int, hh: int, mm: int = 0) -> tuple[int, str, int]:
         coach = coach or add_coach(now=now)
         lead = add_lead(now, n, email=f"leader{n}@nhs.example", full_name=f"Leader Number{n}")
         lead.assigned_coach = coach
-        proposal = propose_times(lead, coach, [slot(SOON, hh, mm)], now)
+        proposal = propose_times(
+            lead, coach, [slot(SOON, hh, mm)], now, settings=current_settings()
+        )
         db.session.commit()
         return lead.id, f"/choose/{make_token('choose-time', proposal.id)}", proposal.times[0].id
 
@@ -212,7 +215,14 @@ def test_the_coach_moves_a_session_onto_a_time_a_leader_picks_at_once(app):
         other = add_lead(now, 2, email="leader2@nhs.example")
         coach = db.session.scalar(select(Coach))
         session = record_agreed_time(
-            other, coach, local_start(SOON, time(15)), 60, SessionFormat.PHONE, "0207", now
+            other,
+            coach,
+            local_start(SOON, time(15), settings=current_settings()),
+            60,
+            SessionFormat.PHONE,
+            "0207",
+            now,
+            settings=current_settings(),
         )
         db.session.commit()
         session_id, other_id = session.id, other.id

@@ -7,7 +7,7 @@ import json
 from booking.extensions import db
 from booking.models import CoachingSession, Lead, SessionStatus
 
-from .coach_helpers import csrf_token, fast_passwords, sign_in  # noqa: F401
+from .coach_helpers import csrf_token, sign_in
 from .conftest import parse
 from .privacy_helpers import EMAIL, NAME, NEEDLES, NOTE, build_person, text_hits
 

@@ -24,6 +24,7 @@ from booking.models import (
     QuestionnaireResponse,
     SessionStatus,
 )
+from booking.settings import current_settings
 from booking.workflow import DomainError
 from booking.workflow.leads import change_status
 from booking.workflow.privacy import (
@@ -34,7 +35,7 @@ from booking.workflow.privacy import (
     purge_expired,
 )
 
-from .coach_helpers import add_coach, add_lead, fast_passwords  # noqa: F401
+from .coach_helpers import add_coach, add_lead
 from .privacy_helpers import (
     ANSWER,
     EMAIL,
@@ -117,7 +118,13 @@ def test_erase_leaves_no_trace_of_the_person_in_any_table(app_ctx, now):
     assert plan.notes == 1 and plan.questionnaires == 1 and plan.pending_emails > 0
     assert [s.id for s in plan.future_sessions] == [person.session.id]
 
-    report = erase_person(EMAIL.upper(), now=now, actor=person.coach, by=person.coach.name)
+    report = erase_person(
+        EMAIL.upper(),
+        now=now,
+        actor=person.coach,
+        by=person.coach.name,
+        settings=current_settings(),
+    )
     db.session.commit()
     db.session.expire_all()
 
@@ -159,7 +166,9 @@ def test_erase_leaves_no_trace_of_the_person_in_any_table(app_ctx, now):
 def test_erase_cancels_pending_mail_and_the_future_session_telling_only_the_coach(app_ctx, now):
     person = build_person(now)
     session_id, sequence = person.session.id, person.session.sequence
-    erase_person(EMAIL, now=now, actor=person.coach, by=person.coach.name)
+    erase_person(
+        EMAIL, now=now, actor=person.coach, by=person.coach.name, settings=current_settings()
+    )
     db.session.commit()
 
     session = db.session.get(CoachingSession, session_id)
@@ -185,10 +194,10 @@ def test_erase_cancels_pending_mail_and_the_future_session_telling_only_the_coac
 
 def test_erasing_again_is_refused_and_changes_nothing(app_ctx, now):
     person = build_person(now)
-    erase_person(EMAIL, now=now, actor=None)
+    erase_person(EMAIL, now=now, actor=None, settings=current_settings())
     db.session.commit()
     with pytest.raises(DomainError, match="left to erase"):
-        erase_person(EMAIL, now=now + timedelta(minutes=1))
+        erase_person(EMAIL, now=now + timedelta(minutes=1), settings=current_settings())
     lead = db.session.get(Lead, person.lead.id)
     assert lead is not None and lead.events[-1].summary == "Personal data erased by the operator"
 
@@ -202,7 +211,9 @@ def _closed_lead(now, n: int, idle: timedelta, status=LeadStatus.NOT_SUITABLE) -
     if coach is None:
         coach = add_coach(now=now - timedelta(days=900))
     lead = add_lead(now - idle - timedelta(days=1), n=n, full_name=f"Closed Leader {n}")
-    change_status(lead, status, coach=coach, reason=f"reason {n}", now=now - idle)
+    change_status(
+        lead, status, coach=coach, reason=f"reason {n}", now=now - idle, settings=current_settings()
+    )
     db.session.commit()
     return lead
 
@@ -222,9 +233,11 @@ def test_purge_erases_closed_leads_idle_past_the_retention_period_once(app_ctx, 
     db.session.commit()
     before = _status_counts()
 
-    assert purge_expired(now=now, retention_days=365) == [expired.id]
+    assert purge_expired(now=now, retention_days=365, settings=current_settings()) == [expired.id]
     db.session.commit()
-    assert purge_expired(now=now, retention_days=365) == []  # idempotent
+    assert (
+        purge_expired(now=now, retention_days=365, settings=current_settings()) == []
+    )  # idempotent
 
     erased = db.session.get(Lead, expired.id)
     assert erased is not None and erased.erased_at == now
@@ -238,7 +251,9 @@ def test_purge_erases_closed_leads_idle_past_the_retention_period_once(app_ctx, 
     assert text_hits(["closed leader 1"]) != []
 
     # A day later the boundary lead has expired too.
-    assert purge_expired(now=now + timedelta(days=1), retention_days=365) == [boundary.id]
+    assert purge_expired(
+        now=now + timedelta(days=1), retention_days=365, settings=current_settings()
+    ) == [boundary.id]
 
 
 # ----- the operator's commands -------------------------------------------------------------

@@ -19,8 +19,10 @@ from booking.questionnaire import (
     QuestionnaireError,
     check_answers,
     load_questionnaire,
+    questionnaire_pdf,
     render_pdf,
 )
+from booking.settings import current_settings
 from booking.workflow import DomainError
 from booking.workflow.responses import save_questionnaire
 
@@ -63,7 +65,9 @@ def test_the_firm_can_point_at_its_own_file(make_app, tmp_path):
         page = app.test_client().get(path_of(questionnaire_url(session)))
         html = page.get_data(as_text=True)
         assert "Before we meet" in html and "What do you hope for, Siân?" in html
-        text = pypdf.PdfReader(io.BytesIO(render_pdf())).pages[0].extract_text()
+        # The PDF attached to the invitations is made from the same file.
+        pdf = questionnaire_pdf(current_settings().questionnaire_path)
+        text = pypdf.PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
         assert "What do you hope for, Siân?" in text
 
 
@@ -99,7 +103,7 @@ def test_a_broken_file_is_reported_clearly(tmp_path, content, complaint):
 
 def test_pdf_is_real_text_with_title_and_language(app_ctx):
     q = load_questionnaire()
-    data = render_pdf(q)
+    data = render_pdf(q, firm=current_settings().firm_name)
     assert data.startswith(b"%PDF")
     reader = pypdf.PdfReader(io.BytesIO(data))
     assert reader.metadata.title == q.title
@@ -147,9 +151,15 @@ def test_answers_saved_changed_and_closed_at_the_start(app_ctx):
         session,
         {"rating_compassionate": "3", "today": "Listen more"},
         now=start - timedelta(days=1),
+        settings=current_settings(),
     )
     db.session.commit()
-    save_questionnaire(session, {"rating_compassionate": "4"}, now=start - timedelta(hours=1))
+    save_questionnaire(
+        session,
+        {"rating_compassionate": "4"},
+        now=start - timedelta(hours=1),
+        settings=current_settings(),
+    )
     db.session.commit()
     (row,) = db.session.scalars(select(QuestionnaireResponse)).all()
     assert row.answers == {"rating_compassionate": 4}
@@ -157,10 +167,12 @@ def test_answers_saved_changed_and_closed_at_the_start(app_ctx):
     assert kinds == ["Answered the reflection questionnaire", "Changed their reflection answers"]
 
     with pytest.raises(DomainError, match="closed"):
-        save_questionnaire(session, {"rating_compassionate": "5"}, now=start)
+        save_questionnaire(
+            session, {"rating_compassionate": "5"}, now=start, settings=current_settings()
+        )
     session.status = SessionStatus.CANCELLED
     with pytest.raises(DomainError):
-        save_questionnaire(session, {}, now=start - timedelta(days=1))
+        save_questionnaire(session, {}, now=start - timedelta(days=1), settings=current_settings())
     db.session.rollback()
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -9,6 +10,7 @@ from sqlalchemy import func, select
 
 from booking.extensions import db
 from booking.models import Coach, Dimension, Lead, LeadStatus, OutboxMessage, SessionFormat
+from booking.settings import current_settings
 from booking.workflow import DomainError, Registration, register_interest, withdraw
 
 
@@ -31,8 +33,8 @@ def count(model) -> int:
 
 
 def test_new_registration_stores_lead_and_queues_both_emails(app_ctx, now):
-    app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
-    outcome = register_interest(registration(), form_token="t1", now=now)
+    settings = replace(current_settings(), coach_notify_emails=("coaches@example.org",))
+    outcome = register_interest(registration(), form_token="t1", now=now, settings=settings)
     db.session.commit()
 
     assert outcome.result == "created"
@@ -45,9 +47,16 @@ def test_new_registration_stores_lead_and_queues_both_emails(app_ctx, now):
 
 
 def test_same_form_token_twice_makes_one_lead(app_ctx, now):
-    first = register_interest(registration(), form_token="same", now=now)
+    first = register_interest(
+        registration(), form_token="same", now=now, settings=current_settings()
+    )
     db.session.commit()
-    again = register_interest(registration(), form_token="same", now=now + timedelta(seconds=1))
+    again = register_interest(
+        registration(),
+        form_token="same",
+        now=now + timedelta(seconds=1),
+        settings=current_settings(),
+    )
     db.session.commit()
     assert again.result == "replay"
     assert again.lead.id == first.lead.id
@@ -56,13 +65,14 @@ def test_same_form_token_twice_makes_one_lead(app_ctx, now):
 
 
 def test_open_lead_registering_again_is_recorded_not_duplicated(app_ctx, now):
-    app_ctx.config["COACH_NOTIFY_EMAILS"] = ["coaches@example.org"]
-    first = register_interest(registration(), form_token="a", now=now)
+    settings = replace(current_settings(), coach_notify_emails=("coaches@example.org",))
+    first = register_interest(registration(), form_token="a", now=now, settings=settings)
     db.session.commit()
     second = register_interest(
         registration(email="AMARA.OKAFOR@nhs.example", help_text="Now about my new team"),
         form_token="b",
         now=now + timedelta(days=1),
+        settings=settings,
     )
     db.session.commit()
 
@@ -82,10 +92,12 @@ def test_open_lead_registering_again_is_recorded_not_duplicated(app_ctx, now):
 
 
 def test_closed_lead_registering_again_starts_a_new_lead(app_ctx, now):
-    first = register_interest(registration(), form_token="a", now=now)
-    withdraw(first.lead, reason="", now=now)
+    first = register_interest(registration(), form_token="a", now=now, settings=current_settings())
+    withdraw(first.lead, reason="", now=now, settings=current_settings())
     db.session.commit()
-    second = register_interest(registration(), form_token="b", now=now + timedelta(days=30))
+    second = register_interest(
+        registration(), form_token="b", now=now + timedelta(days=30), settings=current_settings()
+    )
     db.session.commit()
     assert second.result == "created"
     assert count(Lead) == 2
@@ -93,12 +105,17 @@ def test_closed_lead_registering_again_starts_a_new_lead(app_ctx, now):
 
 def test_consent_is_required(app_ctx, now):
     with pytest.raises(DomainError):
-        register_interest(registration(consent=False), form_token="x", now=now)
+        register_interest(
+            registration(consent=False), form_token="x", now=now, settings=current_settings()
+        )
 
 
 def test_not_sure_is_dropped_when_dimensions_are_chosen(app_ctx, now):
     outcome = register_interest(
-        registration(dimensions=[Dimension.NOT_SURE, Dimension.PRACTICAL]), form_token="x", now=now
+        registration(dimensions=[Dimension.NOT_SURE, Dimension.PRACTICAL]),
+        form_token="x",
+        now=now,
+        settings=current_settings(),
     )
     assert outcome.lead.dimension_list == [Dimension.PRACTICAL]
 
@@ -118,6 +135,7 @@ def test_round_robin_assigns_active_coaches_in_turn(app_ctx, now):
             registration(email=f"l{i}@nhs.example"),
             form_token=f"t{i}",
             now=now + timedelta(minutes=i),
+            settings=current_settings(),
         )
         db.session.commit()
         names.append(outcome.lead.assigned_coach.name)
@@ -125,17 +143,19 @@ def test_round_robin_assigns_active_coaches_in_turn(app_ctx, now):
 
 
 def test_round_robin_can_be_turned_off(app_ctx, now):
-    app_ctx.config["ROUND_ROBIN_ASSIGNMENT"] = False
     db.session.add(Coach(email="a@example.org", name="Coach A", password_hash="x"))
     db.session.commit()
-    outcome = register_interest(registration(), form_token="t", now=now)
+    settings = replace(current_settings(), round_robin_assignment=False)
+    outcome = register_interest(registration(), form_token="t", now=now, settings=settings)
     assert outcome.lead.assigned_coach is None
 
 
 def test_withdraw_cancels_pending_mail(app_ctx, now):
-    outcome = register_interest(registration(), form_token="t", now=now)
+    outcome = register_interest(
+        registration(), form_token="t", now=now, settings=current_settings()
+    )
     db.session.commit()
-    withdraw(outcome.lead, reason="Found support elsewhere", now=now)
+    withdraw(outcome.lead, reason="Found support elsewhere", now=now, settings=current_settings())
     db.session.commit()
     assert outcome.lead.status == LeadStatus.WITHDRAWN
     statuses = {m.status.value for m in db.session.scalars(select(OutboxMessage))}

@@ -20,6 +20,7 @@ from booking import replies
 from booking.extensions import db
 from booking.invites import InviteError, parse_replies
 from booking.models import LeadEvent, OutboxMessage, PartStat, SessionStatus
+from booking.settings import current_settings
 from booking.workflow.responses import apply_reply
 
 from .invite_helpers import make_session
@@ -388,7 +389,7 @@ def test_apply_reply_directly_matches_case_insensitively(session):
     )
     assert reply.attendee_email == "kwame@coaching.example"
     assert reply.partstat == "TENTATIVE"
-    assert apply_reply(reply, NOW) == "applied"
+    assert apply_reply(reply, NOW, settings=current_settings()) == "applied"
     assert session.coach_partstat == PartStat.TENTATIVE
 
 

@@ -10,8 +10,10 @@ from sqlalchemy import select
 
 from booking import invite_emails, outbox
 from booking.extensions import db
+from booking.kinds import Role
 from booking.links import choose_url, coach_lead_url, leader_session_url
 from booking.models import Coach, Lead, SessionFormat, utcnow
+from booking.settings import current_settings
 from booking.timefmt import to_local
 from booking.workflow import withdraw
 from booking.workflow.scheduling import (
@@ -21,7 +23,7 @@ from booking.workflow.scheduling import (
     record_agreed_time,
 )
 
-from .coach_helpers import add_coach, add_lead, fast_passwords, sign_in, slot  # noqa: F401
+from .coach_helpers import add_coach, add_lead, sign_in, slot
 from .conftest import hidden_fields, parse, submit_registration
 
 
@@ -232,15 +234,26 @@ def test_new_times_for_a_booked_session_say_what_happened(make_app, smtp_server,
         coach = add_coach(now=now)
         lead = add_lead(now)
         session = record_agreed_time(
-            lead, coach, now + timedelta(days=5), 60, SessionFormat.PHONE, "01632 960 001", now
+            lead,
+            coach,
+            now + timedelta(days=5),
+            60,
+            SessionFormat.PHONE,
+            "01632 960 001",
+            now,
+            settings=current_settings(),
         )  # agreed by phone
         db.session.commit()
         if leader_asked:
-            leader_request_new_time(session, "Mornings next week", now)
+            leader_request_new_time(session, "Mornings next week", now, settings=current_settings())
             db.session.commit()
-        new_start = to_local(now + timedelta(days=9))
+        new_start = to_local(now + timedelta(days=9), current_settings().zone)
         proposal = propose_times(
-            lead, coach, [slot(new_start.date(), new_start.hour, new_start.minute)], now
+            lead,
+            coach,
+            [slot(new_start.date(), new_start.hour, new_start.minute)],
+            now,
+            settings=current_settings(),
         )
         db.session.commit()
         choose_path = choose_url(proposal).removeprefix("http://booking.test")
@@ -281,6 +294,7 @@ def _booked(now, n=1):
         SessionFormat.VIDEO,
         "https://meet.example/x",
         now,
+        settings=current_settings(),
     )
     db.session.commit()
     return lead, session
@@ -303,8 +317,10 @@ def test_the_leaders_own_cancellation_and_withdrawal_are_worded_as_theirs(make_a
         other, _ = _booked(now, 2)
         outbox.deliver_due()
         smtp_server.received.clear()
-        leader_cancel_session(session, "A clash with a board meeting", now)
-        withdraw(other, reason="Found help", now=now)
+        leader_cancel_session(
+            session, "A clash with a board meeting", now, settings=current_settings()
+        )
+        withdraw(other, reason="Found help", now=now, settings=current_settings())
         db.session.commit()
         outbox.deliver_due()
         emails = {"leader": lead.email, "other": other.email}
@@ -342,7 +358,7 @@ def test_the_coachs_invitation_and_reminder_point_to_the_lead_page_not_a_reply(
         lead, session = _booked(now)
         lead_url = coach_lead_url(lead.id)
         outbox.deliver_due()
-        reminder_draft = invite_emails.reminder(session, "coach")
+        reminder_draft = invite_emails.reminder(session, Role.COACH, settings=current_settings())
     [invitation] = [
         m
         for m in smtp_server.messages_to("maya@example.org")

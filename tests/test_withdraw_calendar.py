@@ -30,10 +30,11 @@ from booking.models import (
     SessionStatus,
     utcnow,
 )
+from booking.settings import current_settings
 from booking.workflow import withdraw
 from booking.workflow.scheduling import record_agreed_time
 
-from .coach_helpers import add_coach, add_lead, fast_passwords  # noqa: F401
+from .coach_helpers import add_coach, add_lead
 from .conftest import hidden_fields
 
 
@@ -52,6 +53,7 @@ def booked(now, days: int = 3) -> tuple[Lead, CoachingSession]:
         SessionFormat.VIDEO,
         "https://meet.example/room/1",
         now,
+        settings=current_settings(),
     )
     db.session.commit()
     return lead, session
@@ -71,7 +73,7 @@ def test_withdrawing_sends_both_a_calendar_cancel_that_survives_the_outbox_clear
     uid, sequence = session.uid, session.sequence
 
     later = now + timedelta(hours=1)
-    withdraw(lead, reason="Changed roles", now=later)
+    withdraw(lead, reason="Changed roles", now=later, settings=current_settings())
     db.session.commit()
 
     assert lead.status == LeadStatus.WITHDRAWN
@@ -97,7 +99,7 @@ def test_withdrawing_cancels_the_older_mail_and_the_reminders(app_ctx, now):
     before = {r.id: r.kind for r in messages()}
     assert sorted(k for k in before.values() if k == REMINDER_KIND) == [REMINDER_KIND] * 2
 
-    withdraw(lead, reason="", now=now + timedelta(hours=1))
+    withdraw(lead, reason="", now=now + timedelta(hours=1), settings=current_settings())
     db.session.commit()
     db.session.expire_all()
 
@@ -129,7 +131,7 @@ def test_withdrawing_cancels_the_older_mail_and_the_reminders(app_ctx, now):
 
 def test_the_leaders_cancellation_says_it_is_the_last_email_and_has_no_withdraw_link(app_ctx, now):
     lead, session = booked(now)
-    withdraw(lead, reason="", now=now + timedelta(hours=1))
+    withdraw(lead, reason="", now=now + timedelta(hours=1), settings=current_settings())
     db.session.commit()
     [to_leader] = [
         r for r in messages() if r.calendar_method == "CANCEL" and r.recipients == [lead.email]
@@ -144,7 +146,9 @@ def test_the_leaders_cancellation_says_it_is_the_last_email_and_has_no_withdraw_
 
 def test_a_session_already_started_is_cancelled_without_calendar_mail(app_ctx, now):
     lead, session = booked(now, days=1)
-    withdraw(lead, reason="", now=session.starts_at + timedelta(minutes=5))
+    withdraw(
+        lead, reason="", now=session.starts_at + timedelta(minutes=5), settings=current_settings()
+    )
     db.session.commit()
     assert session.status == SessionStatus.CANCELLED
     assert [r for r in messages() if r.calendar_method == "CANCEL"] == []
@@ -156,7 +160,7 @@ def test_a_session_already_started_is_cancelled_without_calendar_mail(app_ctx, n
 def test_withdrawing_without_a_session_sends_the_leader_nothing(app_ctx, now):
     add_coach(now=now)
     lead = add_lead(now)
-    withdraw(lead, reason="", now=now)
+    withdraw(lead, reason="", now=now, settings=current_settings())
     db.session.commit()
     assert [
         r for r in messages() if lead.email in r.recipients and r.status == OutboxStatus.PENDING
@@ -168,7 +172,9 @@ def test_both_cancellations_arrive_at_a_real_smtp_server(make_app, smtp_server, 
     with app.app_context():
         lead, session = booked(now)
         leader, coach, uid = lead.email, session.coach.email, session.uid
-        withdraw(lead, reason="Changed roles", now=now + timedelta(hours=1))
+        withdraw(
+            lead, reason="Changed roles", now=now + timedelta(hours=1), settings=current_settings()
+        )
         db.session.commit()
         report = outbox.deliver_due(now=now + timedelta(hours=2))
         assert not report.failed and not report.retrying

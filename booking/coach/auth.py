@@ -21,8 +21,9 @@ from flask_login import current_user, login_user, logout_user
 
 from .. import links
 from ..extensions import db, limiter, login_manager
-from ..models import Coach, utcnow
+from ..models import Coach
 from ..passwords import fingerprint
+from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.accounts import (
     SignInThrottled,
@@ -125,7 +126,8 @@ def sign_in():  # type: ignore[no-untyped-def]
             form.email.data or "",
             form.password.data or "",
             address=request.remote_addr or "",
-            now=utcnow(),
+            settings=current_settings(),
+            now=current_now(),
         )
     except SignInThrottled as throttled:
         db.session.rollback()
@@ -147,7 +149,7 @@ def sign_in():  # type: ignore[no-untyped-def]
         form.password.data = ""
         return render_template("coach/sign_in.html", form=form, error=str(error)), 400
 
-    key = start_sign_in(coach, now=utcnow())
+    key = start_sign_in(coach, now=current_now())
     db.session.commit()
     # A new session at sign-in: nothing from before (a planted session id, an old CSRF token)
     # carries over.
@@ -161,7 +163,7 @@ def sign_in():  # type: ignore[no-untyped-def]
 
 
 def sign_out():  # type: ignore[no-untyped-def]
-    end_sign_in(session.get("sign_in"), now=utcnow())
+    end_sign_in(session.get("sign_in"), now=current_now())
     db.session.commit()
     _end_session()
     flash("You have signed out.", "info")
@@ -179,7 +181,7 @@ def password_reset_request():  # type: ignore[no-untyped-def]
         return render_template("coach/password_reset_request.html", form=form, sent=False)
     if not form.validate():
         return render_template("coach/password_reset_request.html", form=form, sent=False), 400
-    request_password_reset(form.email.data or "", now=utcnow())
+    request_password_reset(form.email.data or "", now=current_now(), settings=current_settings())
     db.session.commit()
     # The same answer whether or not the address has an account.
     return render_template("coach/password_reset_request.html", form=form, sent=True)
@@ -193,7 +195,9 @@ def password_reset(token: str):  # type: ignore[no-untyped-def]
     if not form.validate():
         return render_template("coach/password_reset.html", form=form, error=None), 400
     try:
-        reset_password(coach, form.password.data or "", now=utcnow())
+        reset_password(
+            coach, form.password.data or "", now=current_now(), settings=current_settings()
+        )
     except DomainError as error:
         db.session.rollback()
         return render_template("coach/password_reset.html", form=form, error=str(error)), 400

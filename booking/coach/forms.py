@@ -20,6 +20,16 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
 
+from ..limits import (
+    COACH_NOTE_MAX,
+    DETAIL_MAX,
+    EMAIL_MAX,
+    MAX_TIMES,
+    SESSION_MINUTES_MAX,
+    SESSION_MINUTES_MIN,
+    TEXT_MAX,
+    characters,
+)
 from ..models import FORMAT_LABELS, LeadStatus, SessionFormat
 from ..passwords import MAX_LENGTH, MIN_LENGTH
 from ..validators import SingleLine
@@ -29,7 +39,11 @@ DURATION = dict(
     default=60,
     validators=[
         InputRequired("Enter the length in minutes"),
-        NumberRange(15, 480, "Length must be between 15 and 480 minutes"),
+        NumberRange(
+            SESSION_MINUTES_MIN,
+            SESSION_MINUTES_MAX,
+            f"Length must be between {SESSION_MINUTES_MIN} and {SESSION_MINUTES_MAX} minutes",
+        ),
     ],
 )
 
@@ -53,7 +67,7 @@ class SignInForm(FlaskForm):
     email = EmailField(
         "Email address",
         filters=[_strip],
-        validators=[DataRequired("Enter your email address"), Length(max=254)],
+        validators=[DataRequired("Enter your email address"), Length(max=EMAIL_MAX)],
     )
     password = PasswordField("Password", validators=[DataRequired("Enter your password")])
     next = HiddenField()
@@ -66,7 +80,7 @@ class PasswordResetRequestForm(FlaskForm):
     email = EmailField(
         "Email address",
         filters=[_strip],
-        validators=[DataRequired("Enter your email address"), Length(max=254)],
+        validators=[DataRequired("Enter your email address"), Length(max=EMAIL_MAX)],
     )
 
 
@@ -103,7 +117,7 @@ class NoteForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Write the note"),
-            Length(max=5000, message="Keep a note to 5,000 characters"),
+            Length(max=COACH_NOTE_MAX, message=f"Keep a note to {characters(COACH_NOTE_MAX)}"),
         ],
     )
 
@@ -113,7 +127,7 @@ class StatusForm(FlaskForm):
         pass
 
     to = SelectField("Move to", choices=[SelectChoice(s.value, s.label) for s in LeadStatus])
-    reason = TextAreaField("Reason (optional)", filters=[_strip], validators=[Length(max=2000)])
+    reason = TextAreaField("Reason (optional)", filters=[_strip], validators=[Length(max=TEXT_MAX)])
 
 
 class AssignForm(FlaskForm):
@@ -136,7 +150,10 @@ class SlotForm(Form):
     detail = StringField(
         "Joining link, number to call or address",
         filters=[_strip],
-        validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
+        validators=[
+            Length(max=DETAIL_MAX, message=f"Keep this to {characters(DETAIL_MAX)}"),
+            SingleLine(),
+        ],
     )
 
     @property
@@ -156,7 +173,7 @@ class ProposeForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    slots = FieldList(FormField(SlotForm), min_entries=5, max_entries=5)
+    slots = FieldList(FormField(SlotForm), min_entries=MAX_TIMES, max_entries=MAX_TIMES)
 
 
 class AgreedTimeForm(FlaskForm):
@@ -172,7 +189,10 @@ class AgreedTimeForm(FlaskForm):
     detail = StringField(
         "Joining link, number to call or address",
         filters=[_strip],
-        validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
+        validators=[
+            Length(max=DETAIL_MAX, message=f"Keep this to {characters(DETAIL_MAX)}"),
+            SingleLine(),
+        ],
     )
 
 
@@ -192,5 +212,5 @@ class CancelForm(FlaskForm):
     reason = TextAreaField(
         "Why is it cancelled? (the leader sees this)",
         filters=[_strip],
-        validators=[DataRequired("Say why the session is cancelled"), Length(max=2000)],
+        validators=[DataRequired("Say why the session is cancelled"), Length(max=TEXT_MAX)],
     )

@@ -22,8 +22,8 @@ from ..models import (
     ProposalStatus,
     ProposedTime,
     SessionStatus,
-    utcnow,
 )
+from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.scheduling import (
     agree_time,
@@ -97,7 +97,7 @@ def _open_proposal(token: str):  # type: ignore[no-untyped-def]
 def _render_choices(
     token: str, proposal: Proposal, error: str | None = None, status: int = 200, note: str = ""
 ):  # type: ignore[no-untyped-def]
-    now = utcnow()
+    now = current_now()
     times = [t for t in proposal.times if t.starts_at > now]
     return render_template(
         "public/choose.html",
@@ -130,7 +130,7 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
     assert picked is not None
     proposal_id = proposal.id
     try:
-        agree_time(picked, utcnow())
+        agree_time(picked, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
@@ -158,7 +158,7 @@ def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
     if not form.validate():
         return _render_choices(token, proposal, form.first_error(), 400, note=note)
     try:
-        none_suit(proposal, note, utcnow())
+        none_suit(proposal, note, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()

@@ -24,6 +24,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..inputs import parse_id
+from ..limits import DETAIL_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX, TEXT_MAX, characters
 from ..models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, PartStat, SessionFormat
 from ..questionnaire import Questionnaire
 from ..validators import EmailAddress, PhoneNumber, SingleLine, strip_control_characters
@@ -52,7 +54,7 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Enter your full name"),
-            Length(max=200, message="Full name must be 200 characters or fewer"),
+            Length(max=NAME_MAX, message=f"Full name must be {characters(NAME_MAX)} or fewer"),
             SingleLine("Enter your full name on one line"),
         ],
     )
@@ -61,7 +63,9 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Enter your work email address"),
-            Length(max=254, message="Email address must be 254 characters or fewer"),
+            Length(
+                max=EMAIL_MAX, message=f"Email address must be {characters(EMAIL_MAX)} or fewer"
+            ),
             SingleLine("Enter your email address on one line"),
             EmailAddress("Enter an email address in the correct format, like name@nhs.net"),
         ],
@@ -71,7 +75,7 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             Optional(),
-            Length(max=32, message="Phone number must be 32 characters or fewer"),
+            Length(max=PHONE_MAX, message=f"Phone number must be {characters(PHONE_MAX)} or fewer"),
             SingleLine("Enter your phone number on one line"),
             PhoneNumber(
                 "Enter a phone number, like 01632 960 001, 07700 900 982 or +44 808 157 0192"
@@ -83,7 +87,7 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Enter your organisation"),
-            Length(max=200, message="Organisation must be 200 characters or fewer"),
+            Length(max=NAME_MAX, message=f"Organisation must be {characters(NAME_MAX)} or fewer"),
             SingleLine("Enter your organisation on one line"),
         ],
     )
@@ -92,7 +96,10 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             DataRequired("Enter your job title or role"),
-            Length(max=200, message="Job title or role must be 200 characters or fewer"),
+            Length(
+                max=NAME_MAX,
+                message=f"Job title or role must be {characters(NAME_MAX)} or fewer",
+            ),
             SingleLine("Enter your job title or role on one line"),
         ],
     )
@@ -107,7 +114,8 @@ class InterestForm(FlaskForm):
         validators=[
             Optional(),
             Length(
-                max=2000, message="What you would like help with must be 2,000 characters or fewer"
+                max=TEXT_MAX,
+                message=f"What you would like help with must be {characters(TEXT_MAX)} or fewer",
             ),
         ],
     )
@@ -121,7 +129,10 @@ class InterestForm(FlaskForm):
         filters=[_strip],
         validators=[
             Optional(),
-            Length(max=500, message="When you are usually free must be 500 characters or fewer"),
+            Length(
+                max=DETAIL_MAX,
+                message=f"When you are usually free must be {characters(DETAIL_MAX)} or fewer",
+            ),
             SingleLine("Enter when you are usually free on one line"),
         ],
     )
@@ -173,7 +184,7 @@ def _multi_line(value: str | None) -> str:
     return (strip_control_characters(value) or "").strip()
 
 
-NOTE_MAX = 2000
+NOTE_MAX = TEXT_MAX
 
 
 class ChooseTimeForm(LinkPageForm):
@@ -188,13 +199,12 @@ class ChooseTimeForm(LinkPageForm):
 
     def validate_time(self, field: StringField) -> None:
         # Not one of this link's times (another leader's, or made up): nothing is shown or done.
-        value = (field.data or "").strip()
-        if not value.isdigit() or int(value) not in self.time_ids:
+        if parse_id((field.data or "").strip()) not in self.time_ids:
             raise ValidationError("Choose one of the times below.")
 
     @property
     def time_id(self) -> int:
-        return int((self.time.data or "").strip())
+        return parse_id((self.time.data or "").strip()) or 0
 
 
 class SuitableTimesForm(LinkPageForm):
@@ -205,7 +215,7 @@ class SuitableTimesForm(LinkPageForm):
         filters=[_multi_line],
         validators=[
             DataRequired("Tell your coach which days and times would suit you."),
-            Length(max=NOTE_MAX, message="Keep your note to 2,000 characters."),
+            Length(max=NOTE_MAX, message=f"Keep your note to {characters(NOTE_MAX)}."),
         ],
     )
 
@@ -215,13 +225,13 @@ class CancelSessionForm(LinkPageForm):
 
     reason = TextAreaField(
         filters=[_multi_line],
-        validators=[Length(max=NOTE_MAX, message="Keep your reason to 2,000 characters.")],
+        validators=[Length(max=NOTE_MAX, message=f"Keep your reason to {characters(NOTE_MAX)}.")],
     )
 
 
 class WithdrawForm(LinkPageForm):
-    """Withdrawing never fails for what was typed: the optional reason is cut to 2,000
-    characters (the page's text box stops there too)."""
+    """Withdrawing never fails for what was typed: the optional reason is cut to
+    TEXT_MAX characters (the page's text box stops there too)."""
 
     reason = TextAreaField(filters=[lambda value: _multi_line(value)[:NOTE_MAX]])
 

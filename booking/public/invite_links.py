@@ -15,8 +15,10 @@ from sqlalchemy.exc import IntegrityError
 from .. import links
 from ..extensions import db
 from ..invite_emails import join_text
-from ..models import PartStat, SessionStatus, utcnow
+from ..kinds import Role
+from ..models import PartStat, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
+from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.responses import (
     ANSWER_WORDS,
@@ -39,7 +41,7 @@ ANSWER_BUTTONS = {
 
 def rsvp(token: str):
     link = links.load_rsvp(token)
-    session, role = link.session, link.role
+    session, role = link.session, Role(link.role)
     context: dict[str, Any] = {
         "session": session,
         "role": role,
@@ -50,9 +52,9 @@ def rsvp(token: str):
         "buttons": ANSWER_BUTTONS,
         "answers": ANSWERS,
         # The leader's page to ask for a different time or cancel.
-        "session_url": links.leader_session_url(session) if role == "leader" else None,
+        "session_url": links.leader_session_url(session) if role == Role.LEADER else None,
     }
-    now = utcnow()
+    now = current_now()
     if session.status != SessionStatus.BOOKED:
         return render_template("public/rsvp_closed.html", reason="cancelled", **context), (
             409 if request.method == "POST" else 200
@@ -70,7 +72,9 @@ def rsvp(token: str):
             ), 400
         answer = form.chosen
         try:
-            record_partstat(session, role, answer, now, source="email link")
+            record_partstat(
+                session, role, answer, now, source="email link", settings=current_settings()
+            )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -87,8 +91,8 @@ def rsvp(token: str):
 
 def questionnaire(token: str):
     session = links.load_questionnaire(token)
-    q = load_questionnaire()
-    now = utcnow()
+    q = load_questionnaire(current_settings().questionnaire_path)
+    now = current_now()
     if not questionnaire_open(session, now):
         return render_template("public/questionnaire_closed.html", session=session), (
             409 if request.method == "POST" else 200
@@ -115,7 +119,7 @@ def questionnaire(token: str):
         ), 400
     for attempt in range(2):
         try:
-            save_questionnaire(session, check.answers, now)
+            save_questionnaire(session, check.answers, now, settings=current_settings())
             db.session.commit()
             break
         except IntegrityError:

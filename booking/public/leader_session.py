@@ -17,7 +17,9 @@ from sqlalchemy.exc import IntegrityError
 from .. import links
 from ..extensions import db
 from ..invite_emails import join_text
-from ..models import CoachingSession, SessionFormat, utcnow
+from ..kinds import Role
+from ..models import CoachingSession, SessionFormat
+from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.lifecycle import open_proposals
 from ..workflow.scheduling import (
@@ -45,9 +47,9 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
         if session.format == SessionFormat.VIDEO
         and session.join_detail.lower().startswith(("https://", "http://"))
         else None,
-        "request": open_new_time_request(lead),
+        "request": open_new_time_request(session),
         "offer_url": links.choose_url(offer) if offer is not None else None,
-        "rsvp_url": links.rsvp_url(session, "leader"),
+        "rsvp_url": links.rsvp_url(session, Role.LEADER),
         "questionnaire_url": links.questionnaire_url(session),
         "withdraw_url": links.withdraw_url(lead),
     }
@@ -63,7 +65,7 @@ def _closed(session: CoachingSession, reason: str):  # type: ignore[no-untyped-d
 def _session_or_page(token: str):  # type: ignore[no-untyped-def]
     """(the session, None) when the leader can still change it, else (None, a page)."""
     session = links.load_leader_session(token, for_update=request.method == "POST")
-    reason = leader_can_change(session, utcnow())
+    reason = leader_can_change(session, current_now())
     if reason is not None:
         return None, _closed(session, reason)
     return session, None
@@ -92,7 +94,7 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
             **_context(token, session),
         ), 400
     try:
-        leader_request_new_time(session, note, utcnow())
+        leader_request_new_time(session, note, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as problem:
         db.session.rollback()
@@ -123,7 +125,7 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
             **_context(token, session),
         ), 400
     try:
-        leader_cancel_session(session, reason, utcnow())
+        leader_cancel_session(session, reason, current_now(), settings=current_settings())
         db.session.commit()
     except (DomainError, IntegrityError) as problem:
         db.session.rollback()

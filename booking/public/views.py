@@ -7,8 +7,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from email_validator import EmailNotValidError
 from flask import (
+    Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -21,8 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from .. import links
 from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
+from ..limits import EMAIL_MAX
 from ..links import LinkRefused, make_token, read_token
-from ..models import Dimension, FormReceipt, Lead, LeadStatus, SessionFormat, utcnow
+from ..models import Dimension, FormReceipt, Lead, LeadStatus, SessionFormat
+from ..settings import current_now, current_settings
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
 from .forms import InterestForm, WithdrawForm
@@ -53,11 +58,32 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
     return False, str(payload["n"])
 
 
+def _refused_with_field_errors() -> bool:
+    """Whether this submission will be sent back with field errors (worked out once a request).
+
+    A field error always beats a 429: such a form is never counted by, nor refused by, the
+    per-email limit. That also keeps every unparseable address out of one shared bucket, where
+    five typos anywhere would have held up every later leader who mistyped theirs. It is still
+    counted by the per-address limit like any other post.
+    """
+    if request.method != "POST":
+        return True
+    if "refused_with_field_errors" not in g:
+        g.refused_with_field_errors = not InterestForm().validate()
+    return bool(g.refused_with_field_errors)
+
+
 def _email_rate_key() -> str:
+    # Only reached for a form without field errors, so the address parses; should it not, the
+    # client's own bucket, never one shared by everybody.
     try:
-        return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
-    except Exception:  # an unparseable address is limited by client address alone
-        return "email:invalid"
+        return "email:" + normalise_email(request.form.get("email", ""))[:EMAIL_MAX].lower()
+    except EmailNotValidError:
+        return f"email-unparsed:{request.remote_addr}"
+
+
+def _counts_against_email_limit(response: Response) -> bool:
+    return response.status_code < 400
 
 
 def _register_limit() -> str:
@@ -70,7 +96,13 @@ def _email_limit() -> str:
 
 @csrf.exempt  # the form checks its own CSRF token so an expired one keeps what was typed
 @limiter.limit(_register_limit, methods=["POST"])
-@limiter.limit(_email_limit, methods=["POST"], key_func=_email_rate_key)
+@limiter.limit(
+    _email_limit,
+    methods=["POST"],
+    key_func=_email_rate_key,
+    exempt_when=_refused_with_field_errors,
+    deduct_when=_counts_against_email_limit,
+)
 def register():
     form = InterestForm()
     if request.method == "GET":
@@ -112,7 +144,7 @@ def register():
         consent=bool(form.consent.data),
     )
     try:
-        register_interest(data, form_token=nonce, now=utcnow())
+        register_interest(data, form_token=nonce, now=current_now(), settings=current_settings())
         db.session.commit()
     except IntegrityError:
         # The same form arrived twice at once; the other request stored it.
@@ -141,7 +173,7 @@ def mask_email(address: str) -> str:
 def thank_you():
     masked = None
     receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
-    if receipt is not None and utcnow() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
+    if receipt is not None and current_now() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
         lead = db.session.get(Lead, receipt.lead_id)
         if lead is not None and lead.erased_at is None:
             masked = mask_email(lead.email)
@@ -224,7 +256,12 @@ def withdraw_interest(token: str):
     if request.method == "POST":
         form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
         try:
-            withdraw(lead, reason=form.reason.data or "", now=utcnow())
+            withdraw(
+                lead,
+                reason=form.reason.data or "",
+                now=current_now(),
+                settings=current_settings(),
+            )
             db.session.commit()
         except DomainError as error:
             db.session.rollback()

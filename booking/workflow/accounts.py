@@ -13,11 +13,13 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from .. import emails, outbox
 from ..extensions import db
+from ..limits import EMAIL_MAX
 from ..models import Coach, CoachSignIn, LoginFailure
 from ..passwords import (
     hash_password,
@@ -26,6 +28,8 @@ from ..passwords import (
     verify_against_dummy,
     verify_password,
 )
+from ..settings import Settings
+from ..validators import normalise_email
 from .common import DomainError
 
 # Failures counted over this window; a lock-out lasts this long after the latest failure.
@@ -58,13 +62,23 @@ class _Failures:
 
 
 def normalise_coach_email(email: str) -> str:
-    return email.strip().lower()
+    """Lower case, an international domain in its ASCII form (as create_coach stores it)."""
+    try:
+        return normalise_email(email).lower()
+    except EmailNotValidError:
+        return email.strip().lower()
 
 
-def create_coach(email: str, name: str, password: str, *, now: datetime) -> Coach:
-    email = normalise_coach_email(email)
-    if "@" not in email or any(ch.isspace() for ch in email):
-        raise DomainError(f"{email!r} is not an email address.")
+def create_coach(
+    email: str, name: str, password: str, *, now: datetime, settings: Settings
+) -> Coach:
+    try:
+        # The same check as a leader's address: password-reset mail must be deliverable.
+        email = normalise_email(email).lower()
+    except EmailNotValidError as error:
+        raise DomainError(
+            f"{email.strip()!r} is not an email address we can send to ({error})."
+        ) from error
     if not name.strip():
         raise DomainError("Give the coach's name.")
     problem = password_problem(password)
@@ -75,7 +89,7 @@ def create_coach(email: str, name: str, password: str, *, now: datetime) -> Coac
     coach = Coach(
         email=email,
         name=name.strip(),
-        password_hash=hash_password(password),
+        password_hash=hash_password(password, settings.password_hashing),
         active=True,
         created_at=now,
     )
@@ -122,30 +136,35 @@ def _check_throttle(email: str, address: str, now: datetime) -> None:
             raise SignInThrottled(math.ceil(remaining.total_seconds()), locked=False)
 
 
-def authenticate(email: str, password: str, *, address: str, now: datetime) -> Coach:
+def authenticate(
+    email: str, password: str, *, address: str, now: datetime, settings: Settings
+) -> Coach:
     """The active coach with this email and password.
 
     Raises SignInThrottled when too many recent failures (nothing is checked then), or
     DomainError(SIGN_IN_FAILED) for any wrong email, wrong password or inactive account alike.
     The caller commits either way, so that a failure is remembered.
     """
-    email = normalise_coach_email(email)[:254]
+    email = normalise_coach_email(email)[:EMAIL_MAX]
     address = (address or "unknown")[:64]
     _check_throttle(email, address, now)
     coach = db.session.scalar(select(Coach).where(Coach.email == email))
     if coach is None:
-        verify_against_dummy(password)
+        verify_against_dummy(password, settings.password_hashing)
         ok = False
     else:
-        ok = verify_password(coach.password_hash, password) and coach.active
+        ok = (
+            verify_password(coach.password_hash, password, settings.password_hashing)
+            and coach.active
+        )
     if not ok:
         db.session.add(LoginFailure(email=email, address=address, at=now))
         # Old rows serve no purpose; tidy them while we are writing anyway.
         db.session.execute(delete(LoginFailure).where(LoginFailure.at < now - timedelta(days=1)))
         raise DomainError(SIGN_IN_FAILED)
     assert coach is not None
-    if needs_rehash(coach.password_hash):
-        coach.password_hash = hash_password(password)
+    if needs_rehash(coach.password_hash, settings.password_hashing):
+        coach.password_hash = hash_password(password, settings.password_hashing)
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == email))
     return coach
 
@@ -186,26 +205,26 @@ def end_all_sign_ins(coach: Coach, *, now: datetime) -> None:
     )
 
 
-def set_password(coach: Coach, password: str) -> None:
+def set_password(coach: Coach, password: str, settings: Settings) -> None:
     problem = password_problem(password)
     if problem:
         raise DomainError(problem + ".")
-    coach.password_hash = hash_password(password)
+    coach.password_hash = hash_password(password, settings.password_hashing)
 
 
-def request_password_reset(email: str, *, now: datetime) -> bool:
+def request_password_reset(email: str, *, now: datetime, settings: Settings) -> bool:
     """Email a one-time reset link if an active coach has this address. The caller says the
     same thing either way, so the page does not reveal who has an account."""
     coach = db.session.scalar(select(Coach).where(Coach.email == normalise_coach_email(email)))
     if coach is None or not coach.active:
         return False
-    outbox.enqueue(emails.coach_password_reset(coach), now=now)
+    outbox.enqueue(emails.coach_password_reset(coach, settings=settings), now=now)
     return True
 
 
-def reset_password(coach: Coach, password: str, *, now: datetime) -> None:
+def reset_password(coach: Coach, password: str, *, now: datetime, settings: Settings) -> None:
     """A coach sets a new password from a reset link (links.load_password_reset found them)."""
-    set_password(coach, password)
+    set_password(coach, password, settings)
     # Whoever knew the old password may be signed in somewhere: end every session.
     end_all_sign_ins(coach, now=now)
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == coach.email))

@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import Coach, Lead, LeadEvent
+from ..settings import Settings
 
 
 class DomainError(Exception):
@@ -19,7 +20,7 @@ class DomainError(Exception):
 
 def record_event(
     lead: Lead,
-    kind: str,
+    kind: EventKind,
     summary: str,
     *,
     now: datetime,
@@ -41,9 +42,9 @@ def record_event(
     return event
 
 
-def coach_notification_recipients() -> list[str]:
+def coach_notification_recipients(settings: Settings) -> list[str]:
     """COACH_NOTIFY_EMAILS when set (an override), otherwise every active coach."""
-    override = list(current_app.config.get("COACH_NOTIFY_EMAILS") or [])
+    override = list(settings.coach_notify_emails)
     if override:
         return override
     return list(db.session.scalars(select(Coach.email).where(Coach.active).order_by(Coach.id)))

@@ -8,7 +8,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import Coach, Lead, LeadStatus, Note, SessionStatus
+from ..settings import Settings
 from .common import DomainError, record_event
 from .lifecycle import (
     STEP_ONLY,
@@ -26,7 +28,9 @@ from .scheduling import cancel_session
 S = LeadStatus
 
 
-def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now: datetime) -> None:
+def change_status(
+    lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now: datetime, settings: Settings
+) -> None:
     """A coach moves a lead by hand (contacted, held, closed, not suitable, no response)."""
     if to in STEP_ONLY:
         raise DomainError(STEP_ONLY[to])
@@ -49,7 +53,9 @@ def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now:
     if to in (S.CONTACTED, S.NOT_SUITABLE, S.NO_RESPONSE):
         closed = close_open_proposals(lead, now=now)
         if closed:
-            record_event(lead, "proposal-closed", "Open proposal closed", now=now, actor=coach)
+            record_event(
+                lead, EventKind.PROPOSAL_CLOSED, "Open proposal closed", now=now, actor=coach
+            )
     move(lead, to, now=now, actor=coach, reason=reason)
     if to in (S.NOT_SUITABLE, S.NO_RESPONSE) and session is not None:
         cancel_session(
@@ -57,6 +63,7 @@ def change_status(lead: Lead, to: LeadStatus, *, coach: Coach, reason: str, now:
             coach,
             reason or f"The request was closed: {to.label.lower()}",
             now,
+            settings=settings,
             leader_status_set=True,
         )
 
@@ -75,7 +82,9 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
         if to.id == actor.id
         else f"Handed on to {to.name} (was {before})"
     )
-    record_event(lead, "assigned", summary, now=now, actor=actor, detail={"coach_id": to.id})
+    record_event(
+        lead, EventKind.ASSIGNED, summary, now=now, actor=actor, detail={"coach_id": to.id}
+    )
 
 
 def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
@@ -84,7 +93,7 @@ def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
         raise DomainError("Write the note before saving it.")
     note = Note(lead=lead, coach_id=coach.id, coach=coach, created_at=now, body=body)
     db.session.add(note)
-    record_event(lead, "note", "Added a private note", now=now, actor=coach)
+    record_event(lead, EventKind.NOTE, "Added a private note", now=now, actor=coach)
     return note
 
 
@@ -111,15 +120,6 @@ def is_overdue(lead: Lead, now: datetime, working_days: int, zone: ZoneInfo) -> 
     )
 
 
-def time_ago(moment: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - moment).total_seconds()))
-    for size, unit in ((86400 * 7, "week"), (86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''} ago"
-    return "just now"
-
-
 __all__ = [
     # The lifecycle's names, for callers that know them from here.
     "STEP_ONLY",
@@ -135,5 +135,4 @@ __all__ = [
     "is_overdue",
     "move",
     "open_proposals",
-    "time_ago",
 ]

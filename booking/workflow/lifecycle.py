@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import (
     Coach,
     CoachingSession,
@@ -105,7 +106,7 @@ def move(
     text = summary or f"Status: {current.label} → {to.label}"
     record_event(
         lead,
-        "status",
+        EventKind.STATUS,
         text,
         now=now,
         actor=actor,

@@ -33,6 +33,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from .. import invite_emails, outbox
 from ..extensions import db
+from ..kinds import EventKind, Role
 from ..models import (
     CLOSED_STATUSES,
     Coach,
@@ -48,11 +49,12 @@ from ..models import (
     SessionStatus,
 )
 from ..questionnaire import QuestionnaireError, answered_questions, load_questionnaire
+from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"
-ERASE_KIND = "erased"
+ERASE_KIND = EventKind.ERASED
 CANCEL_REASON = "The leader's personal data was erased"
 # History detail keys that never hold personal data; every other key is dropped on erasure.
 SAFE_DETAIL_KEYS = frozenset(
@@ -330,7 +332,9 @@ def _blank_message(message: OutboxMessage) -> None:
     message.last_error = ""
 
 
-def erase_lead(lead: Lead, *, now: datetime, actor: Coach | None, by: str) -> ErasureReport:
+def erase_lead(
+    lead: Lead, *, now: datetime, actor: Coach | None, by: str, settings: Settings
+) -> ErasureReport:
     """Erase one lead's personal data (see the module docstring). `by` names who erased it
     in the history ("the operator")."""
     # Late import: scheduling imports the registration stage, which this module sits beside.
@@ -385,8 +389,8 @@ def erase_lead(lead: Lead, *, now: datetime, actor: Coach | None, by: str) -> Er
     for session in cancelled:
         record_event(
             lead,
-            "session-cancelled",
-            f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
+            EventKind.SESSION_CANCELLED,
+            f"Session {format_range(session.starts_at, session.ends_at, settings.zone)} cancelled: "
             "the leader's personal data was erased",
             now=now,
             actor=actor,
@@ -416,7 +420,7 @@ def erase_lead(lead: Lead, *, now: datetime, actor: Coach | None, by: str) -> Er
     # SEQUENCE) built from the erased lead, so it names no one. Nothing to the leader.
     for session in cancelled:
         draft = invite_emails.invitation(
-            session, "coach", "cancelled", now=now, reason=CANCEL_REASON
+            session, Role.COACH, "cancelled", now=now, settings=settings, reason=CANCEL_REASON
         )
         draft.kind = "coach_session_update"
         outbox.enqueue(draft, lead_id=lead.id, session_id=session.id, now=now)
@@ -425,7 +429,12 @@ def erase_lead(lead: Lead, *, now: datetime, actor: Coach | None, by: str) -> Er
 
 
 def erase_person(
-    email: str, *, now: datetime, actor: Coach | None = None, by: str = "the operator"
+    email: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    actor: Coach | None = None,
+    by: str = "the operator",
 ) -> ErasureReport:
     """Erase every lead with this email address. DomainError when none is left to erase."""
     leads = [lead for lead in leads_for_email(email) if lead.erased_at is None]
@@ -433,7 +442,7 @@ def erase_person(
         raise DomainError("No lead with that email address is left to erase.")
     report = ErasureReport()
     for lead in leads:
-        one = erase_lead(lead, now=now, actor=actor, by=by)
+        one = erase_lead(lead, now=now, actor=actor, by=by, settings=settings)
         report.lead_ids += one.lead_ids
         report.cancelled_emails += one.cancelled_emails
         report.cancelled_sessions += one.cancelled_sessions
@@ -473,14 +482,14 @@ def expired_leads(*, now: datetime, retention_days: int) -> list[Lead]:
     return [lead for lead in candidates if last_activity(lead) < cutoff]
 
 
-def purge_expired(*, now: datetime, retention_days: int) -> list[int]:
+def purge_expired(*, now: datetime, retention_days: int, settings: Settings) -> list[int]:
     """Erase every expired lead (see `expired_leads`); the ids erased. Running it again erases
     nothing more until more leads expire."""
     if retention_days < 1:
         raise DomainError("RETENTION_DAYS must be at least 1.")
     erased = []
     for lead in expired_leads(now=now, retention_days=retention_days):
-        erase_lead(lead, now=now, actor=None, by="the operator (retention)")
+        erase_lead(lead, now=now, actor=None, by="the operator (retention)", settings=settings)
         erased.append(lead.id)
     return erased
 

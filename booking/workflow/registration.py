@@ -6,11 +6,11 @@ import logging
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from .. import emails, outbox
 from ..extensions import db
+from ..kinds import EventKind
 from ..models import (
     CLOSED_STATUSES,
     Coach,
@@ -20,6 +20,7 @@ from ..models import (
     LeadStatus,
     SessionFormat,
 )
+from ..settings import Settings
 from .common import DomainError, coach_notification_recipients, record_event
 from .lifecycle import close_open_proposals
 from .scheduling import cancel_for_withdrawal
@@ -50,9 +51,9 @@ class RegistrationOutcome:
     result: str
 
 
-def _next_coach(now: datetime) -> Coach | None:
+def _next_coach(now: datetime, settings: Settings) -> Coach | None:
     """Round-robin: the active coach who was given a lead longest ago (or never)."""
-    if not current_app.config.get("ROUND_ROBIN_ASSIGNMENT", True):
+    if not settings.round_robin_assignment:
         return None
     coach = db.session.scalars(
         select(Coach)
@@ -65,7 +66,9 @@ def _next_coach(now: datetime) -> Coach | None:
     return coach
 
 
-def register_interest(data: Registration, *, form_token: str, now: datetime) -> RegistrationOutcome:
+def register_interest(
+    data: Registration, *, form_token: str, now: datetime, settings: Settings
+) -> RegistrationOutcome:
     if not data.consent:
         raise DomainError("We need your consent to contact you about this request.")
 
@@ -93,7 +96,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         submitted["preferred_format"] = data.preferred_format.value
         record_event(
             existing,
-            "registered-again",
+            EventKind.REGISTERED_AGAIN,
             "Registered again while this request was open",
             now=now,
             actor_label=data.full_name,
@@ -101,11 +104,17 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         )
         db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
         # The confirmation page promises an email: say we already have the request.
-        outbox.enqueue(emails.leader_repeat_registration(existing), lead_id=existing.id, now=now)
-        recipients = coach_notification_recipients()
+        outbox.enqueue(
+            emails.leader_repeat_registration(existing, settings=settings),
+            lead_id=existing.id,
+            now=now,
+        )
+        recipients = coach_notification_recipients(settings)
         if recipients:
             outbox.enqueue(
-                emails.coach_repeat_registration(existing, recipients, submitted),
+                emails.coach_repeat_registration(
+                    existing, recipients, submitted, settings=settings
+                ),
                 lead_id=existing.id,
                 now=now,
             )
@@ -126,19 +135,23 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
         consent_at=now,
         status=LeadStatus.NEW,
     )
-    coach = _next_coach(now)
+    coach = _next_coach(now, settings)
     lead.assigned_coach = coach
     db.session.add(lead)
     db.session.flush()  # the lead's id goes into links in the emails
     db.session.add(FormReceipt(token=form_token, lead_id=lead.id, created_at=now))
-    record_event(lead, "registered", "Registered interest", now=now, actor_label=data.full_name)
+    record_event(
+        lead, EventKind.REGISTERED, "Registered interest", now=now, actor_label=data.full_name
+    )
     if coach is not None:
-        record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
+        record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(emails.leader_acknowledgement(lead), lead_id=lead.id, now=now)
-    recipients = coach_notification_recipients()
+    outbox.enqueue(emails.leader_acknowledgement(lead, settings=settings), lead_id=lead.id, now=now)
+    recipients = coach_notification_recipients(settings)
     if recipients:
-        outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
+        outbox.enqueue(
+            emails.coach_new_lead(lead, recipients, settings=settings), lead_id=lead.id, now=now
+        )
     else:
         log.warning(
             "lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)", lead.id
@@ -146,7 +159,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     return RegistrationOutcome(lead, "created")
 
 
-def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
+def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
     if lead.status == LeadStatus.WITHDRAWN:
@@ -157,7 +170,7 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     lead.status_reason = reason.strip()
     record_event(
         lead,
-        "withdrawn",
+        EventKind.WITHDRAWN,
         "Withdrawn by the leader",
         now=now,
         actor_label=lead.full_name,
@@ -166,7 +179,7 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     if close_open_proposals(lead, now=now):
         record_event(
             lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open proposal closed (the leader withdrew)",
             now=now,
             actor_label=lead.full_name,
@@ -175,14 +188,16 @@ def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     # sent); everything queued below comes after it and so is not cancelled with it: the
     # calendar CANCELs for a booked session and the coach's notice.
     outbox.cancel_pending(lead_id=lead.id)
-    session = cancel_for_withdrawal(lead, now)
+    session = cancel_for_withdrawal(lead, now, settings=settings)
     coach = lead.assigned_coach
     recipients = (
-        [coach.email] if coach is not None and coach.active else coach_notification_recipients()
+        [coach.email]
+        if coach is not None and coach.active
+        else coach_notification_recipients(settings)
     )
     if recipients:
         outbox.enqueue(
-            emails.coach_leader_withdrawn(lead, recipients, session),
+            emails.coach_leader_withdrawn(lead, recipients, session, settings=settings),
             lead_id=lead.id,
             session_id=session.id if session else None,
             now=now,

@@ -18,14 +18,15 @@ from sqlalchemy import or_, select
 from .. import emails, outbox
 from ..extensions import db
 from ..invites import Reply
+from ..kinds import EventKind, Role
 from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
+from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
 
 log = logging.getLogger(__name__)
 
-ROLES = ("leader", "coach")
 ANSWER_WORDS = {
     PartStat.NEEDS_ACTION: "has not answered",
     PartStat.ACCEPTED: "accepted",
@@ -47,16 +48,12 @@ APPLIED, UNCHANGED, STALE, UNKNOWN_UID, UNKNOWN_ATTENDEE, NOT_BOOKED, IGNORED = 
 )
 
 
-def party_name(session: CoachingSession, role: str) -> str:
-    if role == "leader":
-        return session.lead.full_name
-    if role == "coach":
-        return session.coach.name
-    raise ValueError(f"unknown role {role!r}")
+def party_name(session: CoachingSession, role: Role) -> str:
+    return session.lead.full_name if Role(role) == Role.LEADER else session.coach.name
 
 
-def partstat_of(session: CoachingSession, role: str) -> PartStat:
-    return session.leader_partstat if role == "leader" else session.coach_partstat
+def partstat_of(session: CoachingSession, role: Role) -> PartStat:
+    return session.leader_partstat if Role(role) == Role.LEADER else session.coach_partstat
 
 
 def accepted_by_both(session: CoachingSession) -> bool:
@@ -67,11 +64,12 @@ def accepted_by_both(session: CoachingSession) -> bool:
 
 def record_partstat(
     session: CoachingSession,
-    role: str,
+    role: Role,
     partstat: PartStat,
     now: datetime,
     source: str,
     *,
+    settings: Settings,
     detail: Mapping[str, Any] | None = None,
 ) -> bool:
     """Set the party's answer; returns False when it was already that answer (nothing recorded).
@@ -81,22 +79,21 @@ def record_partstat(
     ("session-declined") so the coach area can show it prominently, and the coach is emailed
     when the leader declines.
     """
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
+    role = Role(role)
     partstat = PartStat(partstat)
     if session.status != SessionStatus.BOOKED:
         raise DomainError("This session is no longer booked, so there is nothing to answer.")
     previous = partstat_of(session, role)
     if previous == partstat:
         return False
-    if role == "leader":
+    if role == Role.LEADER:
         session.leader_partstat = partstat
     else:
         session.coach_partstat = partstat
     session.updated_at = now
 
     name = party_name(session, role)
-    when = format_range(session.starts_at, session.ends_at)
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
     declined = partstat == PartStat.DECLINED
     summary = f"{name} ({role}) {ANSWER_WORDS[partstat]} the session on {when}"
     if declined:
@@ -105,10 +102,10 @@ def record_partstat(
         summary += "; accepted by both"
     record_event(
         session.lead,
-        "session-declined" if declined else "session-answer",
+        EventKind.SESSION_DECLINED if declined else EventKind.SESSION_ANSWER,
         summary,
         now=now,
-        actor=session.coach if role == "coach" else None,
+        actor=session.coach if role == Role.COACH else None,
         actor_label=name,
         detail={
             "session_id": session.id,
@@ -119,9 +116,9 @@ def record_partstat(
             **(detail or {}),
         },
     )
-    if declined and role == "leader":
+    if declined and role == Role.LEADER:
         outbox.enqueue(
-            emails.coach_session_declined(session, name, when, source),
+            emails.coach_session_declined(session, name, when, source, settings=settings),
             lead_id=session.lead_id,
             session_id=session.id,
             now=now,
@@ -129,7 +126,7 @@ def record_partstat(
     return True
 
 
-def apply_reply(reply: Reply, now: datetime) -> str:
+def apply_reply(reply: Reply, now: datetime, *, settings: Settings) -> str:
     """Apply one calendar REPLY; returns what happened (see the constants above).
 
     Matched on UID plus the attendee's address, case-insensitively: Outlook.com replies may
@@ -149,7 +146,7 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     role = next(
         (
             r
-            for r, address in (("leader", session.lead.email), ("coach", session.coach.email))
+            for r, address in ((Role.LEADER, session.lead.email), (Role.COACH, session.coach.email))
             if address.strip().lower() == email
         ),
         None,
@@ -191,6 +188,7 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         partstat,
         now,
         source=CALENDAR_REPLY,
+        settings=settings,
         detail={
             "sequence": reply.sequence,
             "dtstamp": reply.dtstamp.isoformat() if reply.dtstamp else None,
@@ -199,7 +197,7 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     return APPLIED if changed else UNCHANGED
 
 
-def _superseded(session: CoachingSession, role: str, reply: Reply) -> bool:
+def _superseded(session: CoachingSession, role: Role, reply: Reply) -> bool:
     """Whether a calendar reply of this party with the same SEQUENCE and a later DTSTAMP was
     applied already: RFC 5546 orders replies by SEQUENCE, then DTSTAMP. Mail can arrive out of
     order (a decline written at 09:00 delayed past an accept written at 09:05).
@@ -214,7 +212,7 @@ def _superseded(session: CoachingSession, role: str, reply: Reply) -> bool:
         select(LeadEvent)
         .where(
             LeadEvent.lead_id == session.lead_id,
-            LeadEvent.kind.in_(("session-answer", "session-declined")),
+            LeadEvent.kind.in_((EventKind.SESSION_ANSWER, EventKind.SESSION_DECLINED)),
         )
         .order_by(LeadEvent.id.desc())
     )
@@ -234,11 +232,11 @@ def _superseded(session: CoachingSession, role: str, reply: Reply) -> bool:
     return False
 
 
-def declined_roles(session: CoachingSession) -> list[str]:
+def declined_roles(session: CoachingSession) -> list[Role]:
     """Who has declined this booked session (empty for a cancelled or held one: moot)."""
     if session.status != SessionStatus.BOOKED:
         return []
-    return [role for role in ROLES if partstat_of(session, role) == PartStat.DECLINED]
+    return [role for role in Role if partstat_of(session, role) == PartStat.DECLINED]
 
 
 def declined_lead_ids(lead_ids: Collection[int]) -> set[int]:
@@ -286,7 +284,7 @@ def questionnaire_response(session: CoachingSession) -> QuestionnaireResponse | 
 
 
 def save_questionnaire(
-    session: CoachingSession, answers: Mapping[str, Any], now: datetime
+    session: CoachingSession, answers: Mapping[str, Any], now: datetime, *, settings: Settings
 ) -> QuestionnaireResponse:
     """Store the leader's answers (all optional); they can be changed until the session starts."""
     if not questionnaire_open(session, now):
@@ -294,7 +292,7 @@ def save_questionnaire(
             "The questionnaire for this session is closed: the session has "
             "started or is no longer booked."
         )
-    check = check_answers(load_questionnaire(), answers)
+    check = check_answers(load_questionnaire(settings.questionnaire_path), answers)
     if not check.ok:
         raise DomainError("Some answers need correcting: " + "; ".join(check.errors.values()))
     response = questionnaire_response(session)
@@ -306,7 +304,7 @@ def save_questionnaire(
     response.updated_at = now
     record_event(
         session.lead,
-        "questionnaire",
+        EventKind.QUESTIONNAIRE,
         "Changed their reflection answers" if changed else "Answered the reflection questionnaire",
         now=now,
         actor_label=session.lead.full_name,

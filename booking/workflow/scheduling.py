@@ -9,20 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from email.utils import parseaddr
 from urllib.parse import urlsplit
 from uuid import uuid4
 
-from flask import current_app
 from sqlalchemy import select
 
 from .. import emails, invite_emails, outbox
 from ..extensions import db
+from ..kinds import EventKind, Role, invitation_kind
+from ..limits import MAX_TIMES, SESSION_MINUTES_MAX, SESSION_MINUTES_MIN, TEXT_MAX
 from ..models import (
     Coach,
     CoachingSession,
     Lead,
-    LeadEvent,
     LeadStatus,
     PartStat,
     Proposal,
@@ -31,12 +30,10 @@ from ..models import (
     SessionFormat,
     SessionStatus,
 )
+from ..settings import Settings
 from ..timefmt import format_range, local_to_utc
 from .common import DomainError, coach_notification_recipients, record_event
 from .lifecycle import booked_session, close_open_proposals, move, open_proposals
-
-MAX_TIMES = 5
-MIN_MINUTES, MAX_MINUTES = 15, 480
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -56,21 +53,23 @@ class Slot:
     duration_minutes: int = 60
 
 
-def local_start(day: date, start: time) -> datetime:
+def local_start(day: date, start: time, settings: Settings) -> datetime:
     """A local wall-clock time as aware UTC; a time the clocks skip is refused in words."""
     try:
-        return local_to_utc(day, start)
+        return local_to_utc(day, start, settings.zone)
     except ValueError as error:
         raise DomainError(
             f"{start:%H:%M} on {day:%A} {day.day} {day:%B %Y} does not exist in "
-            f"{current_app.config['TIMEZONE']}: the clocks go forward that night. "
+            f"{settings.timezone}: the clocks go forward that night. "
             "Choose another time."
         ) from error
 
 
 def _check_duration(minutes: int) -> timedelta:
-    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
-        raise DomainError(f"A session lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes.")
+    if not SESSION_MINUTES_MIN <= minutes <= SESSION_MINUTES_MAX:
+        raise DomainError(
+            f"A session lasts between {SESSION_MINUTES_MIN} and {SESSION_MINUTES_MAX} minutes."
+        )
     return timedelta(minutes=minutes)
 
 
@@ -108,15 +107,18 @@ def _check_time(
     ends: datetime,
     now: datetime,
     label: str,
+    settings: Settings,
     excluding: CoachingSession | None = None,
 ) -> None:
+    when = format_range(starts, ends, settings.zone)
     if starts <= now:
-        raise DomainError(f"{label} ({format_range(starts, ends)}) is in the past.")
+        raise DomainError(f"{label} ({when}) is in the past.")
     other = _clash(coach, starts, ends, excluding)
     if other is not None:
+        theirs = format_range(other.starts_at, other.ends_at, settings.zone)
         raise DomainError(
-            f"{label} ({format_range(starts, ends)}) clashes with {coach.name}'s session with "
-            f"{other.lead.full_name}, {format_range(other.starts_at, other.ends_at)}."
+            f"{label} ({when}) clashes with {coach.name}'s session with "
+            f"{other.lead.full_name}, {theirs}."
         )
 
 
@@ -134,7 +136,7 @@ def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
         lead.assigned_coach_id = coach.id
         record_event(
             lead,
-            "assigned",
+            EventKind.ASSIGNED,
             f"Taken by {coach.name}",
             now=now,
             actor=coach,
@@ -156,7 +158,9 @@ def proposal_open(proposal: Proposal) -> bool:
     return proposal.lead.status == LeadStatus.TIMES_PROPOSED
 
 
-def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) -> Proposal:
+def propose_times(
+    lead: Lead, coach: Coach, slots: list[Slot], now: datetime, *, settings: Settings
+) -> Proposal:
     """Offer the leader 1 to 5 times; the previous open proposal closes; the leader is emailed.
 
     For an "Agreed" lead these are new times for the booked session (the leader asked for a
@@ -190,7 +194,7 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
     for number, slot in enumerate(slots, start=1):
         label = f"Time {number}" if len(slots) > 1 else "The time"
         try:
-            starts = local_start(slot.day, slot.start)
+            starts = local_start(slot.day, slot.start, settings)
             length = _check_duration(slot.duration_minutes)
             detail = _check_detail(slot.format, slot.detail)
         except DomainError as error:
@@ -200,14 +204,14 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             raise DomainError(f"{label} is the same as an earlier time. Offer different times.")
         starts_seen.add(starts)
         # The session being moved does not clash with its own new times.
-        _check_time(coach, starts, ends, now, label, excluding=moving)
+        _check_time(coach, starts, ends, now, label, settings, excluding=moving)
         times.append(
             ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
         )
 
     # New times for a booked session answer the leader's request for a different time, or are
     # the coach's own offer (a session agreed by phone, say): the leader is told which.
-    leader_asked = moving is not None and open_new_time_request(lead) is not None
+    leader_asked = moving is not None and open_new_time_request(moving) is not None
     replaced = close_open_proposals(lead, now=now)
     _take_if_unassigned(lead, coach, now)
     proposal = Proposal(
@@ -222,16 +226,18 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
         moves_session_id=moving.id if moving else None,
     )
     db.session.add(proposal)
+    if moving is not None:
+        moving.clear_new_time_request()
     db.session.flush()  # the proposal's id goes on its event
-    offered = {"times": [format_range(t.starts_at, t.ends_at) for t in times]}
+    offered = {"times": [format_range(t.starts_at, t.ends_at, settings.zone) for t in times]}
     plural = "s" if len(times) != 1 else ""
     closed = " (the earlier proposal is closed)" if replaced else ""
     if moving is not None:
         record_event(
             lead,
-            "move-proposed",
+            EventKind.MOVE_PROPOSED,
             f"Proposed {len(times)} new time{plural} for the session on "
-            f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
+            f"{format_range(moving.starts_at, moving.ends_at, settings.zone)}{closed}",
             now=now,
             actor=coach,
             detail={
@@ -252,7 +258,9 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
         )
     db.session.flush()
     outbox.enqueue(
-        emails.leader_proposed_times(proposal, leader_asked=leader_asked), lead_id=lead.id, now=now
+        emails.leader_proposed_times(proposal, settings=settings, leader_asked=leader_asked),
+        lead_id=lead.id,
+        now=now,
     )
     return proposal
 
@@ -264,15 +272,13 @@ def leader_asked_for_new_times(proposal: Proposal) -> bool:
     if proposal.moves_session_id is None:
         return False
     for event in reversed(proposal.lead.events):
-        if event.kind == "move-proposed" and event.detail.get("proposal_id") == proposal.id:
+        if event.kind == EventKind.MOVE_PROPOSED and event.detail.get("proposal_id") == proposal.id:
             return bool(event.detail.get("leader_asked"))
     return False
 
 
-def _new_uid() -> str:
-    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
-    domain = address.rsplit("@", 1)[-1] if "@" in address else "localhost"
-    return f"{uuid4()}@{domain}"
+def _new_uid(settings: Settings) -> str:
+    return f"{uuid4()}@{settings.sender_domain}"
 
 
 def _book(
@@ -283,6 +289,7 @@ def _book(
     format: SessionFormat,
     detail: str,
     now: datetime,
+    settings: Settings,
     proposed_time: ProposedTime | None = None,
 ) -> CoachingSession:
     session = CoachingSession(
@@ -295,7 +302,7 @@ def _book(
         ends_at=ends,
         format=format,
         join_detail=detail,
-        uid=_new_uid(),
+        uid=_new_uid(settings),
         sequence=0,
         status=SessionStatus.BOOKED,
         created_at=now,
@@ -308,7 +315,9 @@ def _book(
     return session
 
 
-def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
+def agree_time(
+    proposed_time: ProposedTime, now: datetime, *, settings: Settings
+) -> CoachingSession:
     """The leader picks one of the proposed times."""
     proposal = proposed_time.proposal
     lead = proposal.lead
@@ -339,6 +348,7 @@ def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
             proposed_time.ends_at,
             now,
             actor_label=lead.full_name,
+            settings=settings,
             proposed_time=proposed_time,
             how="chosen from the new times offered",
         )
@@ -350,6 +360,7 @@ def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
         proposed_time.format,
         proposed_time.join_detail,
         now,
+        settings,
         proposed_time,
     )
     proposal.status = ProposalStatus.CHOSEN
@@ -359,29 +370,30 @@ def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
         LeadStatus.AGREED,
         now=now,
         actor_label=lead.full_name,
-        summary=f"Chose {format_range(session.starts_at, session.ends_at)}",
+        summary=f"Chose {format_range(session.starts_at, session.ends_at, settings.zone)}",
     )
-    _send_session_confirmations(session, now)
+    _send_session_confirmations(session, now, settings)
     return session
 
 
-def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
+def none_suit(proposal: Proposal, note: str, now: datetime, *, settings: Settings) -> None:
     """The leader says none of the times suit, with a note (and times that would)."""
     lead = proposal.lead
     if not proposal_open(proposal):
         raise DomainError("These times are no longer open.")
     note = note.strip()  # the form requires a note of at most 2,000 characters
     proposal.status = ProposalStatus.NONE_SUIT
-    proposal.leader_note = note[:2000]
+    proposal.leader_note = note[:TEXT_MAX]
     proposal.responded_at = now
     moving = proposal.moves_session
     if moving is not None:
         # The booked session stays as it is; the leader's request for another time is open again.
+        moving.set_new_time_request(now, proposal.leader_note)
         record_event(
             lead,
-            "move-none-suit",
+            EventKind.MOVE_NONE_SUIT,
             "None of the new times suit; the session on "
-            f"{format_range(moving.starts_at, moving.ends_at)} stays booked",
+            f"{format_range(moving.starts_at, moving.ends_at, settings.zone)} stays booked",
             now=now,
             actor_label=lead.full_name,
             detail={"session_id": moving.id, "reason": proposal.leader_note},
@@ -396,10 +408,14 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
             summary="None of the proposed times suit",
         )
     recipients = (
-        [proposal.coach.email] if proposal.coach.active else coach_notification_recipients()
+        [proposal.coach.email] if proposal.coach.active else coach_notification_recipients(settings)
     )
     if recipients:
-        outbox.enqueue(emails.coach_none_suit(proposal, recipients), lead_id=lead.id, now=now)
+        outbox.enqueue(
+            emails.coach_none_suit(proposal, recipients, settings=settings),
+            lead_id=lead.id,
+            now=now,
+        )
 
 
 def record_agreed_time(
@@ -410,6 +426,8 @@ def record_agreed_time(
     format: SessionFormat,
     detail: str,
     now: datetime,
+    *,
+    settings: Settings,
 ) -> CoachingSession:
     """A time agreed by phone or email: book it directly."""
     if lead.status not in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED):
@@ -418,35 +436,41 @@ def record_agreed_time(
     _check_coach(lead, coach)
     length = _check_duration(duration)
     detail = _check_detail(format, detail)
-    _check_time(coach, start, start + length, now, "The time")
+    _check_time(coach, start, start + length, now, "The time", settings)
     _take_if_unassigned(lead, coach, now)
     if close_open_proposals(lead, now=now):
         record_event(
             lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open proposal closed (time agreed directly)",
             now=now,
             actor=coach,
         )
-    session = _book(lead, coach, start, start + length, format, detail, now)
+    session = _book(lead, coach, start, start + length, format, detail, now, settings)
     move(
         lead,
         LeadStatus.AGREED,
         now=now,
         actor=coach,
         summary="Recorded a time agreed directly: "
-        f"{format_range(session.starts_at, session.ends_at)}",
+        f"{format_range(session.starts_at, session.ends_at, settings.zone)}",
     )
-    _send_session_confirmations(session, now)
+    _send_session_confirmations(session, now, settings)
     return session
 
 
 def reschedule_session(
-    session: CoachingSession, coach: Coach, start: datetime, duration: int, now: datetime
+    session: CoachingSession,
+    coach: Coach,
+    start: datetime,
+    duration: int,
+    now: datetime,
+    *,
+    settings: Settings,
 ) -> CoachingSession:
     """The coach moves a booked session to a new time (agreed with the leader)."""
     length = _check_duration(duration)
-    return _move_session(session, start, start + length, now, actor=coach)
+    return _move_session(session, start, start + length, now, actor=coach, settings=settings)
 
 
 def _move_session(
@@ -455,6 +479,7 @@ def _move_session(
     ends: datetime,
     now: datetime,
     *,
+    settings: Settings,
     actor: Coach | None = None,
     actor_label: str = "",
     proposed_time: ProposedTime | None = None,
@@ -465,8 +490,8 @@ def _move_session(
     format and joining details. Open offers of new times for this session are closed."""
     if session.status != SessionStatus.BOOKED:
         raise DomainError(f"This session is {session.status.value}, so it cannot be moved.")
-    _check_time(session.coach, starts, ends, now, "The new time", excluding=session)
-    before = format_range(session.starts_at, session.ends_at)
+    _check_time(session.coach, starts, ends, now, "The new time", settings, excluding=session)
+    before = format_range(session.starts_at, session.ends_at, settings.zone)
     session.starts_at, session.ends_at = starts, ends
     if proposed_time is not None:
         session.format = proposed_time.format
@@ -474,12 +499,13 @@ def _move_session(
         session.proposed_time_id = proposed_time.id
     session.sequence += 1
     session.updated_at = now
+    session.clear_new_time_request()
     db.session.flush()
     record_event(
         session.lead,
-        "session-moved",
+        EventKind.SESSION_MOVED,
         f"Session moved from {before} to "
-        f"{format_range(session.starts_at, session.ends_at)}"
+        f"{format_range(session.starts_at, session.ends_at, settings.zone)}"
         f"{f' ({how})' if how else ''}",
         now=now,
         actor=actor,
@@ -487,7 +513,7 @@ def _move_session(
         detail={"session_id": session.id, "from": before},
     )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
-    _send_session_update(session, "rescheduled", now)
+    _send_session_update(session, "rescheduled", now, settings)
     return session
 
 
@@ -501,7 +527,7 @@ def _close_offers_to_move(
     if closing:
         record_event(
             session.lead,
-            "proposal-closed",
+            EventKind.PROPOSAL_CLOSED,
             "Open offer of new times for the session closed",
             now=now,
             actor=actor,
@@ -516,6 +542,7 @@ def _mark_cancelled(session: CoachingSession, reason: str, now: datetime) -> Non
     session.cancel_reason = reason
     session.sequence += 1
     session.updated_at = now
+    session.clear_new_time_request()
 
 
 def cancel_session(
@@ -524,6 +551,7 @@ def cancel_session(
     reason: str,
     now: datetime,
     *,
+    settings: Settings,
     leader_status_set: bool = False,
     actor_label: str = "",
     leader_words: str | None = None,
@@ -541,8 +569,9 @@ def cancel_session(
     lead = session.lead
     record_event(
         lead,
-        "session-cancelled",
-        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: {reason}",
+        EventKind.SESSION_CANCELLED,
+        f"Session {format_range(session.starts_at, session.ends_at, settings.zone)} "
+        f"cancelled: {reason}",
         now=now,
         actor=actor,
         actor_label=actor_label,
@@ -565,14 +594,16 @@ def cancel_session(
         )
     if session.starts_at > now:
         if leader_words is None:
-            _send_session_update(session, "cancelled", now)
+            _send_session_update(session, "cancelled", now, settings)
         else:
             _send_session_update(
-                session, "cancelled", now, cancelled_by="leader", reason=leader_words
+                session, "cancelled", now, settings, cancelled_by="leader", reason=leader_words
             )
 
 
-def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
+def cancel_for_withdrawal(
+    lead: Lead, now: datetime, *, settings: Settings
+) -> CoachingSession | None:
     """The leader withdrew: cancel their booked session and take it out of both calendars.
 
     The caller cancels the lead's older pending mail first (`withdraw` does), or it would
@@ -584,24 +615,32 @@ def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
     _mark_cancelled(session, "The leader withdrew their interest", now)
     record_event(
         lead,
-        "session-cancelled",
-        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
+        EventKind.SESSION_CANCELLED,
+        f"Session {format_range(session.starts_at, session.ends_at, settings.zone)} cancelled: "
         "the leader withdrew",
         now=now,
         actor_label=lead.full_name,
         detail={"session_id": session.id},
     )
     if session.starts_at > now:
-        _send_session_update(session, "cancelled", now, cancelled_by="withdrawn", reason="")
+        _send_session_update(
+            session, "cancelled", now, settings, cancelled_by="withdrawn", reason=""
+        )
     return session
 
 
 # ----- the leader's own changes, from the link in their invitation (public/leader_session.py)
 
-NEW_TIME_REQUESTED = "new-time-requested"
-# Events that answer a leader's request for a different time, and those that (re)open one.
-_REQUEST_OPENERS = (NEW_TIME_REQUESTED, "move-none-suit")
-_REQUEST_ANSWERS = ("session-moved", "move-proposed", "session-cancelled")
+
+@dataclass(frozen=True)
+class NewTimeRequest:
+    """The leader's open request for a different time for a booked session."""
+
+    session: CoachingSession
+    at: datetime
+    note: str
+    # Made by saying none of the new times offered suit (rather than from the session page).
+    none_suit: bool = False
 
 
 def leader_can_change(session: CoachingSession, now: datetime) -> str | None:
@@ -637,65 +676,68 @@ def leader_cancelled_with(session: CoachingSession) -> str | None:
     """The leader's own words when they cancelled this session themselves ("" for none), or
     None when the coach cancelled it (or the leader withdrew)."""
     for event in reversed(session.lead.events):
-        if event.kind == "session-cancelled" and event.detail.get("session_id") == session.id:
+        if (
+            event.kind == EventKind.SESSION_CANCELLED
+            and event.detail.get("session_id") == session.id
+        ):
             if event.detail.get("by") == "leader":
                 return str(event.detail.get("leader_words") or "")
             return None
     return None
 
 
-def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) -> None:
+def leader_cancel_session(
+    session: CoachingSession, reason: str, now: datetime, *, settings: Settings
+) -> None:
     """The leader cancels their booked session from their link: the coach's cancel path, so
     both get a METHOD:CANCEL, the slot is free, the lead is back to "Contacted" and the
     reminders are cancelled."""
     _check_leader_can_change(session, now)
     name = session.lead.full_name
-    reason = " ".join(reason.split())[:2000]
+    reason = " ".join(reason.split())[:TEXT_MAX]
     cancel_session(
         session,
         None,
         f"Cancelled by {name}" + (f": {reason}" if reason else ""),
         now,
+        settings=settings,
         actor_label=name,
         leader_words=reason,
     )
 
 
-def open_new_time_request(lead: Lead) -> LeadEvent | None:
-    """The leader's latest request for a different time for their booked session, while
-    nothing has answered it yet (the session moved, new times offered, or cancelled). A "none
-    of the new times suit" opens it again."""
-    session = booked_session(lead)
-    if session is None:
+def open_new_time_request(session: CoachingSession | None) -> NewTimeRequest | None:
+    """The leader's request for a different time for this session, while nothing has answered
+    it yet (the session moved, new times offered, or cancelled). A "none of the new times
+    suit" opens it again."""
+    if (
+        session is None
+        or session.status != SessionStatus.BOOKED
+        or session.new_time_requested_at is None
+    ):
         return None
-    for event in reversed(lead.events):
-        if event.detail.get("session_id") != session.id:
-            continue
-        if event.kind in _REQUEST_ANSWERS:
-            return None
-        if event.kind in _REQUEST_OPENERS:
-            return event
-    return None
+    return NewTimeRequest(
+        session, session.new_time_requested_at, session.new_time_request_note or ""
+    )
 
 
-def leader_request_new_time(session: CoachingSession, note: str, now: datetime) -> bool:
+def leader_request_new_time(
+    session: CoachingSession, note: str, now: datetime, *, settings: Settings
+) -> bool:
     """The leader asks for a different time. The session stays booked; the request goes on the
     history and to the coach, who moves the session or offers new times for it. Returns False
     when the same request is already open (a double click), with nothing recorded again."""
     _check_leader_can_change(session, now)
-    note = note.strip()[:2000]  # the form requires a note of at most 2,000 characters
+    note = note.strip()[:TEXT_MAX]  # the form requires a note of at most TEXT_MAX characters
     lead = session.lead
-    current = open_new_time_request(lead)
-    if (
-        current is not None
-        and current.kind == NEW_TIME_REQUESTED
-        and current.detail.get("reason") == note
-    ):
+    current = open_new_time_request(session)
+    if current is not None and current.note == note:
         return False
-    when = format_range(session.starts_at, session.ends_at)
+    session.set_new_time_request(now, note)
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
     record_event(
         lead,
-        NEW_TIME_REQUESTED,
+        EventKind.NEW_TIME_REQUESTED,
         f"Asked for a different time for the session on {when}",
         now=now,
         actor_label=lead.full_name,
@@ -703,10 +745,10 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     )
     db.session.flush()
     coach = lead.assigned_coach or session.coach
-    recipients = [coach.email] if coach.active else coach_notification_recipients()
+    recipients = [coach.email] if coach.active else coach_notification_recipients(settings)
     if recipients:
         outbox.enqueue(
-            emails.coach_new_time_requested(session, note, recipients),
+            emails.coach_new_time_requested(session, note, recipients, settings=settings),
             lead_id=lead.id,
             session_id=session.id,
             now=now,
@@ -719,9 +761,10 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
 
 def _invite(
     session: CoachingSession,
-    role: str,
+    role: Role,
     change: str,
     now: datetime,
+    settings: Settings,
     *,
     cancelled_by: str = "coach",
     reason: str | None = None,
@@ -733,23 +776,24 @@ def _invite(
         role,
         change,
         now=now,
+        settings=settings,
         reason=reason or "",
         cancelled_by=cancelled_by,
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
-    draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
+    draft.kind = invitation_kind(role, change)
     outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
 
 
-def _queue_reminders(session: CoachingSession, now: datetime) -> None:
+def _queue_reminders(session: CoachingSession, now: datetime, settings: Settings) -> None:
     """A reminder to both, REMINDER_HOURS_BEFORE the start; none when that moment has passed
     (the invitation itself has only just gone)."""
-    due = session.starts_at - timedelta(hours=float(current_app.config["REMINDER_HOURS_BEFORE"]))
+    due = session.starts_at - timedelta(hours=settings.reminder_hours_before)
     if due <= now:
         return
-    for role in invite_emails.ROLES:
+    for role in Role:
         outbox.enqueue(
-            invite_emails.reminder(session, role),
+            invite_emails.reminder(session, role, settings=settings),
             lead_id=session.lead_id,
             session_id=session.id,
             due_at=due,
@@ -757,18 +801,21 @@ def _queue_reminders(session: CoachingSession, now: datetime) -> None:
         )
 
 
-def _send_session_confirmations(session: CoachingSession, now: datetime) -> None:
+def _send_session_confirmations(
+    session: CoachingSession, now: datetime, settings: Settings
+) -> None:
     """A time is agreed: a calendar invitation (REQUEST, SEQUENCE 0) to the leader and the
     coach, and their reminders."""
-    for role in invite_emails.ROLES:
-        _invite(session, role, "new", now)
-    _queue_reminders(session, now)
+    for role in Role:
+        _invite(session, role, "new", now, settings)
+    _queue_reminders(session, now, settings)
 
 
 def _send_session_update(
     session: CoachingSession,
     kind: str,
     now: datetime,
+    settings: Settings,
     *,
     cancelled_by: str = "coach",
     reason: str | None = None,
@@ -786,13 +833,16 @@ def _send_session_update(
     # they were booked into. They asked to withdraw, and without it the event would stay in
     # their calendar (the invitation put it there); the CANCEL only removes it.
     if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
-        _invite(session, "leader", change, now, cancelled_by=cancelled_by, reason=reason)
-    _invite(session, "coach", change, now, cancelled_by=cancelled_by, reason=reason)
+        _invite(
+            session, Role.LEADER, change, now, settings, cancelled_by=cancelled_by, reason=reason
+        )
+    _invite(session, Role.COACH, change, now, settings, cancelled_by=cancelled_by, reason=reason)
     if change == "updated":
-        _queue_reminders(session, now)
+        _queue_reminders(session, now, settings)
 
 
 __all__ = [
+    "NewTimeRequest",
     "Slot",
     "agree_time",
     "cancel_session",
