@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
@@ -45,7 +46,7 @@ OPEN_ENDPOINTS = frozenset(
 SIGNED_OUT_MESSAGE = "Sign in to use the coach area."
 
 
-def configure_login(state) -> None:  # type: ignore[no-untyped-def]
+def configure_login(state: BlueprintSetupState) -> None:
     """Flask-Login's settings and its user loader, once, when the coach blueprint is registered."""
     login_manager.login_view = "coach.sign_in"
     login_manager.login_message = SIGNED_OUT_MESSAGE
