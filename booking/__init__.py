@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, render_template, request
@@ -15,11 +16,19 @@ from .config import load_config
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
 
 
+def _data_folder(name: str) -> Path:
+    """`templates/` or `migrations/`: inside the installed package (the wheel maps the top-level
+    folders to booking/templates and booking/migrations), else the checkout's top level."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder="../templates",
+        template_folder=str(_data_folder("templates")),
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
@@ -35,15 +44,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from pathlib import Path
-
     from .database import configure_engine
 
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
-    )
+    migrate.init_app(app, db, directory=str(_data_folder("migrations")), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
