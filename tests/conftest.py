@@ -115,6 +115,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 BROWSER_FIXTURES = {"browser", "browser_page", "new_browser_page"}
+# Fixtures that start a real server process (seconds each, more on a busy machine).
+SLOW_FIXTURES = {"gunicorn_server", "imap_server", "radicale_url"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -126,11 +128,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that drives Chromium `browser`, and run those last: the session's one
-    Chromium starts once, and the quick tiers report before it."""
+    """Mark every test that drives Chromium `browser` and every one that starts a server process
+    `slow`, and run the browser tests last: the session's one Chromium starts once, and the
+    quick tiers report before it."""
     for item in items:
-        if BROWSER_FIXTURES & set(getattr(item, "fixturenames", ())):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if BROWSER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.browser)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
 
 

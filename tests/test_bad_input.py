@@ -279,6 +279,7 @@ any_text = st.text(
 ) | st.sampled_from(["", " ", "\r\n", "\x00", "'; --", "<b>", "%", "+44", "@", "a@b"])
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -30,8 +30,10 @@ def booked(app_ctx) -> CoachingSession:
     return made
 
 
-@pytest.fixture
-def imap_server(tmp_path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def imap_server(tmp_path_factory) -> Iterator[int]:
+    """One pymap for the module (each test compares with what the mailbox held before it)."""
+    tmp_path = tmp_path_factory.mktemp("pymap")
     if not PYMAP.exists():
         pytest.skip(f"pymap not installed next to {sys.executable}")
     port = free_port()
@@ -59,7 +61,7 @@ def imap_server(tmp_path) -> Iterator[int]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 imaplib.IMAP4("127.0.0.1", port, timeout=1).logout()
@@ -76,7 +78,7 @@ def imap_server(tmp_path) -> Iterator[int]:
 
 
 def _mailbox(port: int) -> imaplib.IMAP4:
-    connection = imaplib.IMAP4("127.0.0.1", port, timeout=5)
+    connection = imaplib.IMAP4("127.0.0.1", port, timeout=30)
     connection.login(USER, PASSWORD)
     connection.select("INBOX")
     return connection
