@@ -6,14 +6,21 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, g, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .cli import register as register_cli
+from .coach import blueprint as coach
 from .config import load_config
+from .database import DatabaseUnavailable, configure_engine, database_trouble
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .links import LinkRefused, refusal_page
+from .models import DIMENSION_LABELS, FORMAT_LABELS
+from .public import blueprint as public
+from .timefmt import format_local, format_range
 
 
 def _data_folder(name: str) -> Path:
@@ -37,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     )
     register_extensions(app)
     register_blueprints(app)
+    register_log_privacy(app)
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
@@ -44,8 +52,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    from .database import configure_engine
-
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(_data_folder("migrations")), render_as_batch=True)
@@ -58,15 +64,15 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from .coach import auth as _coach_auth  # noqa: F401  (sign-in routes on coach_bp)
-    from .coach.views import bp as coach_bp
-    from .public import choose as _choose  # noqa: F401  (the leader's time-choosing links)
-    from .public import invite_links  # noqa: F401  (adds the invitation links to public_bp)
-    from .public import leader_session as _leader_session  # noqa: F401  (reschedule / cancel)
-    from .public.views import bp as public_bp
+    # Every URL of each area is listed in its blueprint.py.
+    app.register_blueprint(public.bp)
+    app.register_blueprint(coach.bp)
 
-    app.register_blueprint(public_bp)
-    app.register_blueprint(coach_bp)
+
+def register_log_privacy(app: Flask) -> None:
+    from .log_privacy import install
+
+    install(app)
 
 
 def _retry_after_text() -> tuple[str, int | None]:
@@ -94,20 +100,32 @@ def register_errorhandlers(app: Flask) -> None:
             response.headers["Retry-After"] = str(seconds)
         return response
 
+    @app.errorhandler(LinkRefused)
+    def link_refused(error: LinkRefused):
+        # The same page and status for the same cause, whichever link it was (links.py).
+        db.session.rollback()
+        return refusal_page(error)
+
     @app.errorhandler(CSRFError)
     def csrf_error(error: CSRFError):
         return render_template("errors/400.html", csrf=True), 400
 
     @app.errorhandler(OperationalError)
-    def database_busy(error: OperationalError):
-        # SQLite waited out its busy timeout: say so plainly rather than fail with a 500.
-        db.session.rollback()
-        if "locked" in str(error).lower() or "busy" in str(error).lower():
-            app.logger.warning("database busy on %s %s", request.method, request.path)
-            response = app.make_response((render_template("errors/503.html"), 503))
-            response.headers["Retry-After"] = "5"
-            return response
-        raise error
+    @app.errorhandler(InterfaceError)
+    @app.errorhandler(DisconnectionError)
+    @app.errorhandler(DatabaseUnavailable)
+    def database_trouble_page(error: Exception):
+        # SQLite waited out its busy timeout, two writers collided, or the database cannot be
+        # reached: say so plainly (503 + Retry-After) rather than fail with a 500.
+        try:
+            db.session.rollback()
+        except Exception:  # the connection is gone; the pool replaces it
+            pass
+        reason = "unavailable" if isinstance(error, DatabaseUnavailable) else None
+        reason = reason or database_trouble(error)
+        if reason is None:
+            raise error
+        return _database_trouble_response(app, reason, error)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
@@ -122,16 +140,32 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template("errors/generic.html", error=None), 500
 
 
-def register_commands(app: Flask) -> None:
-    from .cli import register
+def _database_trouble_response(app: Flask, reason: str, error: Exception):  # type: ignore[no-untyped-def]
+    """The 503 page. Logged once, without personal data: the URL rule (not the path, which may
+    hold a link's token) and the error's class, never its text (that carries SQL parameters)."""
+    rule = request.url_rule.rule if request.url_rule else "(no route)"
+    cause = type(getattr(error, "orig", None) or error).__name__
+    app.logger.warning("database %s on %s %s (%s)", reason, request.method, rule, cause)
+    # Render as nobody: Flask-Login's template context would otherwise load the signed-in coach
+    # from the database that just failed. (`g._login_user` is where Flask-Login 0.6 keeps it.)
+    g._login_user = login_manager.anonymous_user()
+    sent = request.method not in ("GET", "HEAD")
+    fields = list(request.form.items(multi=True)) if sent else []
+    # What was typed comes back as a "send it again" form, unless it held a password.
+    resend = None if any("password" in name for name, _ in fields) else fields
+    response = app.make_response(
+        (render_template("errors/503.html", reason=reason, sent=sent, resend=resend), 503)
+    )
+    response.headers["Retry-After"] = "5" if reason == "busy" else "30"
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
-    register(app)
+
+def register_commands(app: Flask) -> None:
+    register_cli(app)
 
 
 def register_template_helpers(app: Flask) -> None:
-    from .models import DIMENSION_LABELS, FORMAT_LABELS
-    from .timefmt import format_local, format_range
-
     app.jinja_env.globals.update(
         DIMENSION_LABELS=DIMENSION_LABELS,
         FORMAT_LABELS=FORMAT_LABELS,

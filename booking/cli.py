@@ -3,21 +3,31 @@
 from __future__ import annotations
 
 import imaplib
+from typing import Any
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from . import outbox
+from . import outbox, replies
+from .extensions import db
+from .log_privacy import redact
+from .models import Coach, OutboxMessage, OutboxStatus, utcnow
+from .workflow import DomainError
+from .workflow.accounts import create_coach, deactivate_coach
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
+
+
+def _delivery_settings() -> outbox.DeliverySettings:
+    return outbox.DeliverySettings.from_config(current_app.config)
 
 
 @outbox_cli.command("deliver")
 @click.option("--limit", default=100, show_default=True, help="Most messages to send this run.")
 def outbox_deliver(limit: int) -> None:
     """Send what is due once, then exit."""
-    report = outbox.deliver_due(limit=limit)
+    report = outbox.deliver_due(limit=limit, settings=_delivery_settings())
     click.echo(f"outbox: {report}")
 
 
@@ -27,40 +37,61 @@ def outbox_work(poll: float | None) -> None:
     """Keep sending as mail falls due (run one or more of these in production)."""
     click.echo("outbox worker started; Ctrl+C to stop")
     try:
-        outbox.work(poll_seconds=poll)
+        outbox.work(_delivery_settings(), poll_seconds=poll)
     except KeyboardInterrupt:
         click.echo("outbox worker stopped")
 
 
+def _lead_and_count(row: Any) -> str:
+    lead = f" lead #{row.lead_id}" if row.lead_id else ""
+    count = len(row.recipients)
+    return f"{lead} to {count} recipient{'s' if count != 1 else ''}"
+
+
 @outbox_cli.command("status")
 def outbox_status() -> None:
-    """Count messages by status, and show the last error of each failed one."""
+    """Count messages by status; show each failed one, and each whose outcome is unknown."""
     from sqlalchemy import func, select
-
-    from .extensions import db
-    from .models import OutboxMessage, OutboxStatus
 
     rows = db.session.execute(
         select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
     ).all()
     for status, count in rows:
         click.echo(f"{status.value}: {count}")
+    # Ids, not addresses: this output ends up in terminals, tickets and chat. The coach area
+    # shows the recipients of a lead's failed email to signed-in coaches.
     for row in db.session.scalars(
         select(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
     ):
-        click.echo(f"failed #{row.id} {row.kind} to {', '.join(row.recipients)}: {row.last_error}")
+        click.echo(f"failed #{row.id} {row.kind}{_lead_and_count(row)}: {redact(row.last_error)}")
+    for row in db.session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.UNKNOWN)
+        .order_by(OutboxMessage.id)
+    ):
+        if row.unknown_outcomes == 1:
+            plan = f"will be sent once more at {row.due_at:%Y-%m-%d %H:%M} UTC"
+        else:
+            plan = "will not be sent again unless you retry it"
+        click.echo(
+            f"outcome unknown #{row.id} {row.kind}{_lead_and_count(row)} "
+            f"(Message-ID {row.message_id}; may have arrived; {plan}): {redact(row.last_error)}"
+        )
 
 
 @outbox_cli.command("retry")
 @click.argument("ids", nargs=-1, type=int)
 @click.option("--all-failed", is_flag=True, help="Retry every failed message.")
 def outbox_retry(ids: tuple[int, ...], all_failed: bool) -> None:
-    """Queue failed messages again (by id, as `outbox status` lists them, or --all-failed)."""
-    from .extensions import db
-
+    """Queue messages again, due now, with the same Message-ID: failed ones by id (as `outbox
+    status` lists them) or --all-failed; one whose outcome is unknown only by its id (it may
+    have arrived: check with the recipient first)."""
     if not ids and not all_failed:
         raise click.UsageError("Give message ids, or --all-failed.")
-    count = outbox.retry_failed(None if all_failed else list(ids))
+    if all_failed:
+        count = outbox.requeue(None)
+    else:
+        count = outbox.requeue(list(ids), include_unknown=True)
     db.session.commit()
     click.echo(f"{count} message{'s' if count != 1 else ''} queued again")
 
@@ -80,11 +111,6 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
 )
 def coach_add(email: str, name: str, password: str) -> None:
     """Create a coach account that can sign in at /coach/."""
-    from .extensions import db
-    from .models import utcnow
-    from .workflow import DomainError
-    from .workflow.accounts import create_coach
-
     try:
         coach = create_coach(email, name, password, now=utcnow())
     except DomainError as error:
@@ -99,9 +125,6 @@ def coach_list() -> None:
     """Every coach account, active or not."""
     from sqlalchemy import select
 
-    from .extensions import db
-    from .models import Coach
-
     coaches = list(db.session.scalars(select(Coach).order_by(Coach.email)))
     if not coaches:
         click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
@@ -114,10 +137,6 @@ def coach_list() -> None:
 @click.argument("email")
 def coach_deactivate(email: str) -> None:
     """Stop a coach signing in (their history stays; their sessions end at once)."""
-    from .extensions import db
-    from .workflow import DomainError
-    from .workflow.accounts import deactivate_coach
-
     try:
         coach = deactivate_coach(email)
     except DomainError as error:
@@ -155,29 +174,116 @@ def invites_ingest(file_path: str | None, maildir: str | None, imap: bool) -> No
 
     from flask import current_app
 
-    from . import replies
-
     if sum(bool(source) for source in (file_path, maildir, imap)) > 1:
         raise click.UsageError("give at most one of --file, --maildir, --imap")
     try:
+        limits = replies.ReplyLimits.from_config(current_app.config)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from error
+    try:
         if file_path:
-            report = replies.ingest_file(file_path)
+            report = replies.ingest_file(file_path, limits=limits)
         elif maildir:
-            report = replies.ingest_maildir(maildir)
+            report = replies.ingest_maildir(maildir, limits=limits)
         elif imap:
             report = replies.ingest_imap(dict(current_app.config))
         else:
-            report = replies.ingest_message(sys.stdin.buffer.read(), label="stdin")
+            report = replies.ingest_stream(sys.stdin.buffer, label="stdin", limits=limits)
     except imaplib.IMAP4.error as error:
         raise click.ClickException(f"the IMAP server refused: {error}") from error
     except (OSError, RuntimeError) as error:
         raise click.ClickException(str(error)) from error
     click.echo(f"invites: {report}")
     for problem in report.errors:
-        click.echo(f"  {problem}", err=True)
+        click.echo(f"  {redact(problem)}", err=True)
+
+
+leads_cli = AppGroup("leads", help="A leader's data: export, erase, and the retention period.")
+
+
+@leads_cli.command("export")
+@click.argument("email")
+def leads_export(email: str) -> None:
+    """Everything held about the person with EMAIL, as JSON on standard output."""
+    import json
+
+    from .models import utcnow
+    from .workflow import DomainError
+    from .workflow.privacy import export_person
+
+    try:
+        data = export_person(email, now=utcnow())
+    except DomainError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@leads_cli.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def leads_erase(email: str, yes: bool) -> None:
+    """Erase the personal data of every lead with EMAIL (the rows stay, for the counts)."""
+    from .extensions import db
+    from .models import utcnow
+    from .workflow import DomainError
+    from .workflow.privacy import erase_person, erasure_plan
+
+    now = utcnow()
+    plan = erasure_plan(email, now=now)
+    if not plan.leads:
+        raise click.ClickException("No lead with that email address is left to erase.")
+    ids = ", ".join(f"#{lead.id}" for lead in plan.leads)
+    click.echo(
+        f"{len(plan.leads)} lead{'s' if len(plan.leads) != 1 else ''} ({ids}): "
+        f"{plan.notes} notes, {plan.emails} emails ({plan.pending_emails} not yet sent, to be "
+        f"cancelled), {plan.questionnaires} questionnaire answers, "
+        f"{len(plan.future_sessions)} future sessions to cancel."
+    )
+    if not yes:
+        click.confirm("Erase this person's data? It cannot be undone", abort=True)
+    try:
+        report = erase_person(email, now=now, by="the operator")
+    except DomainError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(
+        f"erased lead{'s' if len(report.lead_ids) != 1 else ''} "
+        f"{', '.join(f'#{i}' for i in report.lead_ids)}; {report.cancelled_emails} queued "
+        f"emails cancelled; {len(report.cancelled_sessions)} sessions cancelled"
+    )
+
+
+@leads_cli.command("purge")
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Override RETENTION_DAYS for this run.",
+)
+def leads_purge(days: int | None) -> None:
+    """Erase closed, withdrawn, not-suitable and no-response leads idle for RETENTION_DAYS.
+
+    Safe to run daily (e.g. from cron): leads already erased are left alone.
+    """
+    from flask import current_app
+
+    from .extensions import db
+    from .models import utcnow
+    from .workflow.privacy import purge_expired
+
+    retention = days if days is not None else int(current_app.config["RETENTION_DAYS"])
+    erased = purge_expired(now=utcnow(), retention_days=retention)
+    db.session.commit()
+    click.echo(
+        f"purge: {len(erased)} lead{'s' if len(erased) != 1 else ''} erased "
+        f"(idle for more than {retention} days)"
+        + (f": {', '.join(f'#{i}' for i in erased)}" if erased else "")
+    )
 
 
 def register(app: Flask) -> None:
+    app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)
     app.cli.add_command(coach_cli)

@@ -35,7 +35,10 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "MAIL_USERNAME": (None, str),
     "MAIL_PASSWORD": (None, str),
     "MAIL_DEFAULT_SENDER": ("Compassionate Leadership Coaching <coaching@localhost>", str),
+    # Seconds for connecting and for each SMTP command...
     "MAIL_TIMEOUT": (10.0, float),
+    # ...but the reply to the end of DATA may take a server up to 10 minutes (RFC 5321 4.5.3.2).
+    "MAIL_DATA_TIMEOUT": (600.0, float),
     "COACH_NOTIFY_EMAILS": ([], _csv),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "TIMEZONE": ("Europe/London", str),
@@ -45,11 +48,28 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "RATELIMIT_REGISTER_PER_ADDRESS": ("20 per hour", str),
     "RATELIMIT_REGISTER_PER_EMAIL": ("5 per hour", str),
     "FORM_MIN_SECONDS": (3.0, float),
+    # A full plain-text notice that replaces the one built from the settings below.
     "PRIVACY_NOTICE_FILE": (None, str),
+    # The privacy notice (UK GDPR articles 13 and 14): who the controller is and how to reach
+    # them. Production refuses to start without the name and the contact.
+    "PRIVACY_CONTROLLER_NAME": (None, str),
+    "PRIVACY_CONTROLLER_CONTACT": (None, str),
+    "PRIVACY_DPO_CONTACT": (None, str),
+    # The lawful basis as the notice states it; empty means the default wording.
+    "PRIVACY_LAWFUL_BASIS": ("", str),
+    # Closed, withdrawn, not-suitable and no-response leads are erased by `flask leads purge`
+    # once this many days have passed since anything last happened on them.
+    "RETENTION_DAYS": (365, int),
     "OUTBOX_MAX_ATTEMPTS": (8, int),
     "OUTBOX_BACKOFF_BASE_SECONDS": (30.0, float),
     "OUTBOX_BACKOFF_CAP_SECONDS": (3600.0, float),
     "OUTBOX_POLL_SECONDS": (5.0, float),
+    # How long a worker's claim on queued messages lasts before another worker may take them.
+    "OUTBOX_LEASE_SECONDS": (300.0, float),
+    # Messages claimed at a time (few: a slow server must not keep many waiting behind one worker).
+    "OUTBOX_CLAIM_BATCH": (5, int),
+    # A message whose outcome was unknown is tried once more, this long after.
+    "OUTBOX_UNKNOWN_RETRY_SECONDS": (3600.0, float),
     "MAIL_CAPTURE_DIR": (None, str),
     "APP_ENV": ("development", str),
     "CONTACT_PROMISE_WORKING_DAYS": (2, int),
@@ -65,6 +85,9 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "IMAP_PASSWORD": (None, str),
     "IMAP_FOLDER": ("INBOX", str),
     "IMAP_SSL": (True, _bool),
+    # Calendar replies: a larger message, or one naming more attendees, is refused unread.
+    "REPLY_MAX_BYTES": (1024 * 1024, int),
+    "REPLY_MAX_ATTENDEES": (10, int),
     # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
     "QUESTIONNAIRE_FILE": (None, str),
 }
@@ -111,6 +134,25 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
             'print(secrets.token_urlsafe(48))"'
         )
 
+    if production:
+        missing = [
+            name
+            for name in ("PRIVACY_CONTROLLER_NAME", "PRIVACY_CONTROLLER_CONTACT")
+            if not str(config.get(name) or "").strip()
+        ]
+        if missing:
+            raise ConfigError(
+                f"APP_ENV=production but {' and '.join(missing)} "
+                f"{'is' if len(missing) == 1 else 'are'} not set. The privacy notice at "
+                "/privacy must name the data controller and how to reach them: set "
+                "PRIVACY_CONTROLLER_NAME (e.g. the firm's legal name) and "
+                "PRIVACY_CONTROLLER_CONTACT (an email or postal address)."
+            )
+    if int(config["RETENTION_DAYS"]) < 1:
+        raise ConfigError(
+            f"RETENTION_DAYS={config['RETENTION_DAYS']!r} must be a whole number of days, 1 or more"
+        )
+
     try:
         from zoneinfo import ZoneInfo
 
@@ -121,7 +163,17 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         ) from error
 
     config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
-    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    engine_options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # A pooled connection that died while idle (the database restarted, a failover) is noticed
+    # and replaced before a request uses it, instead of failing the first request afterwards.
+    engine_options.setdefault("pool_pre_ping", True)
+    if str(config["DATABASE_URL"]).startswith("postgresql"):
+        # An unreachable database host fails a request in seconds (a 503), not TCP's minutes.
+        engine_options.setdefault("connect_args", {"connect_timeout": 5})
+    # A database error's text would otherwise carry the statement's values (names, emails,
+    # notes) into tracebacks and logs.
+    engine_options.setdefault("hide_parameters", True)
+    config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options
     # Sending is decided by MAIL_SERVER (empty: write .eml files), never by app.testing.
     config.setdefault("MAIL_SUPPRESS_SEND", False)
     config["SESSION_COOKIE_HTTPONLY"] = True

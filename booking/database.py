@@ -1,13 +1,26 @@
-"""Database engine settings that make SQLite behave under a multi-process web server."""
+"""Database engine settings that make SQLite behave under a multi-process web server, and what
+a database error means for the person waiting (a lost race, busy, unavailable)."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseUnavailable(RuntimeError):
+    """A page found the database unreachable before doing anything (see `ping`): a 503."""
 
 
 def configure_engine(engine: Engine) -> None:
@@ -49,3 +62,77 @@ def belongs_on(dialect_name: str):  # type: ignore[no-untyped-def]
         return only_on is None or only_on == dialect_name
 
     return include_object
+
+
+# PostgreSQL's "deadlock detected" and "could not serialize": two writers collided and the
+# database chose this one to fail. Two conflicting inserts into an exclusion constraint can end
+# this way instead of with an exclusion violation (each waits for the other's row).
+_LOST_RACE_SQLSTATES = {"40P01", "40001"}
+
+
+def lost_a_race(error: DBAPIError) -> bool:
+    """Was this write refused because a concurrent one won (a unique or exclusion violation, a
+    deadlock or serialization failure)? Then the caller can say "taken" rather than fail."""
+    if isinstance(error, IntegrityError):
+        return True
+    return getattr(error.orig, "sqlstate", None) in _LOST_RACE_SQLSTATES
+
+
+# PostgreSQL SQLSTATEs that mean "the database cannot serve us now": the connection-exception
+# class (08...), the server shutting down or starting up, too many connections.
+_UNAVAILABLE_SQLSTATES = {"57P01", "57P02", "57P03", "53300"}
+
+
+def database_trouble(error: BaseException) -> str | None:
+    """What a database error means for the person waiting: "busy" (two writers collided or
+    SQLite waited out its lock: try again in seconds), "unavailable" (the database cannot be
+    reached: refused, dropped, shutting down), or None (a bug; let it be a 500)."""
+    if isinstance(error, DisconnectionError):
+        return "unavailable"
+    if not isinstance(error, OperationalError | InterfaceError):
+        return None
+    if error.connection_invalidated:
+        return "unavailable"
+    original = error.orig
+    if isinstance(original, sqlite3.Error):
+        message = str(original).lower()
+        if "locked" in message or "busy" in message:
+            return "busy"
+        if "unable to open" in message or "disk i/o" in message:
+            return "unavailable"
+        return None
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in _LOST_RACE_SQLSTATES:
+        return "busy"
+    # psycopg's own failures (connection refused, server closed the connection, the connection
+    # is closed) carry no SQLSTATE: nothing came from a server.
+    if sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
+        return "unavailable"
+    return None
+
+
+def ping(engine: Engine, timeout_seconds: float = 2.0) -> bool:
+    """Can the database answer `SELECT 1` within about `timeout_seconds`? For readiness checks.
+
+    A raw DBAPI connection from the pool (pre-ping and the connect timeout apply), so SQLite's
+    BEGIN IMMEDIATE hook never takes the write lock for a probe.
+    """
+    try:
+        connection = engine.raw_connection()
+    except Exception:  # the pool's checkout raises the driver's own errors, unwrapped
+        return False
+    try:
+        cursor = connection.cursor()
+        if engine.dialect.name == "postgresql":
+            # Only this probe's transaction (rolled back below), never the pooled connection.
+            cursor.execute(f"SET LOCAL statement_timeout = {max(1, int(timeout_seconds * 1000))}")
+        cursor.execute("SELECT 1")
+        cursor.fetchall()
+        cursor.close()
+        connection.rollback()
+        return True
+    except Exception:  # any failure of the probe means "not ready"; the pool drops the connection
+        connection.invalidate()
+        return False
+    finally:
+        connection.close()

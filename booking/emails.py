@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app, render_template
 
-from .urls import external_url
+from . import links
 
 
 @dataclass(frozen=True)
@@ -48,16 +48,16 @@ def render_draft(kind: str, to: list[str], subject: str, **context: Any) -> Mail
 
 
 def _lead_url(lead: Any) -> str:
-    return external_url("coach.lead_detail", lead_id=lead.id)
+    return links.coach_lead_url(lead.id)
 
 
-def leader_acknowledgement(lead: Any, withdraw_url: str) -> MailDraft:
+def leader_acknowledgement(lead: Any) -> MailDraft:
     return render_draft(
         "leader_acknowledgement",
         [lead.email],
         "We have your request for personal support",
         lead=lead,
-        withdraw_url=withdraw_url,
+        withdraw_url=links.withdraw_url(lead),
     )
 
 
@@ -87,17 +87,17 @@ def coach_repeat_registration(
 # ----- coach area and agreeing a time (issue 3) -------------------------------------------
 
 
-def coach_password_reset(coach: Any, reset_url: str) -> MailDraft:
+def coach_password_reset(coach: Any) -> MailDraft:
     return render_draft(
         "coach_password_reset",
         [coach.email],
         "Reset your coach area password",
         coach=coach,
-        reset_url=reset_url,
+        reset_url=links.password_reset_url(coach),
     )
 
 
-def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> MailDraft:
+def leader_proposed_times(proposal: Any) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
@@ -108,8 +108,8 @@ def leader_proposed_times(proposal: Any, choose_url: str, withdraw_url: str) -> 
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
-        choose_url=choose_url,
-        withdraw_url=withdraw_url,
+        choose_url=links.choose_url(proposal),
+        withdraw_url=links.withdraw_url(proposal.lead),
     )
 
 
@@ -147,5 +147,18 @@ def coach_new_time_requested(session: Any, note: str, recipients: list[str]) -> 
         lead=session.lead,
         session=session,
         note=note,
+        lead_url=_lead_url(session.lead),
+    )
+
+
+def coach_session_declined(session: Any, leader_name: str, when: str, source: str) -> MailDraft:
+    return render_draft(
+        "coach_session_declined",
+        [session.coach.email],
+        f"{leader_name} declined the session on {when}",
+        session=session,
+        leader_name=leader_name,
+        when=when,
+        source=source,
         lead_url=_lead_url(session.lead),
     )

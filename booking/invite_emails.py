@@ -21,42 +21,21 @@ from flask import current_app, render_template
 
 from . import invites
 from .emails import Attachment, MailDraft, render_draft
+from .links import (
+    ROLES,
+    coach_lead_url,
+    leader_session_url,
+    questionnaire_url,
+    rsvp_url,
+    withdraw_url,
+)
 from .models import CoachingSession, LeadStatus, PartStat, SessionFormat
 from .questionnaire import questionnaire_pdf
 from .timefmt import format_range
-from .tokens import make_token
-from .urls import external_url
-from .workflow.registration import withdraw_url
 
-ROLES = ("leader", "coach")
 INVITE_KINDS = ("new", "updated", "cancelled")
 REMINDER_KIND = "session_reminder"
 PDF_FILENAME = "reflection-questionnaire.pdf"
-
-
-def rsvp_url(session: CoachingSession, role: str, answer: PartStat | None = None) -> str:
-    """The signed link where `role` answers for this session (GET shows a page, POST records)."""
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}")
-    token = make_token("rsvp", {"session": session.id, "role": role})
-    values: dict[str, Any] = {"token": token}
-    if answer is not None:
-        values["answer"] = answer.value.lower()
-    return external_url("public.rsvp", **values)
-
-
-def leader_session_url(session: CoachingSession) -> str:
-    """The leader's own page for this session (ask for a different time, or cancel). Its own
-    token purpose: an Accept / Decline link, or the coach's, cannot be used to cancel."""
-    return external_url(
-        "public.leader_session", token=make_token("leader-session", {"session": session.id})
-    )
-
-
-def questionnaire_url(session: CoachingSession) -> str:
-    return external_url(
-        "public.questionnaire", token=make_token("questionnaire", {"session": session.id})
-    )
 
 
 def join_text(session: CoachingSession) -> str:
@@ -97,7 +76,7 @@ def _context(session: CoachingSession, role: str, kind: str) -> dict[str, Any]:
         "rsvp_url": rsvp_url(session, role),
         # The leader fills the questionnaire in; the coach reads the answers on the lead's page.
         "questionnaire_url": questionnaire_url(session) if leader else None,
-        "lead_url": None if leader else external_url("coach.lead_detail", lead_id=session.lead_id),
+        "lead_url": None if leader else coach_lead_url(session.lead_id),
         # Every email to a leader carries the no-obligation way out (once they have taken it,
         # the only email they still get is the CANCEL that clears their calendar).
         "withdrawn": session.lead.status == LeadStatus.WITHDRAWN,
@@ -211,8 +190,5 @@ __all__ = [
     "calendar_text",
     "invitation",
     "join_text",
-    "leader_session_url",
-    "questionnaire_url",
     "reminder",
-    "rsvp_url",
 ]

@@ -44,6 +44,8 @@ class Reply:
     attendee_email: str
     partstat: str
     sequence: int
+    # When the attendee's client made the reply (UTC); None when missing or unreadable.
+    dtstamp: datetime | None = None
 
 
 def _utc(moment: datetime) -> datetime:
@@ -67,11 +69,34 @@ def _address(email: str, name: str, **params: str) -> vCalAddress:
     return address
 
 
-def _email_of(address: Any) -> str:
+def normalise_address(address: Any) -> str:
+    """An email address as compared with another: stripped, without `mailto:`, lower-case.
+
+    Calendar addresses (`MAILTO:Sian@NHS.Example`) and email header addresses both go through
+    this one function, so a REPLY's attendee and the message's sender compare alike.
+    """
     text = str(address).strip()
     if text.lower().startswith("mailto:"):
         text = text[len("mailto:") :]
     return text.strip().lower()
+
+
+def count_attendees(ics_text: str, limit: int) -> int:
+    """How many ATTENDEE properties the text holds, counting no further than limit + 1.
+
+    A plain scan of the content lines, before any real parsing, so a calendar with thousands
+    of attendees is refused after reading only as far as its (limit + 1)th one.
+    """
+    count = 0
+    for line in ics_text.splitlines():
+        if line[:1] in (" ", "\t"):
+            continue  # a folded continuation of the line before
+        name = line.split(":", 1)[0].split(";", 1)[0].strip().upper()
+        if name == "ATTENDEE":
+            count += 1
+            if count > limit:
+                break
+    return count
 
 
 def default_summary(session: CoachingSession) -> str:
@@ -215,6 +240,16 @@ def build_cancel(
     return _serialise(calendar)
 
 
+def _stamp(event: Any) -> datetime | None:
+    try:
+        moment = event.decoded("dtstamp")
+    except (KeyError, ValueError, TypeError):
+        return None
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        return None
+    return moment.astimezone(UTC)
+
+
 def parse_replies(ics_text: str | bytes) -> list[Reply]:
     """Every attendee answer in a METHOD:REPLY calendar (one object or several in a row).
 
@@ -226,7 +261,7 @@ def parse_replies(ics_text: str | bytes) -> list[Reply]:
         ics_text = ics_text.decode("utf-8", errors="replace")
     try:
         calendars = Calendar.from_ical(ics_text, multiple=True)
-    except (ValueError, IndexError, KeyError) as error:
+    except (ValueError, IndexError, KeyError, TypeError, RecursionError) as error:
         raise InviteError(f"not iCalendar data: {error}") from error
 
     replies: list[Reply] = []
@@ -244,17 +279,26 @@ def parse_replies(ics_text: str | bytes) -> list[Reply]:
                 sequence = int(event.get("sequence", 0))
             except (TypeError, ValueError):
                 sequence = 0
+            dtstamp = _stamp(event)
             attendees = event.get("attendee", [])
             if not isinstance(attendees, list):
                 attendees = [attendees]
             for attendee in attendees:
-                email = _email_of(attendee)
-                partstat = str(attendee.params.get("PARTSTAT", "NEEDS-ACTION")).upper()
+                email = normalise_address(attendee)
+                params = getattr(attendee, "params", {})
+                partstat = str(params.get("PARTSTAT", "NEEDS-ACTION")).upper()
                 if not email or partstat not in REPLY_PARTSTATS:
-                    log.info("reply attendee %r with PARTSTAT %s ignored", email, partstat)
+                    # No address in the log: it is personal data (and here unchecked input).
+                    log.info("reply attendee with PARTSTAT %r ignored", partstat[:40])
                     continue
                 replies.append(
-                    Reply(uid=uid, attendee_email=email, partstat=partstat, sequence=sequence)
+                    Reply(
+                        uid=uid,
+                        attendee_email=email,
+                        partstat=partstat,
+                        sequence=sequence,
+                        dtstamp=dtstamp,
+                    )
                 )
     return replies
 
@@ -266,6 +310,8 @@ __all__ = [
     "Reply",
     "build_cancel",
     "build_request",
+    "count_attendees",
     "default_summary",
+    "normalise_address",
     "parse_replies",
 ]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import smtplib
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.mime.base import MIMEBase
 from pathlib import Path
+from typing import Any
 
-from flask import current_app
-from flask_mail import Connection, Message
+from flask_mail import BadHeaderError, Message, sanitize_address
 
 from .extensions import mail
 from .models import OutboxMessage
@@ -42,21 +46,164 @@ class InviteMessage(Message):
         return msg
 
 
-class TimeoutConnection(Connection):
-    """Flask-Mail's connection, with a socket timeout so a silent server cannot hang a worker."""
+@dataclass(frozen=True)
+class SMTPSettings:
+    """Where and how to hand mail over; built from the MAIL_* settings."""
 
-    def configure_host(self) -> smtplib.SMTP | smtplib.SMTP_SSL:
-        timeout = float(current_app.config["MAIL_TIMEOUT"])
-        host: smtplib.SMTP | smtplib.SMTP_SSL
-        if self.mail.use_ssl:
-            host = smtplib.SMTP_SSL(self.mail.server, self.mail.port, timeout=timeout)
+    server: str
+    port: int = 25
+    use_tls: bool = False
+    use_ssl: bool = False
+    username: str | None = None
+    password: str | None = None
+    # Connecting and every command but one: a silent server must not hang a worker.
+    timeout: float = 10.0
+    # The reply to the end of DATA: the server may check the whole message first, and RFC 5321
+    # section 4.5.3.2 gives it 10 minutes. Giving up sooner is how slow servers got duplicates.
+    data_timeout: float = 600.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> SMTPSettings | None:
+        """None when no MAIL_SERVER is set (development: mail is written to files)."""
+        if not config.get("MAIL_SERVER"):
+            return None
+        return cls(
+            server=str(config["MAIL_SERVER"]),
+            port=int(config["MAIL_PORT"]),
+            use_tls=bool(config["MAIL_USE_TLS"]),
+            use_ssl=bool(config["MAIL_USE_SSL"]),
+            username=config.get("MAIL_USERNAME"),
+            password=config.get("MAIL_PASSWORD"),
+            timeout=float(config["MAIL_TIMEOUT"]),
+            data_timeout=float(config["MAIL_DATA_TIMEOUT"]),
+        )
+
+
+class OutcomeUnknown(Exception):
+    """The whole message went to the server (DATA ended with its final ".") but no reply came:
+    the connection broke or timed out. The server may have taken it, so it may arrive."""
+
+
+class SMTPSession:
+    """One SMTP connection, driving MAIL, RCPT and DATA itself (not smtplib's sendmail) so that
+    a failure is known to be before the message was complete (safe to send again) or after
+    (`OutcomeUnknown`)."""
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+        self.host: smtplib.SMTP | None = None
+
+    def open(self) -> None:
+        settings = self.settings
+        host: smtplib.SMTP
+        if settings.use_ssl:
+            host = smtplib.SMTP_SSL(settings.server, settings.port, timeout=settings.timeout)
         else:
-            host = smtplib.SMTP(self.mail.server, self.mail.port, timeout=timeout)
-        if self.mail.use_tls:
-            host.starttls()
-        if self.mail.username and self.mail.password:
-            host.login(self.mail.username, self.mail.password)
-        return host
+            host = smtplib.SMTP(settings.server, settings.port, timeout=settings.timeout)
+        try:
+            if settings.use_tls:
+                host.starttls()
+            if settings.username and settings.password:
+                host.login(settings.username, settings.password)
+        except BaseException:
+            host.close()
+            raise
+        self.host = host
+
+    @property
+    def usable(self) -> bool:
+        return self.host is not None and self.host.sock is not None
+
+    def close(self) -> None:
+        host, self.host = self.host, None
+        if host is None:
+            return
+        try:
+            if host.sock is not None:
+                host.quit()
+        except (smtplib.SMTPException, OSError):
+            pass
+        finally:
+            host.close()
+
+    def send(self, message: InviteMessage) -> None:
+        """Hand one message over. Raises `OutcomeUnknown` if the reply to its end was lost; any
+        other error means the server did not take it (the connection may be gone: see `usable`).
+        """
+        if not message.send_to:
+            raise ValueError("the message has no recipients")
+        if message.has_bad_headers():
+            raise BadHeaderError
+        if message.date is None:
+            message.date = time.time()
+        data = message.as_bytes()
+        sender = sanitize_address(message.sender)
+        recipients = [sanitize_address(address) for address in message.send_to]
+        host = self.host
+        if host is None:
+            raise smtplib.SMTPServerDisconnected("not connected")
+
+        host.ehlo_or_helo_if_needed()
+        options = list(message.mail_options)
+        if host.does_esmtp and host.has_extn("size"):
+            options.append(f"size={len(data)}")
+        code, reply = host.mail(sender, options)
+        if code != 250:
+            self._after_refusal(code)
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused: dict[str, tuple[int, bytes]] = {}
+        for recipient in recipients:
+            code, reply = host.rcpt(recipient, list(message.rcpt_options))
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+                if code == 421:
+                    self._after_refusal(code)
+                    raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            self._after_refusal(0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        # Some recipients refused and some not: the message goes to those who were accepted,
+        # as smtplib's sendmail does.
+        self._data(host, data)
+
+    def _data(self, host: smtplib.SMTP, data: bytes) -> None:
+        code, reply = host.docmd("DATA")
+        if code != 354:
+            self._after_refusal(code)
+            raise smtplib.SMTPDataError(code, reply)
+        payload = re.sub(rb"(?m)^\.", b"..", data)  # dot-stuffing (RFC 5321 4.5.2)
+        if not payload.endswith(b"\r\n"):
+            payload += b"\r\n"
+        # If this fails the server never saw the final "." and must discard what it has.
+        host.send(payload + b".\r\n")
+        # From here on the server has the whole message.
+        if host.sock is not None:
+            host.sock.settimeout(self.settings.data_timeout)
+        try:
+            code, reply = host.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as error:
+            host.close()
+            raise OutcomeUnknown(
+                f"no reply after the message was sent ({type(error).__name__}: {error})"
+            ) from error
+        finally:
+            if host.sock is not None:
+                host.sock.settimeout(self.settings.timeout)
+        if code != 250:
+            self._after_refusal(code)
+            raise smtplib.SMTPDataError(code, reply)
+
+    def _after_refusal(self, code: int) -> None:
+        """Leave the connection ready for the next message, or closed after a 421."""
+        if self.host is None:
+            return
+        if code == 421:
+            self.host.close()
+            return
+        try:
+            self.host.rset()
+        except (smtplib.SMTPException, OSError):
+            self.host.close()
 
 
 def build_message(row: OutboxMessage) -> InviteMessage:
@@ -86,22 +233,20 @@ def build_message(row: OutboxMessage) -> InviteMessage:
     return message
 
 
-def smtp_configured() -> bool:
-    return bool(current_app.config.get("MAIL_SERVER"))
-
-
-def open_connection() -> TimeoutConnection:
-    state = current_app.extensions["mail"]
-    return TimeoutConnection(state)
-
-
-def capture_to_file(row: OutboxMessage, message: InviteMessage) -> Path:
+def capture_to_file(row: OutboxMessage, message: InviteMessage, folder: Path) -> Path:
     """Development mode: write the email where a person can open it."""
-    folder = Path(current_app.config["MAIL_CAPTURE_DIR"])
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{row.id:06d}-{row.kind}.eml"
     path.write_bytes(message.as_bytes())
     return path
 
 
-__all__ = ["InviteMessage", "build_message", "capture_to_file", "mail", "open_connection"]
+__all__ = [
+    "InviteMessage",
+    "OutcomeUnknown",
+    "SMTPSession",
+    "SMTPSettings",
+    "build_message",
+    "capture_to_file",
+    "mail",
+]

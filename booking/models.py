@@ -17,9 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    column,
+    func,
+    literal_column,
     text,
     true,
 )
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
@@ -145,6 +149,9 @@ class OutboxStatus(enum.StrEnum):
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
+    # The connection broke after the whole message was handed over and before the server said
+    # whether it took it: it may have arrived. Retried once, late, with the same Message-ID.
+    UNKNOWN = "unknown"
 
 
 class Coach(Model):
@@ -233,6 +240,9 @@ class Lead(Model):
     status_reason: Mapped[str] = mapped_column(Text, default="")
     first_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     assigned_coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+    # Set when the leader's personal data was erased (on request or by retention): the row
+    # stays, without it, so counts by status, date and dimension still add up.
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     assigned_coach: Mapped[Coach | None] = relationship(lazy="joined")
     events: Mapped[list[LeadEvent]] = relationship(
@@ -360,6 +370,22 @@ class CoachingSession(Model):
             postgresql_where=text("status = 'booked'"),
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+        # Nor at overlapping times. The workflow checks for a clash first (with a message that
+        # names the other session), but on PostgreSQL two transactions can both pass that check
+        # before either commits; this constraint makes the second wait and then fail, which the
+        # views turn into "that time was taken". SQLite serialises writers (BEGIN IMMEDIATE), so
+        # there the check alone is enough.
+        ExcludeConstraint(
+            ("coach_id", "="),
+            (
+                func.tstzrange(column("starts_at"), column("ends_at"), literal_column("'[)'")),
+                "&&",
+            ),
+            name="ex_coaching_session_coach_overlap",
+            using="gist",
+            where=text("status = 'booked'"),
+            info={"only_on": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -437,6 +463,13 @@ class OutboxMessage(Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A fresh random value each time a worker claims the row: a worker writes to the row (and
+    # sends it) only while the token is still the one it wrote, so a row taken over after its
+    # lease ran out is never sent by the worker that lost it.
+    claim_token: Mapped[str | None] = mapped_column(String(32))
+    # How many sends ended with the outcome unknown (see OutboxStatus.UNKNOWN): after the first
+    # the message is tried once more, after the second never again by itself.
+    unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property

@@ -1,6 +1,13 @@
 """The outbox: emails are rows written in the caller's transaction and sent later, never in a
-web request. Delivery retries with exponential backoff and jitter, keeps one Message-ID for
-every attempt, and gives up at once on a permanent (5xx) refusal.
+web request.
+
+Delivery hands each message to the SMTP server once. Workers claim a few rows at a time under a
+lease with a fresh claim token, and write to a row (or send it) only while the token is still
+theirs, so a row taken over by another worker is never sent twice. Failures before the message
+was complete are retried with exponential backoff and jitter, and a permanent (5xx) refusal stops
+at once. The one case that can give a second copy: the reply to the end of DATA was lost. That
+message is marked "outcome unknown" and tried exactly once more, much later, with the same
+Message-ID (so a receiver can recognise the copy); never a third time by itself.
 """
 
 from __future__ import annotations
@@ -9,25 +16,70 @@ import base64
 import json
 import logging
 import random
+import secrets
 import smtplib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from .emails import MailDraft
 from .extensions import db
-from .mailer import build_message, capture_to_file, open_connection, smtp_configured
+from .log_privacy import redact
+from .mailer import OutcomeUnknown, SMTPSession, SMTPSettings, build_message, capture_to_file
 from .models import OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
-# A claimed row is left alone by other workers for this long; a worker that died mid-send
-# releases its rows when the lease runs out. Far longer than one SMTP exchange can take.
-LEASE = timedelta(minutes=5)
+
+@dataclass(frozen=True)
+class DeliverySettings:
+    """What delivery needs to know, passed in (see `from_config`) rather than looked up."""
+
+    smtp: SMTPSettings | None  # None: no MAIL_SERVER, write .eml files to `capture_dir`
+    capture_dir: Path
+    max_attempts: int = 8
+    backoff_base: float = 30.0
+    backoff_cap: float = 3600.0
+    # A claim on rows waiting to be sent; a worker that died releases them when it runs out.
+    lease: timedelta = timedelta(minutes=5)
+    claim_batch: int = 5
+    unknown_retry_after: timedelta = timedelta(hours=1)
+    poll_seconds: float = 5.0
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
+        return cls(
+            smtp=SMTPSettings.from_config(config),
+            capture_dir=Path(config["MAIL_CAPTURE_DIR"]),
+            max_attempts=int(config["OUTBOX_MAX_ATTEMPTS"]),
+            backoff_base=float(config["OUTBOX_BACKOFF_BASE_SECONDS"]),
+            backoff_cap=float(config["OUTBOX_BACKOFF_CAP_SECONDS"]),
+            lease=timedelta(seconds=float(config["OUTBOX_LEASE_SECONDS"])),
+            claim_batch=max(1, int(config["OUTBOX_CLAIM_BATCH"])),
+            unknown_retry_after=timedelta(seconds=float(config["OUTBOX_UNKNOWN_RETRY_SECONDS"])),
+            poll_seconds=float(config["OUTBOX_POLL_SECONDS"]),
+        )
+
+    def send_lease(self, recipients: int) -> timedelta:
+        """How long a row is held from just before its send: the longest the send can take
+        (connecting, each command, and the reply to DATA, each with its timeout), and the
+        lease again on top for recording the outcome. Another worker may take the row over
+        only after that, so it cannot send while this one still might."""
+        if self.smtp is None:
+            return self.lease
+        commands = 8 + recipients  # connect, EHLO, STARTTLS, login, MAIL, RCPT each, DATA, body
+        return self.lease + timedelta(seconds=self.smtp.timeout * commands + self.smtp.data_timeout)
+
+
+def _settings(settings: DeliverySettings | None) -> DeliverySettings:
+    return settings if settings is not None else DeliverySettings.from_config(current_app.config)
 
 
 def _one_line(value: str) -> str:
@@ -83,8 +135,17 @@ def cancel_pending(
     session_id: int | None = None,
     kinds: tuple[str, ...] | None = None,
 ) -> int:
-    """Cancel queued mail for a lead or session (a withdrawal, a moved or cancelled session)."""
-    stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.PENDING)
+    """Cancel queued mail for a lead or session (a withdrawal, a moved or cancelled session).
+
+    That includes an email whose outcome was unknown and that waits for its one more send: it
+    is not sent again (it keeps its `unknown_outcomes`, so it is still shown as maybe arrived).
+    """
+    stmt = update(OutboxMessage).where(
+        or_(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            (OutboxMessage.status == OutboxStatus.UNKNOWN) & (OutboxMessage.unknown_outcomes == 1),
+        )
+    )
     if lead_id is not None:
         stmt = stmt.where(OutboxMessage.lead_id == lead_id)
     if session_id is not None:
@@ -97,29 +158,46 @@ def cancel_pending(
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def retry_failed(ids: list[int] | None = None, now: datetime | None = None) -> int:
+def requeue(
+    ids: list[int] | None = None,
+    now: datetime | None = None,
+    *,
+    include_unknown: bool = False,
+) -> int:
     """Put failed messages back in the queue (all of them, or those ids), due now.
 
     For after the operator has fixed the cause (a mailbox that was full, a bad address mended
     in the database). Each keeps its Message-ID, so a copy that did arrive is recognised.
+    With `include_unknown`, messages whose outcome is unknown are queued too (only ever by id:
+    they may have arrived, so sending again is a person's decision). If such a send is again
+    left unknown, it is not retried by itself.
     """
-    stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.FAILED)
+    statuses = [OutboxStatus.FAILED]
+    if include_unknown:
+        if ids is None:
+            raise ValueError("messages whose outcome is unknown are queued again only by id")
+        statuses.append(OutboxStatus.UNKNOWN)
+    stmt = update(OutboxMessage).where(OutboxMessage.status.in_(statuses))
     if ids is not None:
         stmt = stmt.where(OutboxMessage.id.in_(ids))
     result = db.session.execute(
         stmt.values(
-            status=OutboxStatus.PENDING, due_at=now or utcnow(), attempts=0, lease_until=None
+            status=OutboxStatus.PENDING,
+            due_at=now or utcnow(),
+            attempts=0,
+            lease_until=None,
+            claim_token=None,
         ),
         execution_options={"synchronize_session": False},
     )
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def backoff_delay(attempts: int, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    attempts: int, settings: DeliverySettings, rng: random.Random | None = None
+) -> float:
     """Seconds to wait after the n-th failed attempt: exponential, capped, with full jitter."""
-    base = float(current_app.config["OUTBOX_BACKOFF_BASE_SECONDS"])
-    cap = float(current_app.config["OUTBOX_BACKOFF_CAP_SECONDS"])
-    ceiling = min(cap, base * (2 ** max(0, attempts - 1)))
+    ceiling = min(settings.backoff_cap, settings.backoff_base * (2 ** max(0, attempts - 1)))
     return (rng or random).uniform(ceiling / 2, ceiling)
 
 
@@ -128,19 +206,56 @@ class DeliveryReport:
     sent: list[int] = field(default_factory=list)
     retrying: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)
+    # Handed over, but the server's answer was lost: see OutboxStatus.UNKNOWN.
+    unknown: list[int] = field(default_factory=list)
+    # Claimed by this worker, then taken over by another (its lease ran out): left alone.
+    skipped: list[int] = field(default_factory=list)
+
+    @property
+    def handled(self) -> int:
+        return sum(map(len, (self.sent, self.retrying, self.failed, self.unknown, self.skipped)))
 
     def __str__(self) -> str:
-        return f"sent {len(self.sent)}, retrying {len(self.retrying)}, failed {len(self.failed)}"
+        text = (
+            f"sent {len(self.sent)}, retrying {len(self.retrying)}, failed {len(self.failed)}, "
+            f"outcome unknown {len(self.unknown)}"
+        )
+        return text + (f", taken over {len(self.skipped)}" if self.skipped else "")
 
 
-def _claim_due(now: datetime, limit: int) -> list[int]:
-    """Mark up to `limit` due rows as ours for a lease, in a short transaction of its own."""
-    due = or_(
-        (OutboxMessage.status == OutboxStatus.PENDING) & (OutboxMessage.due_at <= now),
-        # A worker that died mid-send: its lease has run out.
-        (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.lease_until <= now),
+@dataclass(frozen=True)
+class Claim:
+    """Rows one worker holds for a lease; `token` is its proof, written to each row."""
+
+    token: str
+    ids: list[int]
+
+
+_WAITING = (OutboxStatus.PENDING, OutboxStatus.UNKNOWN)
+
+
+def _due(now: datetime) -> Any:
+    not_held = or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until <= now)
+    return and_(
+        OutboxMessage.due_at <= now,
+        not_held,
+        or_(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            # The one late retry after an unknown outcome; after a second, never by itself.
+            (OutboxMessage.status == OutboxStatus.UNKNOWN) & (OutboxMessage.unknown_outcomes == 1),
+        ),
     )
-    query = select(OutboxMessage.id).where(due).order_by(OutboxMessage.due_at).limit(limit)
+
+
+def claim_due(now: datetime, limit: int, settings: DeliverySettings) -> Claim:
+    """Hold up to `limit` due rows for a lease under a fresh token, in a short transaction.
+
+    A claimed row keeps its status (pending, or unknown awaiting its retry) until its send
+    begins; it turns to "sending" only then (see `deliver_claimed`).
+    """
+    token = secrets.token_hex(16)
+    _give_up_on_abandoned_sends(now, settings)
+    query = select(OutboxMessage.id).where(_due(now)).order_by(OutboxMessage.due_at).limit(limit)
     if db.engine.dialect.name == "postgresql":
         # Several workers: each takes rows no other worker holds, without waiting.
         query = query.with_for_update(skip_locked=True)
@@ -148,12 +263,66 @@ def _claim_due(now: datetime, limit: int) -> list[int]:
     if ids:
         db.session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids))
-            .values(status=OutboxStatus.SENDING, lease_until=now + LEASE),
+            .where(OutboxMessage.id.in_(ids), _due(now))
+            .values(lease_until=now + settings.lease, claim_token=token),
             execution_options={"synchronize_session": False},
         )
     db.session.commit()
-    return ids
+    return Claim(token, ids)
+
+
+def _give_up_on_abandoned_sends(now: datetime, settings: DeliverySettings) -> None:
+    """A row still "sending" after its send lease ran out: its worker stopped mid-send, maybe
+    after the server had the message. Sending it again at once could make a second copy, so
+    it is treated as an unknown outcome (retried once, later, if it was the first)."""
+    abandoned = (OutboxMessage.status == OutboxStatus.SENDING) & (OutboxMessage.lease_until <= now)
+    ids = list(db.session.scalars(select(OutboxMessage.id).where(abandoned)))
+    for row_id in ids:
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == row_id, abandoned)
+            .values(
+                status=OutboxStatus.UNKNOWN,
+                unknown_outcomes=OutboxMessage.unknown_outcomes + 1,
+                attempts=OutboxMessage.attempts + 1,
+                due_at=now + settings.unknown_retry_after,
+                lease_until=None,
+                claim_token=None,
+                last_error="Outcome unknown: the worker sending it stopped before recording "
+                "whether the server took it",
+            ),
+            execution_options={"synchronize_session": False},
+        )
+        if getattr(result, "rowcount", 0):
+            log.warning("outbox %s: its worker stopped mid-send; outcome unknown", row_id)
+
+
+class _Courier:
+    """The SMTP connection for one round: opened when first needed, reopened after it broke.
+    Once the server cannot be reached, the rest of the round is not tried (see deliver_due)."""
+
+    def __init__(self, settings: SMTPSettings) -> None:
+        self.settings = settings
+        self.session: SMTPSession | None = None
+        self.unreachable: Exception | None = None
+
+    def connect(self) -> SMTPSession:
+        if self.session is not None and not self.session.usable:
+            self.close()
+        if self.session is None:
+            session = SMTPSession(self.settings)
+            try:
+                session.open()
+            except (smtplib.SMTPException, OSError) as error:
+                self.unreachable = error
+                raise
+            self.session = session
+        return self.session
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
 
 def _is_permanent(error: Exception) -> bool:
@@ -165,134 +334,262 @@ def _is_permanent(error: Exception) -> bool:
     return False
 
 
+def _error_text(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"[:2000]
+
+
+class _Fenced:
+    """Writes to one claimed row, each only while the row is still ours (its claim token)."""
+
+    def __init__(self, row: OutboxMessage, token: str) -> None:
+        self.row_id = row.id
+        self.kind = row.kind
+        self.attempts = row.attempts
+        self.unknown_outcomes = row.unknown_outcomes
+        self.token = token
+
+    def write(self, *statuses: OutboxStatus, **values: Any) -> bool:
+        """One short transaction; False (and nothing written) if the row is no longer ours."""
+        result = db.session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == self.row_id,
+                OutboxMessage.claim_token == self.token,
+                OutboxMessage.status.in_(statuses),
+            )
+            .values(**values),
+            execution_options={"synchronize_session": False},
+        )
+        db.session.commit()
+        return bool(getattr(result, "rowcount", 0))
+
+    def finish(self, **values: Any) -> bool:
+        done = self.write(OutboxStatus.SENDING, lease_until=None, claim_token=None, **values)
+        if not done:
+            log.error(
+                "outbox %s (%s): taken over by another worker while being sent; "
+                "its outcome here was not recorded: %s",
+                self.row_id,
+                self.kind,
+                sorted(values),
+            )
+        return done
+
+
 def _record_failure(
-    row: OutboxMessage,
+    fence: _Fenced,
     error: Exception,
     now: datetime,
+    settings: DeliverySettings,
     report: DeliveryReport,
     *,
     permanent: bool | None = None,
 ) -> None:
-    """`permanent` overrides what the error says: None means ask `_is_permanent`."""
-    row.attempts += 1
-    row.last_error = f"{type(error).__name__}: {error}"[:2000]
-    row.lease_until = None
+    """A failure before the message was complete: the server does not have it, so it is safe
+    to try again. `permanent` overrides what the error says: None means ask `_is_permanent`."""
+    attempts = fence.attempts + 1
+    last_error = _error_text(error)
     if permanent is None:
         permanent = _is_permanent(error)
-    if permanent or row.attempts >= int(current_app.config["OUTBOX_MAX_ATTEMPTS"]):
-        row.status = OutboxStatus.FAILED
-        report.failed.append(row.id)
-        log.error("outbox %s (%s) failed for good: %s", row.id, row.kind, row.last_error)
-    else:
-        row.status = OutboxStatus.PENDING
-        row.due_at = now + timedelta(seconds=backoff_delay(row.attempts))
-        report.retrying.append(row.id)
+    if permanent or attempts >= settings.max_attempts:
+        if fence.finish(status=OutboxStatus.FAILED, attempts=attempts, last_error=last_error):
+            report.failed.append(fence.row_id)
+            log.error(
+                "outbox %s (%s) failed for good: %s", fence.row_id, fence.kind, redact(last_error)
+            )
+        return
+    due_at = now + timedelta(seconds=backoff_delay(attempts, settings))
+    if fence.finish(
+        status=OutboxStatus.PENDING, attempts=attempts, last_error=last_error, due_at=due_at
+    ):
+        report.retrying.append(fence.row_id)
         log.warning(
             "outbox %s (%s) will retry at %s: %s",
-            row.id,
-            row.kind,
-            row.due_at.isoformat(),
-            row.last_error,
+            fence.row_id,
+            fence.kind,
+            due_at.isoformat(),
+            redact(last_error),
         )
 
 
-def deliver_due(now: datetime | None = None, limit: int = 50) -> DeliveryReport:
-    """Send what is due once. Safe to run in several processes at the same time."""
-    now = now or utcnow()
-    report = DeliveryReport()
-    ids = _claim_due(now, limit)
-    if not ids:
-        return report
+def _record_unknown(
+    fence: _Fenced,
+    error: OutcomeUnknown,
+    now: datetime,
+    settings: DeliverySettings,
+    report: DeliveryReport,
+) -> None:
+    unknown_outcomes = fence.unknown_outcomes + 1
+    values: dict[str, Any] = dict(
+        status=OutboxStatus.UNKNOWN,
+        attempts=fence.attempts + 1,
+        unknown_outcomes=unknown_outcomes,
+        last_error=f"Outcome unknown: {error}"[:2000],
+    )
+    if unknown_outcomes == 1:
+        values["due_at"] = now + settings.unknown_retry_after
+    if not fence.finish(**values):
+        return
+    report.unknown.append(fence.row_id)
+    if unknown_outcomes == 1:
+        log.warning(
+            "outbox %s (%s): outcome unknown (%s); it may have arrived. Trying once more, "
+            "with the same Message-ID, at %s",
+            fence.row_id,
+            fence.kind,
+            redact(str(error)),
+            values["due_at"].isoformat(),
+        )
+    else:
+        log.error(
+            "outbox %s (%s): outcome unknown again (%s); not sent again. "
+            "See `flask outbox status`.",
+            fence.row_id,
+            fence.kind,
+            redact(str(error)),
+        )
 
-    connection = None
-    # Once the server could not be reached (refused, timed out, a 4xx/5xx greeting or login),
-    # the rest of this round is put back for later without trying: a silent server then costs
-    # one MAIL_TIMEOUT per round, not one per message. Such failures are about the server, not
-    # the message, so they are always retried, even with a 5xx code (say, a bad password).
-    unreachable: Exception | None = None
+
+def _deliver_one(
+    row_id: int,
+    token: str,
+    clock: Callable[[], datetime],
+    settings: DeliverySettings,
+    courier: _Courier | None,
+    report: DeliveryReport,
+) -> None:
+    row = db.session.get(OutboxMessage, row_id, populate_existing=True)
+    if row is None:
+        return
+    fence = _Fenced(row, token)
+    # Still ours? Then it is "sending" from now, held long enough for the send to finish.
+    if not fence.write(
+        *_WAITING,
+        status=OutboxStatus.SENDING,
+        lease_until=clock() + settings.send_lease(len(row.recipients)),
+    ):
+        report.skipped.append(row_id)
+        log.info("outbox %s (%s): taken over by another worker; left alone", row_id, fence.kind)
+        return
     try:
-        for row_id in ids:
-            row = db.session.get(OutboxMessage, row_id)
-            if row is None or row.status != OutboxStatus.SENDING:
-                continue
-            try:
-                message = build_message(row)
-                if smtp_configured():
-                    if unreachable is not None:
-                        _record_failure(row, unreachable, now, report, permanent=False)
-                        db.session.commit()
-                        continue
-                    if connection is None:
-                        try:
-                            connection = open_connection()
-                            connection.__enter__()
-                        except (smtplib.SMTPException, OSError) as error:
-                            connection = None
-                            unreachable = error
-                            _record_failure(row, error, now, report, permanent=False)
-                            db.session.commit()
-                            continue
-                    connection.send(message)
-                else:
-                    path = capture_to_file(row, message)
-                    log.info(
-                        "mail captured (no MAIL_SERVER): %s to %s -> %s",
-                        row.subject,
-                        ", ".join(row.recipients),
-                        path,
-                    )
-            except (smtplib.SMTPException, OSError) as error:
-                _record_failure(row, error, now, report)
-                refused_this_one = isinstance(error, smtplib.SMTPRecipientsRefused) or (
-                    isinstance(error, smtplib.SMTPResponseException) and error.smtp_code != 421
+        message = build_message(row)
+        # No transaction stays open while the server takes its time (up to MAIL_DATA_TIMEOUT):
+        # on SQLite it would hold the write lock, on PostgreSQL a connection idle in transaction.
+        db.session.commit()
+        if courier is None:
+            path = capture_to_file(row, message, settings.capture_dir)
+            log.info(
+                # Ids only: subjects name leaders, recipients are their addresses.
+                "mail captured (no MAIL_SERVER): outbox %s (%s) -> %s",
+                row.id,
+                row.kind,
+                path,
+            )
+        else:
+            if courier.unreachable is not None:
+                _record_failure(
+                    fence, courier.unreachable, clock(), settings, report, permanent=False
                 )
-                if not refused_this_one:
-                    # The connection itself is gone (421 closes it too): open a new one.
-                    _close_quietly(connection)
-                    connection = None
-            except Exception as error:
-                # A message that cannot be built or is refused before sending (Flask-Mail's
-                # BadHeaderError, say) will not get better by retrying; it must not stop the
-                # round either, or it would block every message behind it on each run.
-                log.exception("outbox %s (%s) cannot be sent", row.id, row.kind)
-                _record_failure(row, error, now, report, permanent=True)
-            else:
-                row.status = OutboxStatus.SENT
-                row.sent_at = utcnow()
-                row.attempts += 1
-                row.lease_until = None
-                report.sent.append(row.id)
-            # Each row's outcome is its own short transaction: a crash later loses nothing.
-            db.session.commit()
+                return
+            try:
+                session = courier.connect()
+            except (smtplib.SMTPException, OSError) as error:
+                # About the server, not the message: always retried, even a 5xx greeting.
+                _record_failure(fence, error, clock(), settings, report, permanent=False)
+                return
+            try:
+                session.send(message)
+            finally:
+                if not session.usable:
+                    courier.close()
+    except OutcomeUnknown as error:
+        _record_unknown(fence, error, clock(), settings, report)
+    except (smtplib.SMTPException, OSError) as error:
+        _record_failure(fence, error, clock(), settings, report)
+    except Exception as error:
+        # A message that cannot be built or is refused before sending (a header with a line
+        # break, say) will not get better by retrying; it must not stop the round either, or
+        # it would block every message behind it on each run.
+        log.exception("outbox %s (%s) cannot be sent", row_id, fence.kind)
+        _record_failure(fence, error, clock(), settings, report, permanent=True)
+    else:
+        if fence.finish(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=fence.attempts + 1):
+            report.sent.append(row_id)
+
+
+def _clock(now: datetime | None) -> Callable[[], datetime]:
+    """A fixed `now` (tests, replays) or the real time, read afresh at each step."""
+    if now is None:
+        return utcnow
+    return lambda: now
+
+
+def deliver_claimed(
+    claim: Claim,
+    now: datetime | None = None,
+    settings: DeliverySettings | None = None,
+    report: DeliveryReport | None = None,
+    courier: _Courier | None = None,
+) -> DeliveryReport:
+    """Send the rows of one claim, skipping any that another worker has taken over since."""
+    settings = _settings(settings)
+    report = report if report is not None else DeliveryReport()
+    clock = _clock(now)
+    own_courier = courier is None and settings.smtp is not None
+    if own_courier and settings.smtp is not None:
+        courier = _Courier(settings.smtp)
+    try:
+        for row_id in claim.ids:
+            _deliver_one(row_id, claim.token, clock, settings, courier, report)
     finally:
-        _close_quietly(connection)
+        if own_courier and courier is not None:
+            courier.close()
     return report
 
 
-def _close_quietly(connection: object | None) -> None:
-    if connection is None:
-        return
+def deliver_due(
+    now: datetime | None = None, limit: int = 50, settings: DeliverySettings | None = None
+) -> DeliveryReport:
+    """Send up to `limit` due messages, claiming a few at a time. Safe to run in several
+    processes at once."""
+    settings = _settings(settings)
+    clock = _clock(now)
+    report = DeliveryReport()
+    courier = _Courier(settings.smtp) if settings.smtp is not None else None
     try:
-        connection.__exit__(None, None, None)  # type: ignore[attr-defined]
-    except (smtplib.SMTPException, OSError):
-        pass
+        while report.handled < limit:
+            # Once the server could not be reached, the rest waits for a later round: a silent
+            # server costs one MAIL_TIMEOUT per round, not one per message.
+            if courier is not None and courier.unreachable is not None:
+                break
+            claim = claim_due(clock(), min(settings.claim_batch, limit - report.handled), settings)
+            if not claim.ids:
+                break
+            deliver_claimed(claim, now, settings, report, courier)
+    finally:
+        if courier is not None:
+            courier.close()
+    return report
 
 
-def work(poll_seconds: float | None = None, max_loops: int | None = None) -> None:
+def work(
+    settings: DeliverySettings | None = None,
+    poll_seconds: float | None = None,
+    max_loops: int | None = None,
+) -> None:
     """Deliver forever (or `max_loops` times), sleeping between empty rounds."""
-    poll = float(
-        poll_seconds if poll_seconds is not None else current_app.config["OUTBOX_POLL_SECONDS"]
-    )
+    settings = _settings(settings)
+    poll = float(poll_seconds if poll_seconds is not None else settings.poll_seconds)
     loops = 0
     while max_loops is None or loops < max_loops:
         loops += 1
         try:
-            report = deliver_due()
+            report = deliver_due(settings=settings)
         except Exception:  # a database hiccup must not end the worker
             log.exception("outbox round failed; trying again shortly")
             db.session.rollback()
             report = DeliveryReport()
-        if report.sent or report.retrying or report.failed:
+        if report.handled:
             log.info("outbox: %s", report)
         else:
             time.sleep(poll)

@@ -1,11 +1,17 @@
 """A real SMTP server on loopback (aiosmtpd) that records what it received.
 
 `responses` scripts the reply to each DATA command in turn (e.g. ["451 4.3.0 try later"]);
-once it runs out every message is accepted. `silent=True` accepts connections and never answers.
+once it runs out every message is accepted. `SilentServer` accepts connections and never answers.
+
+A slow or broken server, for the outcome of a send: `data_reply_delay` makes the server take
+that many seconds to answer the end of DATA (it has the message by then, as a real server that
+checks it first), and `drop_after_data` makes it close the connection without answering, after
+it has the message, that many times.
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
 from dataclasses import dataclass
@@ -38,6 +44,16 @@ class _Handler:
             self.server.received.append(
                 Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
             )
+            drop = self.server.drop_after_data > 0
+            if drop:
+                self.server.drop_after_data -= 1
+            delay = self.server.data_reply_delay
+        if drop:
+            # The message is here; the answer never leaves.
+            smtp.transport.abort()
+            return "250 OK"
+        if delay:
+            await asyncio.sleep(delay)
         return "250 OK"
 
 
@@ -52,6 +68,8 @@ class SMTPTestServer:
         self.port = free_port()
         self.received: list[Received] = []
         self.responses: list[str] = []
+        self.data_reply_delay = 0.0
+        self.drop_after_data = 0
         self.lock = threading.Lock()
         self.controller: Controller | None = None
 
@@ -69,6 +87,11 @@ class SMTPTestServer:
 
     def config(self) -> dict[str, Any]:
         return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port}
+
+    def message_ids(self) -> list[str]:
+        """The Message-ID of each message received, in order (a copy appears twice)."""
+        with self.lock:
+            return [str(r.message["Message-ID"]) for r in self.received]
 
     def messages_to(self, address: str) -> list[EmailMessage]:
         return [

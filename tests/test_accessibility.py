@@ -12,10 +12,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from booking.extensions import db
-from booking.invite_emails import leader_session_url, questionnaire_url, rsvp_url
+from booking.links import (
+    choose_url,
+    leader_session_url,
+    questionnaire_url,
+    rsvp_url,
+    withdraw_url,
+)
 from booking.models import Coach, SessionFormat, utcnow
-from booking.workflow.registration import withdraw_url
-from booking.workflow.scheduling import choose_url, propose_times, record_agreed_time
+from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, fast_passwords, slot  # noqa: F401
 
@@ -63,6 +68,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead list": "/coach/leads",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
+            "erase confirmation": f"/coach/leads/{booked.id}/erase",
         }
 
 

@@ -209,7 +209,7 @@ def test_nul_and_control_characters_never_cause_a_500(app, client):
 
 
 def test_nul_in_withdraw_reason_never_causes_a_500(app, client):
-    from booking.workflow.registration import withdraw_url
+    from booking.links import withdraw_url
 
     assert submit_registration(client).status_code == 302
     with app.app_context():

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from booking.extensions import db
+from booking.links import make_token
 from booking.models import (
     Coach,
     CoachingSession,
@@ -24,7 +25,6 @@ from booking.models import (
     ProposalStatus,
     utcnow,
 )
-from booking.tokens import make_token
 from booking.workflow import withdraw
 from booking.workflow.scheduling import propose_times
 

@@ -9,17 +9,15 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from booking.extensions import db
+from booking.links import LinkRefused, load_password_reset, password_reset_token
 from booking.models import Coach, LoginFailure, OutboxMessage
 from booking.passwords import hash_password, needs_rehash, password_problem, verify_password
-from booking.tokens import TokenError
 from booking.workflow import DomainError
 from booking.workflow.accounts import (
     SIGN_IN_FAILED,
     SignInThrottled,
     authenticate,
-    coach_for_reset_token,
     create_coach,
-    password_reset_token,
     request_password_reset,
     reset_password,
 )
@@ -246,19 +244,19 @@ def test_reset_link_is_emailed_only_to_an_active_coach(app_ctx, now):
 def test_reset_works_once(app_ctx, now):
     coach = add_coach(now=now)
     token = password_reset_token(coach)
-    assert coach_for_reset_token(token).id == coach.id
+    assert load_password_reset(token).id == coach.id
     with pytest.raises(DomainError, match="at least 8"):
-        reset_password(token, "short", now=now)
-    reset_password(token, "a brand new password", now=now)
+        reset_password(load_password_reset(token), "short", now=now)
+    reset_password(load_password_reset(token), "a brand new password", now=now)
     db.session.commit()
     assert verify_password(coach.password_hash, "a brand new password")
-    with pytest.raises(TokenError) as used:
-        reset_password(token, "yet another password", now=now)
-    assert used.value.reason == "used"
+    with pytest.raises(LinkRefused) as used:
+        load_password_reset(token)
+    assert used.value.reason == "used" and used.value.status == 409
 
 
 def test_reset_token_for_another_purpose_or_tampered_is_invalid(app_ctx, now):
-    from booking.tokens import make_token
+    from booking.links import make_token
 
     coach = add_coach(now=now)
     for token in [
@@ -266,8 +264,8 @@ def test_reset_token_for_another_purpose_or_tampered_is_invalid(app_ctx, now):
         password_reset_token(coach)[:-2] + "xx",
         "nonsense",
     ]:
-        with pytest.raises(TokenError) as bad:
-            coach_for_reset_token(token)
+        with pytest.raises(LinkRefused) as bad:
+            load_password_reset(token)
         assert bad.value.reason == "invalid"
 
 
@@ -279,6 +277,6 @@ def test_reset_token_expires_after_an_hour(app_ctx, now, monkeypatch):
     monkeypatch.setattr(time_module, "time", lambda: real() - 3601)
     token = password_reset_token(coach)
     monkeypatch.setattr(time_module, "time", real)
-    with pytest.raises(TokenError) as expired:
-        coach_for_reset_token(token)
+    with pytest.raises(LinkRefused) as expired:
+        load_password_reset(token)
     assert expired.value.reason == "expired"

@@ -59,3 +59,28 @@ def test_a_temporary_failure_shows_the_next_try(make_app, smtp_server):
     body = client.get(f"/coach/leads/{lead_id}").get_data(as_text=True)
     assert "Retrying" in body and "after 1 attempt;" in body
     assert "An email could not be delivered" not in body
+
+
+def test_an_email_whose_outcome_is_unknown_says_so(make_app, smtp_server):
+    """The server hung up after taking the message: the page must not claim either way."""
+    app, client, lead_id = _setup(make_app, smtp_server)
+    smtp_server.drop_after_data = 1
+    _deliver(app)
+    page = parse(client.get(f"/coach/leads/{lead_id}"))
+    assert "Outcome unknown" in page.text
+    assert "may have received it" in page.text and "sent once more" in page.text
+    assert "Not delivered" not in page.text
+
+
+def test_an_unknown_outcome_no_longer_needed_still_says_it_may_have_arrived(make_app, smtp_server):
+    from booking.models import Lead
+    from booking.workflow import withdraw
+
+    app, client, lead_id = _setup(make_app, smtp_server)
+    smtp_server.drop_after_data = 1
+    _deliver(app)
+    with app.app_context():
+        withdraw(db.session.get(Lead, lead_id), reason="", now=utcnow())
+        db.session.commit()
+    page = parse(client.get(f"/coach/leads/{lead_id}"))
+    assert "Outcome unknown" in page.text and "Not sent again (no longer needed)" in page.text

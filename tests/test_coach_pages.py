@@ -151,7 +151,12 @@ def test_session_cookie_flags(make_app, client, coach):
     response = sign_in(client)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie
-    production = make_app(APP_ENV="production", SECRET_KEY="s" * 48)
+    production = make_app(
+        APP_ENV="production",
+        SECRET_KEY="s" * 48,
+        PRIVACY_CONTROLLER_NAME="Coaching Ltd",
+        PRIVACY_CONTROLLER_CONTACT="privacy@coaching.example",
+    )
     assert production.config["SESSION_COOKIE_SECURE"] is True
 
 
@@ -304,10 +309,9 @@ def test_password_change_ends_other_sessions(app, client, coach):
     sign_in(other)
     assert other.get("/coach/").status_code == 200
     with app.app_context():
-        from booking.workflow.accounts import password_reset_token, reset_password
+        from booking.workflow.accounts import reset_password
 
-        token = password_reset_token(db.session.get(Coach, coach))
-        reset_password(token, "another new password", now=utcnow())
+        reset_password(db.session.get(Coach, coach), "another new password", now=utcnow())
         db.session.commit()
     response = other.get("/coach/")
     assert response.status_code == 302

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from booking.extensions import db
+from booking.links import password_reset_token
 from booking.models import CoachSignIn, utcnow
-from booking.workflow.accounts import password_reset_token
 
 from .coach_helpers import add_coach, fast_passwords, post, sign_in  # noqa: F401
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -326,3 +327,85 @@ def test_rate_limit_holds_across_two_workers_with_redis(gunicorn_server, gunicor
         connection.close()
     assert sorted(statuses) == [302, 302, 429, 429, 429, 429]
     assert count_rows(app, Lead) == 2
+
+
+@pytest.mark.slow
+def test_two_worker_processes_outlasting_their_lease_send_each_message_once(
+    make_app, smtp_server, database_url, tmp_path
+):
+    """A slow server makes one worker's batch outlast its lease, so the other takes the rest
+    over while the first still holds them in memory: the claim token keeps each message to
+    one send (before it, both workers sent the overlap). Meaningful on SQLite too: there the
+    write lock, not SKIP LOCKED, keeps two claims apart, and the token does the rest."""
+    from booking.models import utcnow
+
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
+    smtp_server.data_reply_delay = 0.4  # 24 messages: about 10 s of replies for one worker
+    env = {
+        **os.environ,
+        "PYTHONUNBUFFERED": "1",
+        "DATABASE_URL": database_url,
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": str(smtp_server.port),
+        "MAIL_DATA_TIMEOUT": "30",
+        "SECRET_KEY": "x",
+        "FLASK_APP": "wsgi",
+        "OUTBOX_LEASE_SECONDS": "2",
+        # Whoever claims first takes the whole queue, so the batch surely outlasts the lease.
+        "OUTBOX_CLAIM_BATCH": "50",
+    }
+    flask = Path(sys.executable).with_name("flask")
+    logs = [tmp_path / f"worker{n}.log" for n in range(2)]
+    files = [path.open("w") for path in logs]
+    workers = [
+        subprocess.Popen(
+            [str(flask), "outbox", "work", "--poll", "0.2"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        for log in files
+    ]
+    statuses: Counter[OutboxStatus] = Counter()
+    try:
+        # Both workers polling before there is anything to send.
+        deadline = time.monotonic() + 60
+        while not all("outbox worker started" in path.read_text() for path in logs):
+            assert time.monotonic() < deadline, [path.read_text() for path in logs]
+            assert all(w.poll() is None for w in workers), [p.read_text() for p in logs]
+            time.sleep(0.1)
+        register_leaders(app, 12, utcnow())
+        with app.app_context():
+            expected = set(db.session.scalars(select(OutboxMessage.message_id)))
+            db.session.remove()
+        assert len(expected) == 24
+
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            with app.app_context():
+                statuses = Counter(db.session.scalars(select(OutboxMessage.status)))
+                db.session.remove()
+            if statuses == Counter({OutboxStatus.SENT: 24}):
+                break
+            assert all(w.poll() is None for w in workers), [p.read_text() for p in logs]
+            time.sleep(0.2)
+    finally:
+        for process in workers:
+            process.send_signal(signal.SIGINT)
+        for process in workers:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in files:
+            log.close()
+    output = "\n".join(path.read_text() for path in logs)
+    assert statuses == Counter({OutboxStatus.SENT: 24}), (statuses, output)
+    per_message_id = Counter(smtp_server.message_ids())
+    assert set(per_message_id) == expected
+    assert max(per_message_id.values()) == 1, (per_message_id.most_common(3), output)
+    # The race really happened: a worker found rows it had claimed taken over, and left them.
+    assert "taken over by another worker; left alone" in output, output
+    assert "Traceback" not in output, output

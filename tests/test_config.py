@@ -57,14 +57,53 @@ def test_production_start_fails_as_a_process_with_a_clear_message(tmp_path):
     )
 
 
+PRODUCTION_PRIVACY = {
+    "PRIVACY_CONTROLLER_NAME": "Compassionate Leadership Coaching Ltd",
+    "PRIVACY_CONTROLLER_CONTACT": "privacy@coaching.example",
+}
+
+
 def test_production_with_a_real_secret_starts_with_secure_cookies(monkeypatch, tmp_path):
     monkeypatch.setenv("APP_ENV", "production")
     monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    for name, value in PRODUCTION_PRIVACY.items():
+        monkeypatch.setenv(name, value)
     config = load_config(str(tmp_path))
     assert config["SESSION_COOKIE_SECURE"] is True
     assert config["REMEMBER_COOKIE_SECURE"] is True
     assert config["SESSION_COOKIE_HTTPONLY"] is True
     assert config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+@pytest.mark.parametrize(
+    "unset", [["PRIVACY_CONTROLLER_NAME"], ["PRIVACY_CONTROLLER_CONTACT"], list(PRODUCTION_PRIVACY)]
+)
+def test_production_refuses_to_start_without_the_privacy_controller(monkeypatch, tmp_path, unset):
+    monkeypatch.setenv("APP_ENV", "production")
+    monkeypatch.setenv("SECRET_KEY", "a-long-random-production-secret")
+    for name, value in PRODUCTION_PRIVACY.items():
+        if name not in unset:
+            monkeypatch.setenv(name, value)
+        else:
+            monkeypatch.setenv(name, "  ")  # blank counts as unset
+    with pytest.raises(ConfigError) as caught:
+        create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"})
+    message = str(caught.value)
+    assert message.startswith(f"APP_ENV=production but {' and '.join(unset)}")
+    assert "privacy notice" in message
+
+
+def test_development_starts_without_the_privacy_controller(tmp_path):
+    config = load_config(str(tmp_path))
+    assert config["PRIVACY_CONTROLLER_NAME"] is None
+    assert config["RETENTION_DAYS"] == 365
+
+
+@pytest.mark.parametrize("days", ["0", "-5"])
+def test_retention_days_must_be_positive(monkeypatch, tmp_path, days):
+    monkeypatch.setenv("RETENTION_DAYS", days)
+    with pytest.raises(ConfigError, match="RETENTION_DAYS"):
+        load_config(str(tmp_path))
 
 
 def test_development_defaults(tmp_path):
@@ -135,6 +174,11 @@ def test_every_documented_setting_is_read_from_the_environment(monkeypatch, tmp_
         "RATELIMIT_STORAGE_URI": "redis://127.0.0.1:6379/3",
         "FORM_MIN_SECONDS": "2.5",
         "PRIVACY_NOTICE_FILE": "/etc/booking/privacy.txt",
+        "PRIVACY_CONTROLLER_NAME": "Coaching Ltd",
+        "PRIVACY_CONTROLLER_CONTACT": "privacy@coaching.example",
+        "PRIVACY_DPO_CONTACT": "dpo@coaching.example",
+        "PRIVACY_LAWFUL_BASIS": "Consent.",
+        "RETENTION_DAYS": "90",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -153,6 +197,11 @@ def test_every_documented_setting_is_read_from_the_environment(monkeypatch, tmp_
     assert config["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/3"
     assert config["FORM_MIN_SECONDS"] == 2.5
     assert config["PRIVACY_NOTICE_FILE"] == "/etc/booking/privacy.txt"
+    assert config["PRIVACY_CONTROLLER_NAME"] == "Coaching Ltd"
+    assert config["PRIVACY_CONTROLLER_CONTACT"] == "privacy@coaching.example"
+    assert config["PRIVACY_DPO_CONTACT"] == "dpo@coaching.example"
+    assert config["PRIVACY_LAWFUL_BASIS"] == "Consent."
+    assert config["RETENTION_DAYS"] == 90
 
 
 @pytest.mark.parametrize(

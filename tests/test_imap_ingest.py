@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import imaplib
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +18,15 @@ from booking.models import CoachingSession, PartStat
 
 from .invite_helpers import make_session
 from .smtp import free_port
-from .test_replies import apple_reply, outlook_reply, refreshed
+from .test_replies import (
+    LEADER,
+    apple_reply,
+    calendar_message,
+    google_reply,
+    outlook_reply,
+    refreshed,
+    reply_ics,
+)
 
 PYMAP = Path(sys.executable).with_name("pymap")
 USER, PASSWORD = "demouser", "demopass"
@@ -144,3 +154,107 @@ def test_a_wrong_imap_password_is_a_clear_error(app_ctx, booked, imap_server):
     result = app_ctx.test_cli_runner().invoke(args=["invites", "ingest", "--imap"])
     assert result.exit_code != 0
     assert "the IMAP server refused" in result.output
+
+
+class RecordingRelay:
+    """A TCP relay on loopback between the IMAP client and the server that keeps every byte
+    each side sent: what was asked for, and what crossed the wire."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.from_client = bytearray()
+        self.from_server = bytearray()
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self._start(self._accept)
+
+    def _start(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            server = socket.create_connection(("127.0.0.1", self.target_port), timeout=30)
+            self._start(self._pipe, client, server, self.from_client)
+            self._start(self._pipe, server, client, self.from_server)
+
+    def _pipe(self, source: socket.socket, sink: socket.socket, record: bytearray) -> None:
+        try:
+            while data := source.recv(65536):
+                with self._lock:
+                    record.extend(data)
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                end.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+
+def _flags(port: int, uid: bytes) -> bytes:
+    connection = _mailbox(port)
+    _, data = connection.uid("FETCH", uid, "(FLAGS)")
+    connection.logout()
+    return b" ".join(item for item in data if isinstance(item, bytes))
+
+
+def test_refused_messages_are_flagged_and_an_oversized_body_never_downloaded(
+    app_ctx, booked, imap_server
+):
+    marker = b"OVERSIZED-BODY-MARKER"
+    oversized = calendar_message(
+        LEADER,
+        reply_ics(booked.uid, [(LEADER, "DECLINED")]),
+        padding=(marker + b"\r\n") * 2000,  # about 44 KB
+    )
+    before = _unseen(imap_server)
+    _append(imap_server, oversized)
+    (big_uid,) = _unseen(imap_server) - before
+    _append(imap_server, google_reply(booked.uid, LEADER, sender="mallory@elsewhere.example"))
+    (forged_uid,) = _unseen(imap_server) - before - {big_uid}
+    _append(imap_server, apple_reply(booked.uid, "kwame@coaching.example", "ACCEPTED"))
+
+    relay = RecordingRelay(imap_server)
+    try:
+        _configure(app_ctx, relay.port)
+        app_ctx.config["REPLY_MAX_BYTES"] = 16 * 1024
+        runner = app_ctx.test_cli_runner()
+        first = runner.invoke(args=["invites", "ingest", "--imap"])
+        assert first.exit_code == 0, first.output
+        assert "applied 1, sender-mismatch 1, too-large 1" in first.output
+        assert refreshed(booked).leader_partstat == PartStat.NEEDS_ACTION
+        assert booked.coach_partstat == PartStat.ACCEPTED
+
+        # Its size was asked; its body was never asked for and never crossed the wire.
+        asked = bytes(relay.from_client)
+        assert b"RFC822.SIZE" in asked
+        assert b"FETCH " + big_uid + b" (BODY" not in asked
+        assert marker not in bytes(relay.from_server)
+
+        for uid in (big_uid, forged_uid):
+            flags = _flags(imap_server, uid)
+            assert b"\\Seen" in flags and b"\\Flagged" in flags, flags
+
+        second = runner.invoke(args=["invites", "ingest", "--imap"])
+        assert second.exit_code == 0, second.output
+        assert "with calendar data" in second.output
+        assert "too-large" not in second.output and "sender-mismatch" not in second.output
+        assert marker not in bytes(relay.from_server)
+    finally:
+        relay.close()

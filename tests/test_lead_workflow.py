@@ -9,8 +9,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
 
 from booking.extensions import db
+from booking.links import read_token
 from booking.models import (
     CoachingSession,
     LeadStatus,
@@ -20,7 +22,7 @@ from booking.models import (
     SessionFormat,
     SessionStatus,
 )
-from booking.tokens import read_token
+from booking.public.forms import SuitableTimesForm
 from booking.workflow import DomainError, withdraw
 from booking.workflow.leads import (
     STEP_ONLY,
@@ -498,8 +500,9 @@ def test_none_suit_goes_back_to_the_coach_who_can_propose_again(app_ctx, now):
     coach = add_coach(now=now)
     lead = add_lead(now)
     proposal = propose_times(lead, coach, [slot(date(2026, 12, 2), 9)], now)
-    with pytest.raises(DomainError, match="which times would suit"):
-        none_suit(proposal, "  ", now)
+    # A blank note is an input check, made once by the page's form (public/forms.py).
+    blank = SuitableTimesForm(formdata=MultiDict({"note": "  "}))
+    assert not blank.validate() and "which days and times would suit" in str(blank.first_error())
     none_suit(proposal, "Thursday afternoons would be better", now)
     db.session.commit()
     assert proposal.status == ProposalStatus.NONE_SUIT

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -9,6 +10,8 @@ from flask_migrate import Migrate
 
 from booking.database import belongs_on
 from booking.extensions import db
+
+from .conftest import USING_POSTGRES
 
 
 def _differences(app) -> list:
@@ -49,3 +52,50 @@ def test_a_model_change_without_a_migration_is_noticed(app):
         assert any("drift_probe" in str(diff) for diff in _differences(app))
     finally:
         table._columns.remove(column)
+
+
+def _exclusion_constraints(connection, schema: str) -> dict[str, str]:
+    from sqlalchemy import text
+
+    rows = connection.execute(
+        text(
+            "select c.conname, pg_get_constraintdef(c.oid) from pg_constraint c "
+            "join pg_namespace n on n.oid = c.connamespace "
+            "where c.contype = 'x' and n.nspname = :schema"
+        ),
+        {"schema": schema},
+    )
+    return dict(rows.all())
+
+
+@pytest.mark.postgres
+def test_exclusion_constraints_match_the_models_on_postgresql(app):
+    """Alembic's comparison does not look at EXCLUDE constraints, so compare them here: build
+    each model's constraint on a scratch copy of its table and ask PostgreSQL for both
+    definitions in its own words (rolled back, nothing is left behind)."""
+    from sqlalchemy import text
+    from sqlalchemy.dialects.postgresql import ExcludeConstraint
+    from sqlalchemy.schema import AddConstraint
+
+    if not USING_POSTGRES:
+        pytest.skip("exclusion constraints exist on PostgreSQL only")
+    declared = [
+        (table, constraint)
+        for table in db.metadata.tables.values()
+        for constraint in table.constraints
+        if isinstance(constraint, ExcludeConstraint)
+    ]
+    assert declared, "the models declare the no-overlap constraint"
+    with app.app_context(), db.engine.connect() as connection:
+        with connection.begin() as transaction:
+            connection.execute(text("create schema drift_probe"))
+            for table, constraint in declared:
+                connection.execute(
+                    text(f"create table drift_probe.{table.name} (like public.{table.name})")
+                )
+                probe = connection.execution_options(schema_translate_map={None: "drift_probe"})
+                probe.execute(AddConstraint(constraint))
+            expected = _exclusion_constraints(connection, "drift_probe")
+            actual = _exclusion_constraints(connection, "public")
+            transaction.rollback()
+    assert actual == expected

@@ -267,13 +267,15 @@ def test_gives_up_after_the_most_attempts(make_app, now):
     assert row.status == OutboxStatus.FAILED and row.attempts == 3
 
 
-def test_backoff_grows_and_is_capped(app_ctx):
-    app_ctx.config.update(OUTBOX_BACKOFF_BASE_SECONDS=30.0, OUTBOX_BACKOFF_CAP_SECONDS=600.0)
+def test_backoff_grows_and_is_capped(tmp_path):
     import random
 
+    settings = outbox.DeliverySettings(
+        smtp=None, capture_dir=tmp_path, backoff_base=30.0, backoff_cap=600.0
+    )
     rng = random.Random(1)
     for attempts, ceiling in [(1, 30), (2, 60), (3, 120), (5, 480), (6, 600), (20, 600)]:
-        delays = [outbox.backoff_delay(attempts, rng) for _ in range(50)]
+        delays = [outbox.backoff_delay(attempts, settings, rng) for _ in range(50)]
         assert all(ceiling / 2 <= d <= ceiling for d in delays), (attempts, delays[:3])
         assert len({round(d, 3) for d in delays}) > 1  # jitter
 
@@ -304,17 +306,161 @@ def test_silent_server_does_not_hang_the_worker(make_app, now):
         assert "timed out" in row.last_error.lower() or "timeout" in row.last_error.lower()
 
 
-def test_a_worker_that_died_mid_send_is_picked_up_after_its_lease(make_app, smtp_server, now):
+def test_a_worker_that_died_before_sending_releases_its_claim_after_the_lease(
+    make_app, smtp_server, now
+):
+    app = make_app(**smtp_server.config())
+    register(app, now)
+    with app.app_context():
+        settings = outbox.DeliverySettings.from_config(app.config)
+        claim = outbox.claim_due(now, 5, settings)  # ...and then the worker dies
+        assert len(claim.ids) == 1
+    assert not deliver(app, now + timedelta(minutes=1)).handled  # still someone else's
+    assert len(deliver(app, now + timedelta(minutes=6)).sent) == 1
+    assert len(smtp_server.received) == 1
+
+
+def test_a_worker_that_died_mid_send_leaves_the_outcome_unknown(make_app, smtp_server, now):
+    """It may have handed the message over before it died: not sent again at once."""
     app = make_app(**smtp_server.config())
     register(app, now)
     with app.app_context():
         row = db.session.scalars(select(OutboxMessage)).one()
         row.status = OutboxStatus.SENDING
-        row.lease_until = now + timedelta(minutes=5)
+        row.lease_until = now + timedelta(minutes=15)
+        row.claim_token = "a-worker-that-died"
         db.session.commit()
-    assert not deliver(app, now + timedelta(minutes=1)).sent  # still someone else's
-    assert len(deliver(app, now + timedelta(minutes=6)).sent) == 1
+    assert not deliver(app, now + timedelta(minutes=1)).handled  # still someone else's
+    assert not deliver(app, now + timedelta(minutes=16)).handled
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.UNKNOWN and row.unknown_outcomes == 1
+    assert "stopped" in row.last_error
+    assert row.due_at == now + timedelta(minutes=16, hours=1)
+    assert smtp_server.received == []
+    assert deliver(app, now + timedelta(minutes=17, hours=1)).sent == [row.id]
+    assert smtp_server.message_ids() == [row.message_id]
+
+
+# ----- exactly once: slow servers, lost replies, workers that lose their claim ------------------
+
+
+def test_a_server_slower_than_mail_timeout_to_accept_gets_one_copy(make_app, smtp_server, now):
+    """RFC 5321 gives a server 10 minutes to answer the end of DATA; MAIL_TIMEOUT is the rest."""
+    app = make_app(**smtp_server.config(), MAIL_TIMEOUT=1.0, MAIL_DATA_TIMEOUT=60.0)
+    register(app, now)
+    smtp_server.data_reply_delay = 3.0  # three times MAIL_TIMEOUT
+
+    report = deliver(app, now)
+
+    assert len(report.sent) == 1 and not (report.retrying or report.unknown), report
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.SENT and row.attempts == 1
+    smtp_server.data_reply_delay = 0.0
+    assert not deliver(app, now + timedelta(days=1)).handled
+    assert smtp_server.message_ids() == [row.message_id]
+
+
+def test_mail_timeout_still_bounds_a_server_that_stops_answering_commands(make_app, now):
+    """The long DATA timeout is for that one reply: a silent greeting still costs MAIL_TIMEOUT."""
+    silent = SilentServer()
+    try:
+        app = make_app(
+            MAIL_SERVER="127.0.0.1", MAIL_PORT=silent.port, MAIL_TIMEOUT=1.0, MAIL_DATA_TIMEOUT=600
+        )
+        register(app, now)
+        started = time.monotonic()
+        report = deliver(app, now)
+        elapsed = time.monotonic() - started
+    finally:
+        silent.close()
+    assert len(report.retrying) == 1 and elapsed < 30, (report, elapsed)
+
+
+def test_a_reply_lost_after_data_is_outcome_unknown_and_sent_once_more_later(
+    make_app, smtp_server, now
+):
+    app = make_app(**smtp_server.config(), OUTBOX_UNKNOWN_RETRY_SECONDS=3600)
+    register(app, now)
+    smtp_server.drop_after_data = 2  # the server takes the message and hangs up, twice
+
+    report = deliver(app, now)
+
+    assert len(report.unknown) == 1 and not (report.sent or report.retrying), report
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.UNKNOWN and row.unknown_outcomes == 1
+    assert row.last_error.startswith("Outcome unknown")
+    assert row.due_at == now + timedelta(hours=1)
     assert len(smtp_server.received) == 1
+    # Not before the delay, however often the worker runs.
+    for minutes in (1, 5, 30, 59):
+        assert not deliver(app, now + timedelta(minutes=minutes)).handled
+    assert len(smtp_server.received) == 1
+
+    report = deliver(app, now + timedelta(minutes=61))
+    assert report.unknown == [row.id]
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.UNKNOWN and row.unknown_outcomes == 2
+    # Never a third time by itself.
+    for days in (1, 10):
+        assert not deliver(app, now + timedelta(days=days)).handled
+    assert smtp_server.message_ids() == [row.message_id, row.message_id]
+
+
+def test_a_reply_that_never_comes_is_outcome_unknown_and_the_retry_can_succeed(
+    make_app, smtp_server, now
+):
+    app = make_app(**smtp_server.config(), MAIL_DATA_TIMEOUT=1.0, OUTBOX_UNKNOWN_RETRY_SECONDS=7200)
+    register(app, now)
+    smtp_server.data_reply_delay = 10.0  # longer than MAIL_DATA_TIMEOUT
+
+    assert len(deliver(app, now).unknown) == 1
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.UNKNOWN and "timed out" in row.last_error
+    assert row.due_at == now + timedelta(hours=2)
+
+    smtp_server.data_reply_delay = 0.0
+    assert not deliver(app, now + timedelta(hours=1)).handled
+    assert deliver(app, now + timedelta(hours=2)).sent == [row.id]
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.SENT and row.attempts == 2
+    assert smtp_server.message_ids() == [row.message_id, row.message_id]
+
+
+def test_a_failure_before_the_message_was_complete_is_retried_as_before(make_app, smtp_server, now):
+    """The server closing on the DATA command itself: it never had the message."""
+    app = make_app(**smtp_server.config())
+    register(app, now)
+    smtp_server.responses = ["421 4.3.2 Closing, try later"]
+    report = deliver(app, now)
+    assert len(report.retrying) == 1 and not report.unknown
+    assert len(deliver(app, now + timedelta(minutes=5)).sent) == 1
+    assert len(smtp_server.received) == 1
+
+
+def test_a_worker_whose_claim_was_taken_over_does_not_send(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config(), OUTBOX_LEASE_SECONDS=60)
+    register(app, now)
+    with app.app_context():
+        settings = outbox.DeliverySettings.from_config(app.config)
+        mine = outbox.claim_due(now, 5, settings)
+        assert len(mine.ids) == 1
+        assert outbox.claim_due(now + timedelta(seconds=30), 5, settings).ids == []  # held
+        # This worker stalls past its lease; another claims the row, with a token of its own.
+        later = now + timedelta(seconds=61)
+        theirs = outbox.claim_due(later, 5, settings)
+        assert theirs.ids == mine.ids and theirs.token != mine.token
+
+        report = outbox.deliver_claimed(mine, now=later, settings=settings)
+        assert report.skipped == mine.ids and not report.sent
+        assert smtp_server.received == []
+
+        report = outbox.deliver_claimed(theirs, now=later, settings=settings)
+        assert report.sent == theirs.ids
+        # The first worker comes back again: the row is sent and no longer anyone's.
+        assert outbox.deliver_claimed(mine, now=later, settings=settings).skipped == mine.ids
+    assert len(smtp_server.received) == 1
+    (row,) = rows(app)
+    assert row.status == OutboxStatus.SENT and row.claim_token is None
 
 
 def test_withdrawn_before_sending_sends_the_leader_nothing(make_app, smtp_server, now):
@@ -429,7 +575,9 @@ def test_flask_outbox_status_shows_failures(make_app, smtp_server):
     runner = app.test_cli_runner()
     assert "failed 1" in runner.invoke(args=["outbox", "deliver"]).output
     output = runner.invoke(args=["outbox", "status"]).output
-    assert "failed: 1" in output and "554" in output and "amara.okafor@nhs.example" in output
+    assert "failed: 1" in output and "554" in output and "lead #" in output
+    # Ids and a count, never the address (this output ends up in tickets and chat).
+    assert "amara.okafor@nhs.example" not in output and "1 recipient" in output
 
 
 def test_flask_outbox_retry_sends_a_failed_message_again_with_its_message_id(make_app, smtp_server):
@@ -456,4 +604,43 @@ def test_work_loop_survives_and_sends(make_app, smtp_server, max_loops):
     register(app, utcnow())
     with app.app_context():
         outbox.work(poll_seconds=0.01, max_loops=max_loops)
+    assert len(smtp_server.received) == 1
+
+
+def test_flask_outbox_status_and_retry_for_an_unknown_outcome(make_app, smtp_server, now):
+    app = make_app(**smtp_server.config())
+    register(app, now)
+    smtp_server.drop_after_data = 1
+    deliver(app, now)
+    (row,) = rows(app)
+    runner = app.test_cli_runner()
+
+    output = runner.invoke(args=["outbox", "status"]).output
+    assert "unknown: 1" in output
+    assert f"outcome unknown #{row.id} leader_acknowledgement lead #1 to 1 recipient" in output
+    assert "amara.okafor" not in output
+    assert row.message_id in output and "sent once more at 2026-11-30 11:00 UTC" in output
+
+    # Never in bulk: it may have arrived.
+    assert "0 messages" in runner.invoke(args=["outbox", "retry", "--all-failed"]).output
+    assert "1 message queued again" in runner.invoke(args=["outbox", "retry", str(row.id)]).output
+    assert deliver(app).sent == [row.id]  # due now, by the clock
+    assert smtp_server.message_ids() == [row.message_id, row.message_id]
+    assert "unknown" not in runner.invoke(args=["outbox", "status"]).output
+
+
+def test_withdrawing_stops_the_late_send_of_an_unknown_outcome(make_app, smtp_server, now):
+    from booking.workflow import withdraw
+
+    app = make_app(**smtp_server.config())
+    lead_id = register(app, now)
+    smtp_server.drop_after_data = 1
+    assert len(deliver(app, now).unknown) == 1
+    with app.app_context():
+        withdraw(db.session.get(Lead, lead_id), reason="", now=now + timedelta(minutes=5))
+        db.session.commit()
+    assert not deliver(app, now + timedelta(hours=2)).handled
+    (row,) = rows(app)
+    assert row.kind == "leader_acknowledgement"
+    assert row.status == OutboxStatus.CANCELLED and row.unknown_outcomes == 1
     assert len(smtp_server.received) == 1

@@ -112,7 +112,7 @@ def test_valid_submission_redirects_and_stores_one_normalised_lead(app, client):
     thanks = client.get(response.headers["Location"])
     assert thanks.status_code == 200
     text = parse(thanks).text
-    assert "Thank you" in text and "Sian.OBrien@nhs.example" in text
+    assert "Thank you" in text and "S•••n@nhs.example" in text  # masked, looked up server-side
     assert "What happens next" in text
 
 
@@ -415,7 +415,7 @@ def test_tampered_withdraw_link_is_a_friendly_404_and_changes_nothing(app, clien
     elif tamper == "truncate":
         token = token[:-6]
     elif tamper == "other-purpose":
-        from booking.tokens import make_token
+        from booking.links import make_token
 
         with app.test_request_context():
             token = make_token("choose-time", {"lead": lead_id})
@@ -432,7 +432,7 @@ def test_tampered_withdraw_link_is_a_friendly_404_and_changes_nothing(app, clien
 
 
 def test_withdraw_token_for_a_deleted_lead_is_a_friendly_404(app, client):
-    from booking.tokens import make_token
+    from booking.links import make_token
 
     with app.test_request_context():
         token = make_token("withdraw", {"lead": 999_999})
@@ -444,7 +444,7 @@ def test_withdraw_token_for_a_deleted_lead_is_a_friendly_404(app, client):
 def test_withdrawing_cancels_mail_not_yet_sent(app, client):
     assert submit_registration(client).status_code == 302
     with app.app_context():
-        from booking.workflow.registration import withdraw_url
+        from booking.links import withdraw_url
 
         lead = db.session.scalars(select(Lead)).one()
         path = withdraw_url(lead).removeprefix("http://booking.test")

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from booking import questionnaire as qmod
 from booking.extensions import db
-from booking.invite_emails import questionnaire_url
+from booking.links import questionnaire_url
 from booking.models import LeadEvent, QuestionnaireResponse, SessionStatus, utcnow
 from booking.questionnaire import (
     QuestionnaireError,

@@ -11,9 +11,8 @@ from itsdangerous.timed import TimestampSigner
 from sqlalchemy import func, select
 
 from booking.extensions import db
-from booking.invite_emails import rsvp_url
+from booking.links import make_token, rsvp_url
 from booking.models import LeadEvent, OutboxMessage, PartStat, SessionStatus, utcnow
-from booking.tokens import make_token
 
 from .conftest import hidden_fields
 from .invite_helpers import make_session
@@ -116,7 +115,7 @@ def test_expired_token_is_refused(session, client, app):
     )
     token = old.dumps({"session": session.id, "role": "leader"})
     page = client.get(f"/rsvp/{token}")
-    assert page.status_code == 404
+    assert page.status_code == 410  # the standard refusal for an expired link (links.py)
     assert "This link has expired" in page.get_data(as_text=True)
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from booking import outbox
 from booking.extensions import db
 from booking.invite_emails import REMINDER_KIND
+from booking.links import withdraw_url
 from booking.models import (
     CoachingSession,
     Lead,
@@ -30,7 +31,6 @@ from booking.models import (
     utcnow,
 )
 from booking.workflow import withdraw
-from booking.workflow.registration import withdraw_url
 from booking.workflow.scheduling import record_agreed_time
 
 from .coach_helpers import add_coach, add_lead, fast_passwords  # noqa: F401

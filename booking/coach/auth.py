@@ -1,6 +1,6 @@
 """Signing in and out of the coach area, session timeouts, and password resets.
 
-Routes here live on the coach blueprint (`views.bp`); `register_blueprints` imports this module.
+Their URLs, and the hooks below, are registered on the coach blueprint in `blueprint.py`.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from .. import links
 from ..extensions import db, limiter, login_manager
 from ..models import Coach, utcnow
 from ..passwords import fingerprint
-from ..tokens import TokenError
 from ..workflow import DomainError
 from ..workflow.accounts import (
     SignInThrottled,
     authenticate,
-    coach_for_reset_token,
     end_sign_in,
     request_password_reset,
     reset_password,
@@ -35,7 +34,6 @@ from ..workflow.accounts import (
     start_sign_in,
 )
 from .forms import NewPasswordForm, PasswordResetRequestForm, SignInForm
-from .views import bp
 
 # Reachable without signing in; everything else under /coach/ needs a signed-in coach.
 OPEN_ENDPOINTS = frozenset(
@@ -44,14 +42,14 @@ OPEN_ENDPOINTS = frozenset(
 SIGNED_OUT_MESSAGE = "Sign in to use the coach area."
 
 
-@bp.record_once
-def _configure_login(state) -> None:  # type: ignore[no-untyped-def]
+def configure_login(state) -> None:  # type: ignore[no-untyped-def]
+    """Flask-Login's settings and its user loader, once, when the coach blueprint is registered."""
     login_manager.login_view = "coach.sign_in"
     login_manager.login_message = SIGNED_OUT_MESSAGE
     login_manager.login_message_category = "info"
+    login_manager.user_loader(load_coach)
 
 
-@login_manager.user_loader
 def load_coach(coach_id: str) -> Coach | None:
     coach = db.session.get(Coach, int(coach_id)) if coach_id.isdigit() else None
     return coach if coach is not None and coach.active else None
@@ -77,7 +75,6 @@ def _sign_in_redirect():  # type: ignore[no-untyped-def]
     return redirect(url_for("coach.sign_in", next=next_path))
 
 
-@bp.before_request
 def require_signed_in_coach():  # type: ignore[no-untyped-def]
     if request.endpoint in OPEN_ENDPOINTS:
         return None
@@ -107,14 +104,12 @@ def require_signed_in_coach():  # type: ignore[no-untyped-def]
     return None
 
 
-@bp.after_request
 def no_caching(response):  # type: ignore[no-untyped-def]
     # Coach pages carry leaders' personal data: never keep them in a browser or proxy cache.
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-@bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():  # type: ignore[no-untyped-def]
     form = SignInForm()
     if request.method == "GET":
@@ -165,7 +160,6 @@ def sign_in():  # type: ignore[no-untyped-def]
     return redirect(next_path or url_for("coach.leads"))
 
 
-@bp.post("/sign-out")
 def sign_out():  # type: ignore[no-untyped-def]
     end_sign_in(session.get("sign_in"), now=utcnow())
     db.session.commit()
@@ -178,7 +172,6 @@ def _reset_limit() -> str:
     return str(current_app.config.get("RATELIMIT_PASSWORD_RESET", "5 per hour"))
 
 
-@bp.route("/password-reset", methods=["GET", "POST"], endpoint="password_reset_request")
 @limiter.limit(_reset_limit, methods=["POST"])
 def password_reset_request():  # type: ignore[no-untyped-def]
     form = PasswordResetRequestForm()
@@ -192,28 +185,15 @@ def password_reset_request():  # type: ignore[no-untyped-def]
     return render_template("coach/password_reset_request.html", form=form, sent=True)
 
 
-def _link_problem(reason: str):  # type: ignore[no-untyped-def]
-    status = {"expired": 410, "used": 409}.get(reason, 404)
-    detail = "This password reset link has been used already. Ask for a new one if you need it."
-    return render_template("public/link_problem.html", reason=reason, detail=detail), status
-
-
-@bp.route("/password-reset/<token>", methods=["GET", "POST"], endpoint="password_reset")
 def password_reset(token: str):  # type: ignore[no-untyped-def]
-    try:
-        coach_for_reset_token(token)
-    except TokenError as error:
-        return _link_problem(error.reason)
+    coach = links.load_password_reset(token)
     form = NewPasswordForm()
     if request.method == "GET":
         return render_template("coach/password_reset.html", form=form, error=None)
     if not form.validate():
         return render_template("coach/password_reset.html", form=form, error=None), 400
     try:
-        reset_password(token, form.password.data or "", now=utcnow())
-    except TokenError as error:
-        db.session.rollback()
-        return _link_problem(error.reason)
+        reset_password(coach, form.password.data or "", now=utcnow())
     except DomainError as error:
         db.session.rollback()
         return render_template("coach/password_reset.html", form=form, error=str(error)), 400

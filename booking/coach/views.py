@@ -7,18 +7,20 @@ Signing in, timeouts and the sign-in requirement for every page are in `auth.py`
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import literal_column, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import selectinload
 from wtforms import SelectChoice
 
+from ..database import lost_a_race
 from ..extensions import db
 from ..models import (
     DIMENSION_LABELS,
@@ -52,6 +54,7 @@ from ..workflow.leads import (
     is_overdue,
     time_ago,
 )
+from ..workflow.privacy import erase_person, erasure_plan, export_person
 from ..workflow.responses import (
     ANSWER_WORDS,
     ROLES,
@@ -83,7 +86,6 @@ from .forms import (
 
 log = logging.getLogger(__name__)
 
-bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 PER_PAGE = 50
 SLOT_TAKEN = (
@@ -188,8 +190,6 @@ def lead_query(filters: LeadFilters, me: Coach) -> Any:
     return query.order_by(newest_first, Lead.id.desc())
 
 
-@bp.get("/", endpoint="leads")
-@bp.get("/leads")
 def leads():  # type: ignore[no-untyped-def]
     filters = LeadFilters.from_args(request.args)
     query = lead_query(filters, _me()).limit(PER_PAGE + 1).offset((filters.page - 1) * PER_PAGE)
@@ -356,7 +356,6 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **fo
     return body, status
 
 
-@bp.get("/leads/<int:lead_id>")
 def lead_detail(lead_id: int):  # type: ignore[no-untyped-def]
     return _render_lead(lead_id)
 
@@ -369,8 +368,11 @@ def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
     except DomainError as error:
         db.session.rollback()
         return _render_lead(lead_id, 409, error=str(error), **forms)
-    except IntegrityError:
-        # Another request booked the same slot between our check and our write.
+    except (IntegrityError, OperationalError) as error:
+        # Another request booked the same or an overlapping time between our check and our
+        # write. (Any other database failure is not ours to word.)
+        if not lost_a_race(error):
+            raise
         db.session.rollback()
         return _render_lead(lead_id, 409, error=SLOT_TAKEN, **forms)
     flash(message, "success")
@@ -402,7 +404,6 @@ def _all_errors(form: Any) -> list[list[str]]:
     return found
 
 
-@bp.post("/leads/<int:lead_id>/status")
 def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = StatusForm(prefix="status")
@@ -417,7 +418,6 @@ def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#status", status_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/assign")
 def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     me = _me()
@@ -437,7 +437,6 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#assignment")
 
 
-@bp.post("/leads/<int:lead_id>/notes")
 def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = NoteForm(prefix="note")
@@ -451,7 +450,6 @@ def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#notes", note_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/propose")
 def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = ProposeForm(prefix="propose")
@@ -492,7 +490,6 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#proposals", propose_form=form)
 
 
-@bp.post("/leads/<int:lead_id>/agreed")
 def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
     lead = _lead_or_404(lead_id)
     form = AgreedTimeForm(prefix="agreed")
@@ -522,7 +519,6 @@ def _session_or_404(session_id: int) -> CoachingSession:
     return session
 
 
-@bp.post("/sessions/<int:session_id>/reschedule")
 def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id
@@ -549,7 +545,6 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#sessions", reschedule_forms={session_id: form})
 
 
-@bp.post("/sessions/<int:session_id>/cancel")
 def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
     session = _session_or_404(session_id)
     lead_id = session.lead_id
@@ -564,3 +559,44 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
         return "Session cancelled. The leader and the coach are told."
 
     return _act(lead_id, action, "#sessions", cancel_forms={session_id: form})
+
+
+# ----- the leader's data rights: a copy of their data, and erasure (workflow/privacy.py) ---
+
+ALREADY_ERASED = "This leader's personal data has already been erased."
+
+
+def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
+    """Everything held about the lead's person (every lead with their email), as a download."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    data = export_person(lead.email, now=utcnow())
+    log.info("lead %s: personal data exported by coach %s", lead.id, _me().id)
+    response = current_app.response_class(
+        json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="personal-data-lead-{lead.id}.json"'
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def lead_erase(lead_id: int):  # type: ignore[no-untyped-def]
+    """GET: what erasing will do; POST (CSRF-checked like every coach form): do it."""
+    lead = _lead_or_404(lead_id)
+    if lead.erased_at is not None:
+        return _render_lead(lead_id, 409, error=ALREADY_ERASED)
+    if request.method == "GET":
+        plan = erasure_plan(lead.email, now=utcnow())
+        return render_template("coach/lead_erase.html", lead=lead, plan=plan)
+    me = _me()
+
+    def action() -> str:
+        report = erase_person(lead.email, now=utcnow(), actor=me, by=me.name)
+        log.info("leads %s: personal data erased by coach %s", report.lead_ids, me.id)
+        count = len(report.lead_ids)
+        return f"Personal data erased from {count} lead{'s' if count != 1 else ''}."
+
+    return _act(lead_id, action, "#personal-data")

@@ -1,6 +1,14 @@
-"""The interest form. Messages follow the GOV.UK pattern: say what to do, not what went wrong."""
+"""The public pages' forms: the interest form, and the forms behind the links in emails
+(choosing a time, the leader's session page, withdrawing, answering an invitation, the reflection).
+
+Input checks (required, lengths, one of the offered choices) live here once; the workflow keeps
+the domain rules. Messages follow the GOV.UK pattern: say what to do, not what went wrong.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -11,11 +19,13 @@ from wtforms import (
     SelectMultipleField,
     StringField,
     TextAreaField,
+    ValidationError,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
+from ..models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, PartStat, SessionFormat
+from ..questionnaire import Questionnaire
 from ..validators import EmailAddress, PhoneNumber, SingleLine, strip_control_characters
 
 
@@ -136,3 +146,130 @@ class InterestForm(FlaskForm):
                     anchor = f"{field.id}-0"
                 rows.append((anchor, str(field.label.text), str(field.errors[0])))
         return rows
+
+
+# ----- the forms behind the links in emails -------------------------------------------------
+
+
+class LinkPageForm(FlaskForm):
+    """A form on a page opened from a link. CSRFProtect checks every POST before the view runs
+    (the templates send csrf_token()), so these forms check the input only."""
+
+    class Meta:
+        csrf = False
+
+    def first_error(self) -> str | None:
+        return next((str(errors[0]) for errors in self.errors.values() if errors), None)
+
+
+def _multi_line(value: str | None) -> str:
+    return (strip_control_characters(value) or "").strip()
+
+
+NOTE_MAX = 2000
+
+
+class ChooseTimeForm(LinkPageForm):
+    """The leader picks one of the proposal's times (any of them: a time that has passed since is
+    refused by the workflow, in words)."""
+
+    time = StringField(validators=[InputRequired("Choose one of the times below.")])
+
+    def __init__(self, time_ids: Iterable[int], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.time_ids = set(time_ids)
+
+    def validate_time(self, field: StringField) -> None:
+        # Not one of this link's times (another leader's, or made up): nothing is shown or done.
+        value = (field.data or "").strip()
+        if not value.isdigit() or int(value) not in self.time_ids:
+            raise ValidationError("Choose one of the times below.")
+
+    @property
+    def time_id(self) -> int:
+        return int((self.time.data or "").strip())
+
+
+class SuitableTimesForm(LinkPageForm):
+    """Which days and times would suit the leader: "none of these suit" on the choose page, and
+    "ask for a different time" on the leader's session page."""
+
+    note = TextAreaField(
+        filters=[_multi_line],
+        validators=[
+            DataRequired("Tell your coach which days and times would suit you."),
+            Length(max=NOTE_MAX, message="Keep your note to 2,000 characters."),
+        ],
+    )
+
+
+class CancelSessionForm(LinkPageForm):
+    """The leader cancels their session; the reason is optional."""
+
+    reason = TextAreaField(
+        filters=[_multi_line],
+        validators=[Length(max=NOTE_MAX, message="Keep your reason to 2,000 characters.")],
+    )
+
+
+class WithdrawForm(LinkPageForm):
+    """Withdrawing never fails for what was typed: the optional reason is cut to 2,000
+    characters (the page's text box stops there too)."""
+
+    reason = TextAreaField(filters=[lambda value: _multi_line(value)[:NOTE_MAX]])
+
+
+RSVP_ANSWERS = (PartStat.ACCEPTED, PartStat.TENTATIVE, PartStat.DECLINED)
+
+
+def rsvp_answer(value: str | None) -> PartStat | None:
+    """ACCEPTED, TENTATIVE or DECLINED in any case (the link's ?answer= is lower case)."""
+    value = (value or "").strip().upper()
+    return next((a for a in RSVP_ANSWERS if a.value == value), None)
+
+
+class RsvpForm(LinkPageForm):
+    answer = StringField()
+
+    def validate_answer(self, field: StringField) -> None:
+        if rsvp_answer(field.data) is None:
+            raise ValidationError("Choose accept, maybe or decline.")
+
+    @property
+    def chosen(self) -> PartStat:
+        answer = rsvp_answer(self.answer.data)
+        assert answer is not None, "validate() first"
+        return answer
+
+
+def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm:
+    """The reflection form, built from the questions the firm wrote (the file, not the template,
+    owns them). questionnaire.check_answers checks the answers against the same file."""
+
+    class ReflectionForm(FlaskForm):
+        def error_fields(self) -> list[tuple[str, str, str]]:
+            rows = []
+            for field in self:
+                if field.errors and field.name != "csrf_token":
+                    anchor = f"{field.id}-0" if field.type == "RadioField" else field.id
+                    rows.append((anchor, str(field.label.text), str(field.errors[0])))
+            return rows
+
+    scale = questionnaire.scale
+    for question in questionnaire.questions:
+        if question.kind == "rating":
+            choices = []
+            for value in scale:
+                label = str(value)
+                if value == scale[0] and questionnaire.low_label:
+                    label += f" – {questionnaire.low_label}"
+                if value == scale[-1] and questionnaire.high_label:
+                    label += f" – {questionnaire.high_label}"
+                choices.append(SelectChoice(str(value), label))
+            field: Any = RadioField(
+                question.label, choices=choices, validators=[Optional()], validate_choice=False
+            )
+        else:
+            field = TextAreaField(question.label, validators=[Optional()])
+        setattr(ReflectionForm, question.id, field)
+    return ReflectionForm(**kwargs)

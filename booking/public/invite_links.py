@@ -10,17 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
-from flask_wtf import FlaskForm
 from sqlalchemy.exc import IntegrityError
-from wtforms import RadioField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
 
+from .. import links
 from ..extensions import db
-from ..invite_emails import join_text, leader_session_url
-from ..models import CoachingSession, PartStat, SessionStatus, utcnow
-from ..questionnaire import Questionnaire, check_answers, load_questionnaire
-from ..tokens import TokenError, read_token
+from ..invite_emails import join_text
+from ..models import PartStat, SessionStatus, utcnow
+from ..questionnaire import check_answers, load_questionnaire
 from ..workflow import DomainError
 from ..workflow.responses import (
     ANSWER_WORDS,
@@ -31,9 +27,9 @@ from ..workflow.responses import (
     record_partstat,
     save_questionnaire,
 )
-from .views import bp
+from .forms import RSVP_ANSWERS, RsvpForm, questionnaire_form, rsvp_answer
 
-ANSWERS = (PartStat.ACCEPTED, PartStat.TENTATIVE, PartStat.DECLINED)
+ANSWERS = RSVP_ANSWERS  # in the order of the page's buttons
 ANSWER_BUTTONS = {
     PartStat.ACCEPTED: "Accept",
     PartStat.TENTATIVE: "Maybe (tentative)",
@@ -41,37 +37,9 @@ ANSWER_BUTTONS = {
 }
 
 
-def _session_from(
-    purpose: str, token: str
-) -> tuple[CoachingSession | None, dict[str, Any], str | None]:
-    try:
-        payload = read_token(purpose, token)
-    except TokenError as error:
-        return None, {}, error.reason
-    if not isinstance(payload, dict):
-        return None, {}, "invalid"
-    try:
-        session = db.session.get(CoachingSession, int(payload.get("session", 0)))
-    except (TypeError, ValueError):
-        session = None
-    return (session, payload, None) if session is not None else (None, {}, "invalid")
-
-
-def _problem(reason: str | None):
-    return render_template("public/link_problem.html", reason=reason or "invalid"), 404
-
-
-def _chosen_answer(value: str | None) -> PartStat | None:
-    value = (value or "").strip().upper()
-    return next((a for a in ANSWERS if a.value == value), None)
-
-
-@bp.route("/rsvp/<token>", methods=["GET", "POST"])
 def rsvp(token: str):
-    session, payload, problem = _session_from("rsvp", token)
-    role = payload.get("role")
-    if session is None or role not in ("leader", "coach"):
-        return _problem(problem)
+    link = links.load_rsvp(token)
+    session, role = link.session, link.role
     context: dict[str, Any] = {
         "session": session,
         "role": role,
@@ -82,7 +50,7 @@ def rsvp(token: str):
         "buttons": ANSWER_BUTTONS,
         "answers": ANSWERS,
         # The leader's page to ask for a different time or cancel.
-        "session_url": leader_session_url(session) if role == "leader" else None,
+        "session_url": links.leader_session_url(session) if role == "leader" else None,
     }
     now = utcnow()
     if session.status != SessionStatus.BOOKED:
@@ -95,14 +63,12 @@ def rsvp(token: str):
         )
 
     if request.method == "POST":
-        answer = _chosen_answer(request.form.get("answer"))
-        if answer is None:
+        form = RsvpForm()
+        if not form.validate():
             return render_template(
-                "public/rsvp.html",
-                suggested=None,
-                error="Choose accept, maybe or decline.",
-                **context,
+                "public/rsvp.html", suggested=None, error=form.first_error(), **context
             ), 400
+        answer = form.chosen
         try:
             record_partstat(session, role, answer, now, source="email link")
             db.session.commit()
@@ -115,47 +81,12 @@ def rsvp(token: str):
         return render_template("public/rsvp_done.html", **context)
 
     # GET: show the question; the link's ?answer= only pre-selects the main button.
-    suggested = _chosen_answer(request.args.get("answer"))
+    suggested = rsvp_answer(request.args.get("answer"))
     return render_template("public/rsvp.html", suggested=suggested, error=None, **context)
 
 
-def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm:
-    """A form built from the questions the firm wrote (the file, not the template, owns them)."""
-
-    class ReflectionForm(FlaskForm):
-        def error_fields(self) -> list[tuple[str, str, str]]:
-            rows = []
-            for field in self:
-                if field.errors and field.name != "csrf_token":
-                    anchor = f"{field.id}-0" if field.type == "RadioField" else field.id
-                    rows.append((anchor, str(field.label.text), str(field.errors[0])))
-            return rows
-
-    scale = questionnaire.scale
-    for question in questionnaire.questions:
-        if question.kind == "rating":
-            choices = []
-            for value in scale:
-                label = str(value)
-                if value == scale[0] and questionnaire.low_label:
-                    label += f" – {questionnaire.low_label}"
-                if value == scale[-1] and questionnaire.high_label:
-                    label += f" – {questionnaire.high_label}"
-                choices.append(SelectChoice(str(value), label))
-            field: Any = RadioField(
-                question.label, choices=choices, validators=[Optional()], validate_choice=False
-            )
-        else:
-            field = TextAreaField(question.label, validators=[Optional()])
-        setattr(ReflectionForm, question.id, field)
-    return ReflectionForm(**kwargs)
-
-
-@bp.route("/questionnaire/<token>", methods=["GET", "POST"])
 def questionnaire(token: str):
-    session, _, problem = _session_from("questionnaire", token)
-    if session is None:
-        return _problem(problem)
+    session = links.load_questionnaire(token)
     q = load_questionnaire()
     now = utcnow()
     if not questionnaire_open(session, now):

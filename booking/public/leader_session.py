@@ -14,44 +14,20 @@ from typing import Any
 from flask import render_template, request
 from sqlalchemy.exc import IntegrityError
 
+from .. import links
 from ..extensions import db
-from ..invite_emails import join_text, questionnaire_url, rsvp_url
+from ..invite_emails import join_text
 from ..models import CoachingSession, SessionFormat, utcnow
-from ..tokens import TokenError, read_token
 from ..workflow import DomainError
-from ..workflow.leads import open_proposals
-from ..workflow.registration import withdraw_url
+from ..workflow.lifecycle import open_proposals
 from ..workflow.scheduling import (
-    choose_url,
     leader_can_change,
     leader_cancel_session,
     leader_request_new_time,
     open_new_time_request,
     proposal_open,
 )
-from .views import bp
-
-MAX_NOTE = 2000
-
-
-def _load(token: str, *, for_update: bool = False) -> tuple[CoachingSession | None, str | None]:
-    try:
-        payload = read_token("leader-session", token)
-    except TokenError as error:
-        return None, error.reason
-    if not isinstance(payload, dict) or not isinstance(payload.get("session"), int):
-        return None, "invalid"
-    # A POST locks the row (PostgreSQL) so two clicks at once act once; SQLite's writes are
-    # serialised already (BEGIN IMMEDIATE).
-    session = db.session.get(CoachingSession, payload["session"], with_for_update=for_update)
-    return (session, None) if session is not None else (None, "invalid")
-
-
-def _problem(reason: str | None):  # type: ignore[no-untyped-def]
-    # Ids only in the link, and nothing about anyone on this page.
-    reason = reason or "invalid"
-    status = 410 if reason == "expired" else 404
-    return render_template("public/link_problem.html", reason=reason), status
+from .forms import CancelSessionForm, SuitableTimesForm
 
 
 def _context(token: str, session: CoachingSession) -> dict[str, Any]:
@@ -69,10 +45,10 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
         and session.join_detail.lower().startswith(("https://", "http://"))
         else None,
         "request": open_new_time_request(lead),
-        "offer_url": choose_url(offer) if offer is not None else None,
-        "rsvp_url": rsvp_url(session, "leader"),
-        "questionnaire_url": questionnaire_url(session),
-        "withdraw_url": withdraw_url(lead),
+        "offer_url": links.choose_url(offer) if offer is not None else None,
+        "rsvp_url": links.rsvp_url(session, "leader"),
+        "questionnaire_url": links.questionnaire_url(session),
+        "withdraw_url": links.withdraw_url(lead),
     }
 
 
@@ -84,16 +60,13 @@ def _closed(session: CoachingSession, reason: str):  # type: ignore[no-untyped-d
 
 def _session_or_page(token: str):  # type: ignore[no-untyped-def]
     """(the session, None) when the leader can still change it, else (None, a page)."""
-    session, problem = _load(token, for_update=request.method == "POST")
-    if session is None:
-        return None, _problem(problem)
+    session = links.load_leader_session(token, for_update=request.method == "POST")
     reason = leader_can_change(session, utcnow())
     if reason is not None:
         return None, _closed(session, reason)
     return session, None
 
 
-@bp.get("/session/<token>", endpoint="leader_session")
 def leader_session(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
@@ -103,20 +76,18 @@ def leader_session(token: str):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.post("/session/<token>/new-time", endpoint="leader_session_new_time")
 def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
         return page
-    note = (request.form.get("note") or "").strip()
-    error = None
-    if not note:
-        error = "Tell your coach which days and times would suit you."
-    elif len(note) > MAX_NOTE:
-        error = "Keep your note to 2,000 characters."
-    if error:
+    form = SuitableTimesForm()
+    note = form.note.data or ""
+    if not form.validate():
         return render_template(
-            "public/leader_session.html", error=error, note=note, **_context(token, session)
+            "public/leader_session.html",
+            error=form.first_error(),
+            note=note,
+            **_context(token, session),
         ), 400
     try:
         leader_request_new_time(session, note, utcnow())
@@ -131,7 +102,6 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     )
 
 
-@bp.route("/session/<token>/cancel", methods=["GET", "POST"], endpoint="leader_session_cancel")
 def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
     session, page = _session_or_page(token)
     if session is None:
@@ -141,12 +111,13 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
         return render_template(
             "public/leader_session_cancel.html", error=None, reason="", **_context(token, session)
         )
-    reason = (request.form.get("reason") or "").strip()
-    if len(reason) > MAX_NOTE:
+    form = CancelSessionForm()
+    reason = form.reason.data or ""
+    if not form.validate():
         return render_template(
             "public/leader_session_cancel.html",
             reason=reason,
-            error="Keep your reason to 2,000 characters.",
+            error=form.first_error(),
             **_context(token, session),
         ), 400
     try:
@@ -166,6 +137,6 @@ def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
         "public/leader_session_done.html",
         done="cancelled",
         session=session,
-        withdraw_url=withdraw_url(session.lead),
+        withdraw_url=links.withdraw_url(session.lead),
         token=token,
     )

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from flask import (
-    Blueprint,
     current_app,
     redirect,
     render_template,
@@ -18,14 +18,14 @@ from flask import (
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
+from .. import links
+from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
-from ..models import Dimension, Lead, SessionFormat, utcnow
-from ..tokens import TokenError, make_token, read_token
-from ..validators import normalise_email, strip_control_characters
+from ..links import LinkRefused, make_token, read_token
+from ..models import Dimension, FormReceipt, Lead, SessionFormat, utcnow
+from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
-from .forms import InterestForm
-
-bp = Blueprint("public", __name__)
+from .forms import InterestForm, WithdrawForm
 
 
 def _new_form_token() -> str:
@@ -38,7 +38,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
         return True, None
     try:
         payload = read_token("register-form", form.form_token.data or "")
-    except TokenError:
+    except LinkRefused:
         return True, None
     if time.time() - float(payload.get("t", 0)) < current_app.config["FORM_MIN_SECONDS"]:
         return True, None
@@ -60,13 +60,15 @@ def _email_limit() -> str:
     return str(current_app.config["RATELIMIT_REGISTER_PER_EMAIL"])
 
 
-@bp.route("/", methods=["GET", "POST"])
 @csrf.exempt  # the form checks its own CSRF token so an expired one keeps what was typed
 @limiter.limit(_register_limit, methods=["POST"])
 @limiter.limit(_email_limit, methods=["POST"], key_func=_email_rate_key)
 def register():
     form = InterestForm()
     if request.method == "GET":
+        # Offer the form only when what is typed into it can be kept.
+        if not ping(db.engine, timeout_seconds=2.0):
+            raise DatabaseUnavailable("registration form")
         form.form_token.data = _new_form_token()
         return render_template("public/register.html", form=form)
 
@@ -82,7 +84,7 @@ def register():
 
     automated, nonce = _looks_automated(form)
     if automated or nonce is None:
-        current_app.logger.info("registration dropped by spam trap from %s", request.remote_addr)
+        current_app.logger.info("registration dropped by spam trap")
         return redirect(url_for("public.thank_you"))
 
     data = Registration(
@@ -107,13 +109,31 @@ def register():
         db.session.rollback()
         form.consent.errors = [str(error)]
         return render_template("public/register.html", form=form), 400
-    session["registered_email"] = data.email
+    # Flask's session cookie is signed, not encrypted: anyone who sees it can read it. It holds
+    # the form's random one-time token, never the address; the page looks the lead up.
+    session["registration"] = nonce
     return redirect(url_for("public.thank_you"))
 
 
-@bp.get("/thank-you")
+# The confirmation shows the address (masked) only this soon after registering.
+THANK_YOU_SHOWS_EMAIL_FOR = timedelta(hours=1)
+
+
+def mask_email(address: str) -> str:
+    """s•••n@nhs.example: enough for the leader to spot a mistyped address, not to read it."""
+    local, _, domain = address.rpartition("@")
+    shown = local[0] + "•••" + (local[-1] if len(local) > 2 else "") if local else "•••"
+    return f"{shown}@{domain}"
+
+
 def thank_you():
-    return render_template("public/thank_you.html", email=session.get("registered_email"))
+    masked = None
+    receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
+    if receipt is not None and utcnow() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
+        lead = db.session.get(Lead, receipt.lead_id)
+        if lead is not None and lead.erased_at is None:
+            masked = mask_email(lead.email)
+    return render_template("public/thank_you.html", masked_email=masked)
 
 
 def _privacy_text() -> str | None:
@@ -122,7 +142,59 @@ def _privacy_text() -> str | None:
     return path.read_text(encoding="utf-8") if path.is_file() else None
 
 
-@bp.get("/privacy")
+# What the registration form collects and why, field by field (the notice lists these; a test
+# checks every field of InterestForm is here, so a new field cannot go unmentioned).
+COLLECTED: dict[str, tuple[str, str]] = {
+    "full_name": ("Your full name", "so your coach knows who they are talking to"),
+    "email": (
+        "Your work email address",
+        "to reply to your request and send session times, invitations and reminders",
+    ),
+    "phone": ("Your phone number, if you give it", "so your coach can call you if you prefer"),
+    "organisation": ("Your organisation", "to understand the setting you lead in"),
+    "role": ("Your job title or role", "to understand what your role asks of you"),
+    "dimensions": (
+        "The kinds of support you would like",
+        "to match you with the right coaching and to count, without names, what is asked for",
+    ),
+    "help_text": (
+        "What you would like help with, if you tell us",
+        "so your coach can prepare for your first conversation",
+    ),
+    "preferred_format": ("How you would prefer to meet", "to arrange your sessions"),
+    "availability": ("When you are usually free, if you tell us", "to propose times that suit"),
+    "consent": (
+        "That you agreed to be contacted, and when",
+        "to show that you asked us to contact you",
+    ),
+}
+
+DEFAULT_LAWFUL_BASIS = (
+    "You asked us to contact you, and ticked the box to agree to it: we rely on your consent "
+    "(UK GDPR Article 6(1)(a)) to contact you about your request, and on our legitimate "
+    "interests (Article 6(1)(f)) in keeping a record of the request and any sessions, so we "
+    "can arrange them, keep our promises to you and count, without names, how the service is "
+    "used. There is no obligation: you can withdraw at any time."
+)
+
+
+def _notice_settings() -> dict[str, object]:
+    """The notice's facts from the settings; development falls back to the firm's name and
+    sending address (production refuses to start without the controller's, see config.py)."""
+    from email.utils import parseaddr
+
+    config = current_app.config
+    return {
+        "controller": (config.get("PRIVACY_CONTROLLER_NAME") or "").strip() or config["FIRM_NAME"],
+        "contact": (config.get("PRIVACY_CONTROLLER_CONTACT") or "").strip()
+        or parseaddr(config["MAIL_DEFAULT_SENDER"])[1],
+        "dpo": (config.get("PRIVACY_DPO_CONTACT") or "").strip(),
+        "lawful_basis": (config.get("PRIVACY_LAWFUL_BASIS") or "").strip() or DEFAULT_LAWFUL_BASIS,
+        "retention_days": int(config["RETENTION_DAYS"]),
+        "collected": list(COLLECTED.values()),
+    }
+
+
 def privacy():
     text = _privacy_text()
     paragraphs = None
@@ -132,27 +204,15 @@ def privacy():
             for block in text.split("\n\n")
             if block.strip()
         ]
-    return render_template("public/privacy.html", paragraphs=paragraphs)
+    return render_template("public/privacy.html", paragraphs=paragraphs, **_notice_settings())
 
 
-def _lead_from_withdraw_token(token: str) -> tuple[Lead | None, str | None]:
-    try:
-        payload = read_token("withdraw", token)
-    except TokenError as error:
-        return None, error.reason
-    lead = db.session.get(Lead, int(payload.get("lead", 0)))
-    return (lead, None) if lead is not None else (None, "invalid")
-
-
-@bp.route("/withdraw/<token>", methods=["GET", "POST"], endpoint="withdraw")
 def withdraw_interest(token: str):
-    lead, problem = _lead_from_withdraw_token(token)
-    if lead is None:
-        return render_template("public/link_problem.html", reason=problem), 404
+    lead = links.load_withdraw(token)
     if request.method == "POST":
-        reason = (strip_control_characters(request.form.get("reason")) or "")[:2000]
+        form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
         try:
-            withdraw(lead, reason=reason, now=utcnow())
+            withdraw(lead, reason=form.reason.data or "", now=utcnow())
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
@@ -161,6 +221,18 @@ def withdraw_interest(token: str):
     return render_template("public/withdraw.html", lead=lead, error=None)
 
 
-@bp.get("/healthz")
 def healthz():
+    # Liveness: the process answers. Never touches the database, so an outage there does not
+    # get healthy web processes restarted.
     return {"status": "ok"}
+
+
+def readyz():
+    # Readiness: can this process serve pages that need the database right now?
+    if ping(db.engine, timeout_seconds=2.0):
+        return {"status": "ready"}
+    return (
+        {"status": "database unavailable"},
+        503,
+        {"Retry-After": "30", "Cache-Control": "no-store"},
+    )

@@ -20,15 +20,12 @@ from .. import emails, outbox
 from ..extensions import db
 from ..models import Coach, CoachSignIn, LoginFailure
 from ..passwords import (
-    fingerprint,
     hash_password,
     needs_rehash,
     password_problem,
     verify_against_dummy,
     verify_password,
 )
-from ..tokens import TokenError, make_token, read_token
-from ..urls import external_url
 from .common import DomainError
 
 # Failures counted over this window; a lock-out lasts this long after the latest failure.
@@ -196,39 +193,19 @@ def set_password(coach: Coach, password: str) -> None:
     coach.password_hash = hash_password(password)
 
 
-def password_reset_token(coach: Coach) -> str:
-    return make_token("password-reset", {"coach": coach.id, "fp": fingerprint(coach.password_hash)})
-
-
 def request_password_reset(email: str, *, now: datetime) -> bool:
     """Email a one-time reset link if an active coach has this address. The caller says the
     same thing either way, so the page does not reveal who has an account."""
     coach = db.session.scalar(select(Coach).where(Coach.email == normalise_coach_email(email)))
     if coach is None or not coach.active:
         return False
-    url = external_url("coach.password_reset", token=password_reset_token(coach))
-    outbox.enqueue(emails.coach_password_reset(coach, url), now=now)
+    outbox.enqueue(emails.coach_password_reset(coach), now=now)
     return True
 
 
-def coach_for_reset_token(token: str) -> Coach:
-    """The coach a reset link is for; TokenError('expired'|'used'|'invalid') otherwise."""
-    payload = read_token("password-reset", token)
-    if not isinstance(payload, dict):
-        raise TokenError("invalid")
-    coach = db.session.get(Coach, int(payload.get("coach", 0) or 0))
-    if coach is None or not coach.active:
-        raise TokenError("invalid")
-    if payload.get("fp") != fingerprint(coach.password_hash):
-        # The password has changed since the link was sent: it has been used.
-        raise TokenError("used")
-    return coach
-
-
-def reset_password(token: str, password: str, *, now: datetime) -> Coach:
-    coach = coach_for_reset_token(token)
+def reset_password(coach: Coach, password: str, *, now: datetime) -> None:
+    """A coach sets a new password from a reset link (links.load_password_reset found them)."""
     set_password(coach, password)
     # Whoever knew the old password may be signed in somewhere: end every session.
     end_all_sign_ins(coach, now=now)
     db.session.execute(delete(LoginFailure).where(LoginFailure.email == coach.email))
-    return coach

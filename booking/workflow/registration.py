@@ -20,9 +20,9 @@ from ..models import (
     LeadStatus,
     SessionFormat,
 )
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
+from .lifecycle import close_open_proposals
+from .scheduling import cancel_for_withdrawal
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +48,6 @@ class RegistrationOutcome:
     lead: Lead
     # "created", "repeat" (an open lead with this email existed) or "replay" (same form again)
     result: str
-
-
-def withdraw_url(lead: Lead) -> str:
-    return external_url("public.withdraw", token=make_token("withdraw", {"lead": lead.id}))
 
 
 def _next_coach(now: datetime) -> Coach | None:
@@ -137,9 +133,7 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
     if coach is not None:
         record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
 
-    outbox.enqueue(
-        emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
-    )
+    outbox.enqueue(emails.leader_acknowledgement(lead), lead_id=lead.id, now=now)
     recipients = coach_notification_recipients()
     if recipients:
         outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
@@ -153,10 +147,6 @@ def register_interest(data: Registration, *, form_token: str, now: datetime) -> 
 def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
-    # Late imports: scheduling builds its leader emails with withdraw_url from here.
-    from .leads import close_open_proposals
-    from .scheduling import cancel_for_withdrawal
-
     if lead.status == LeadStatus.WITHDRAWN:
         return
     if not lead.status.is_open:

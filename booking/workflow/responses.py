@@ -18,10 +18,9 @@ from sqlalchemy import or_, select
 from .. import emails, outbox
 from ..extensions import db
 from ..invites import Reply
-from ..models import CoachingSession, PartStat, QuestionnaireResponse, SessionStatus
+from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
 from ..timefmt import format_range
-from ..urls import external_url
 from .common import DomainError, record_event
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,8 @@ ANSWER_WORDS = {
     PartStat.TENTATIVE: "tentatively accepted",
     PartStat.DECLINED: "declined",
 }
+
+CALENDAR_REPLY = "calendar reply"  # the source of an answer read from a METHOD:REPLY email
 
 # What apply_reply did with a calendar reply.
 APPLIED, UNCHANGED, STALE, UNKNOWN_UID, UNKNOWN_ATTENDEE, NOT_BOOKED, IGNORED = (
@@ -65,11 +66,18 @@ def accepted_by_both(session: CoachingSession) -> bool:
 
 
 def record_partstat(
-    session: CoachingSession, role: str, partstat: PartStat, now: datetime, source: str
+    session: CoachingSession,
+    role: str,
+    partstat: PartStat,
+    now: datetime,
+    source: str,
+    *,
+    detail: Mapping[str, Any] | None = None,
 ) -> bool:
     """Set the party's answer; returns False when it was already that answer (nothing recorded).
 
-    Every change goes on the lead's history. A decline is its own event kind
+    Every change goes on the lead's history (with `detail` added to the event's own). A
+    decline is its own event kind
     ("session-declined") so the coach area can show it prominently, and the coach is emailed
     when the leader declines.
     """
@@ -108,20 +116,12 @@ def record_partstat(
             "partstat": partstat.value,
             "previous": previous.value,
             "source": source,
+            **(detail or {}),
         },
     )
     if declined and role == "leader":
         outbox.enqueue(
-            emails.render_draft(
-                "coach_session_declined",
-                [session.coach.email],
-                f"{name} declined the session on {when}",
-                session=session,
-                leader_name=name,
-                when=when,
-                source=source,
-                lead_url=external_url("coach.lead_detail", lead_id=session.lead_id),
-            ),
+            emails.coach_session_declined(session, name, when, source),
             lead_id=session.lead_id,
             session_id=session.id,
             now=now,
@@ -135,15 +135,15 @@ def apply_reply(reply: Reply, now: datetime) -> str:
     Matched on UID plus the attendee's address, case-insensitively: Outlook.com replies may
     have no ORGANIZER, so nothing else is relied on. Stale replies (a SEQUENCE lower than the
     session's: an answer to a time that has since moved) and unknown UIDs or attendees are
-    logged and ignored.
+    logged and ignored. Whether the reply's sender may answer for this attendee is the
+    caller's check (booking/replies.py).
     """
     session = db.session.scalars(
         select(CoachingSession).where(CoachingSession.uid == reply.uid)
     ).first()
+    # The logs name sessions by id and parties by role: addresses are personal data.
     if session is None:
-        log.warning(
-            "calendar reply for unknown UID %s from %s ignored", reply.uid, reply.attendee_email
-        )
+        log.warning("calendar reply for an unknown UID ignored")
         return UNKNOWN_UID
     email = reply.attendee_email.strip().lower()
     role = next(
@@ -155,17 +155,13 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         None,
     )
     if role is None:
-        log.warning(
-            "calendar reply for session %s from %s, who is not invited, ignored",
-            session.id,
-            reply.attendee_email,
-        )
+        log.warning("calendar reply for session %s from someone not invited ignored", session.id)
         return UNKNOWN_ATTENDEE
     if reply.sequence < session.sequence:
         log.info(
-            "stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
+            "stale calendar reply for session %s from the %s (SEQUENCE %s < %s) ignored",
             session.id,
-            email,
+            role,
             reply.sequence,
             session.sequence,
         )
@@ -181,8 +177,61 @@ def apply_reply(reply: Reply, now: datetime) -> str:
         return IGNORED
     if partstat == PartStat.NEEDS_ACTION:
         return IGNORED
-    changed = record_partstat(session, role, partstat, now, source="calendar reply")
+    if _superseded(session, role, reply):
+        log.info(
+            "calendar reply for session %s from the %s is older (DTSTAMP) than the one "
+            "applied before; ignored",
+            session.id,
+            role,
+        )
+        return STALE
+    changed = record_partstat(
+        session,
+        role,
+        partstat,
+        now,
+        source=CALENDAR_REPLY,
+        detail={
+            "sequence": reply.sequence,
+            "dtstamp": reply.dtstamp.isoformat() if reply.dtstamp else None,
+        },
+    )
     return APPLIED if changed else UNCHANGED
+
+
+def _superseded(session: CoachingSession, role: str, reply: Reply) -> bool:
+    """Whether a calendar reply of this party with the same SEQUENCE and a later DTSTAMP was
+    applied already: RFC 5546 orders replies by SEQUENCE, then DTSTAMP. Mail can arrive out of
+    order (a decline written at 09:00 delayed past an accept written at 09:05).
+
+    Read from the lead's history, where each applied reply keeps its SEQUENCE and DTSTAMP;
+    only calendar replies are compared (the same client clock), not link answers. A reply
+    that changed nothing leaves no history, so it is not compared against.
+    """
+    if reply.dtstamp is None:
+        return False
+    events = db.session.scalars(
+        select(LeadEvent)
+        .where(
+            LeadEvent.lead_id == session.lead_id,
+            LeadEvent.kind.in_(("session-answer", "session-declined")),
+        )
+        .order_by(LeadEvent.id.desc())
+    )
+    for event in events:
+        detail = event.detail
+        if detail.get("session_id") != session.id or detail.get("role") != role:
+            continue
+        if detail.get("source") != CALENDAR_REPLY or not detail.get("dtstamp"):
+            continue
+        if detail.get("sequence") != reply.sequence:
+            return False
+        try:
+            applied = datetime.fromisoformat(str(detail["dtstamp"]))
+        except ValueError:
+            return False
+        return applied > reply.dtstamp
+    return False
 
 
 def declined_roles(session: CoachingSession) -> list[str]:

@@ -32,11 +32,8 @@ from ..models import (
     SessionStatus,
 )
 from ..timefmt import format_range, local_to_utc
-from ..tokens import make_token
-from ..urls import external_url
 from .common import DomainError, coach_notification_recipients, record_event
-from .leads import booked_session, close_open_proposals, move, open_proposals
-from .registration import withdraw_url
+from .lifecycle import booked_session, close_open_proposals, move, open_proposals
 
 MAX_TIMES = 5
 MIN_MINUTES, MAX_MINUTES = 15, 480
@@ -145,11 +142,6 @@ def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
         )
 
 
-def choose_url(proposal: Proposal) -> str:
-    # The token carries the proposal's id only: no personal data in the link.
-    return external_url("public.choose_time", token=make_token("choose-time", proposal.id))
-
-
 def proposal_open(proposal: Proposal) -> bool:
     """Can the leader still pick from (or answer) these times?
 
@@ -250,11 +242,7 @@ def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) ->
             detail=offered,
         )
     db.session.flush()
-    outbox.enqueue(
-        emails.leader_proposed_times(proposal, choose_url(proposal), withdraw_url(lead)),
-        lead_id=lead.id,
-        now=now,
-    )
+    outbox.enqueue(emails.leader_proposed_times(proposal), lead_id=lead.id, now=now)
     return proposal
 
 
@@ -359,9 +347,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
     lead = proposal.lead
     if not proposal_open(proposal):
         raise DomainError("These times are no longer open.")
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell the coach which times would suit you.")
+    note = note.strip()  # the form requires a note of at most 2,000 characters
     proposal.status = ProposalStatus.NONE_SUIT
     proposal.leader_note = note[:2000]
     proposal.responded_at = now
@@ -651,10 +637,7 @@ def leader_request_new_time(session: CoachingSession, note: str, now: datetime) 
     history and to the coach, who moves the session or offers new times for it. Returns False
     when the same request is already open (a double click), with nothing recorded again."""
     _check_leader_can_change(session, now)
-    note = note.strip()
-    if not note:
-        raise DomainError("Tell your coach which days and times would suit you.")
-    note = note[:2000]
+    note = note.strip()[:2000]  # the form requires a note of at most 2,000 characters
     lead = session.lead
     current = open_new_time_request(lead)
     if (
@@ -747,7 +730,6 @@ __all__ = [
     "Slot",
     "agree_time",
     "cancel_session",
-    "choose_url",
     "leader_can_change",
     "leader_cancel_session",
     "leader_request_new_time",

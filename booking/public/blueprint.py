@@ -1,0 +1,57 @@
+"""Every public URL, in one place. The views only define functions; this file says where they live.
+
+Links from emails (/withdraw, /choose, /rsvp, /session, /questionnaire) carry a signed token:
+their purposes, URLs and loaders are in booking/links.py. Opening one changes nothing (mail
+scanners open links in emails); every change is a POST from the page.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from . import choose, invite_links, leader_session, views
+
+bp = Blueprint("public", __name__)
+
+# The interest form and what surrounds it
+bp.add_url_rule("/", "register", views.register, methods=["GET", "POST"])
+bp.add_url_rule("/thank-you", "thank_you", views.thank_you, methods=["GET"])
+bp.add_url_rule("/privacy", "privacy", views.privacy, methods=["GET"])
+bp.add_url_rule("/healthz", "healthz", views.healthz, methods=["GET"])  # liveness
+bp.add_url_rule("/readyz", "readyz", views.readyz, methods=["GET"])  # readiness: the database
+
+# The leader withdraws (in every email to a leader)
+bp.add_url_rule("/withdraw/<token>", "withdraw", views.withdraw_interest, methods=["GET", "POST"])
+
+# The leader chooses one of the proposed times, or says none suit
+bp.add_url_rule("/choose/<token>", "choose_time", choose.choose_time, methods=["GET"])
+bp.add_url_rule("/choose/<token>", "choose_time_pick", choose.choose_time_pick, methods=["POST"])
+bp.add_url_rule(
+    "/choose/<token>/none-suit",
+    "choose_time_none_suit",
+    choose.choose_time_none_suit,
+    methods=["POST"],
+)
+
+# The invitation's links: answer it (leader or coach), and the leader's reflection
+bp.add_url_rule("/rsvp/<token>", "rsvp", invite_links.rsvp, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/questionnaire/<token>", "questionnaire", invite_links.questionnaire, methods=["GET", "POST"]
+)
+
+# The leader's own page for a booked session: ask for a different time, or cancel
+bp.add_url_rule(
+    "/session/<token>", "leader_session", leader_session.leader_session, methods=["GET"]
+)
+bp.add_url_rule(
+    "/session/<token>/new-time",
+    "leader_session_new_time",
+    leader_session.leader_session_new_time,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/session/<token>/cancel",
+    "leader_session_cancel",
+    leader_session.leader_session_cancel,
+    methods=["GET", "POST"],
+)

@@ -1,0 +1,196 @@
+"""Coach area forms. Messages say what to do (GOV.UK pattern); the workflow checks the rest."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    EmailField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    TextAreaField,
+    TimeField,
+)
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+
+from ..models import FORMAT_LABELS, LeadStatus, SessionFormat
+from ..passwords import MAX_LENGTH, MIN_LENGTH
+from ..validators import SingleLine
+
+FORMAT_CHOICES = [SelectChoice(f.value, FORMAT_LABELS[f]) for f in SessionFormat]
+DURATION = dict(
+    default=60,
+    validators=[
+        InputRequired("Enter the length in minutes"),
+        NumberRange(15, 480, "Length must be between 15 and 480 minutes"),
+    ],
+)
+
+
+def _strip(value: str | None) -> str | None:
+    return value.strip() if isinstance(value, str) else value
+
+
+class NoBrowserChecks:
+    """No browser pop-ups: the server checks and says so in words next to the field."""
+
+    def render_field(self, field, render_kw):  # type: ignore[no-untyped-def]
+        render_kw = {"required": False, "maxlength": False, **render_kw}
+        return super().render_field(field, render_kw)  # type: ignore[misc]
+
+
+class SignInForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[DataRequired("Enter your email address"), Length(max=254)],
+    )
+    password = PasswordField("Password", validators=[DataRequired("Enter your password")])
+    next = HiddenField()
+
+
+class PasswordResetRequestForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[DataRequired("Enter your email address"), Length(max=254)],
+    )
+
+
+class NewPasswordForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password"),
+            Length(
+                MIN_LENGTH,
+                MAX_LENGTH,
+                f"Password must be between {MIN_LENGTH} and {MAX_LENGTH} characters",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Type the new password again",
+        validators=[
+            DataRequired("Type the new password again"),
+            EqualTo("password", "The two passwords are not the same"),
+        ],
+    )
+
+
+class NoteForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    body = TextAreaField(
+        "Add a private note",
+        filters=[_strip],
+        validators=[
+            DataRequired("Write the note"),
+            Length(max=5000, message="Keep a note to 5,000 characters"),
+        ],
+    )
+
+
+class StatusForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    to = SelectField("Move to", choices=[SelectChoice(s.value, s.label) for s in LeadStatus])
+    reason = TextAreaField("Reason (optional)", filters=[_strip], validators=[Length(max=2000)])
+
+
+class AssignForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    coach_id = SelectField("Hand on to", choices=[])
+
+
+class SlotForm(Form):
+    """One proposed time. A row left completely blank is ignored."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    day = DateField("Date", validators=[Optional()])
+    start = TimeField("Start time", validators=[Optional()])
+    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+    format = SelectField("Format", choices=FORMAT_CHOICES)
+    detail = StringField(
+        "Joining link, number to call or address",
+        filters=[_strip],
+        validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
+    )
+
+    @property
+    def is_blank(self) -> bool:
+        return not (self.day.raw_data and self.day.raw_data[0]) and not (
+            self.start.raw_data and self.start.raw_data[0]
+        )
+
+    def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
+        # The unused rows carry their default length and format: nothing to check there.
+        if self.is_blank:
+            return True
+        return super().validate(extra_validators)
+
+
+class ProposeForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    slots = FieldList(FormField(SlotForm), min_entries=5, max_entries=5)
+
+
+class AgreedTimeForm(FlaskForm):
+    """A time agreed by phone or email, or a new time for a booked session."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    day = DateField("Date", validators=[InputRequired("Enter the date")])
+    start = TimeField("Start time", validators=[InputRequired("Enter the start time")])
+    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+    format = SelectField("Format", choices=FORMAT_CHOICES)
+    detail = StringField(
+        "Joining link, number to call or address",
+        filters=[_strip],
+        validators=[Length(max=500, message="Keep this to 500 characters"), SingleLine()],
+    )
+
+
+class RescheduleForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    day = DateField("New date", validators=[InputRequired("Enter the date")])
+    start = TimeField("New start time", validators=[InputRequired("Enter the start time")])
+    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+
+
+class CancelForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    reason = TextAreaField(
+        "Why is it cancelled? (the leader sees this)",
+        filters=[_strip],
+        validators=[DataRequired("Say why the session is cancelled"), Length(max=2000)],
+    )

@@ -1,0 +1,137 @@
+"""Settings: defaults here, then `instance/settings.py` if present, then environment variables.
+
+Every setting the operator may change is read from the environment with the same name.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message says which and what to do."""
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# name -> (default, parser). A default of None means "not set".
+ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
+    "SECRET_KEY": (DEV_SECRET_KEY, str),
+    "DATABASE_URL": (None, str),
+    "MAIL_SERVER": ("", str),
+    "MAIL_PORT": (25, int),
+    "MAIL_USE_TLS": (False, _bool),
+    "MAIL_USE_SSL": (False, _bool),
+    "MAIL_USERNAME": (None, str),
+    "MAIL_PASSWORD": (None, str),
+    "MAIL_DEFAULT_SENDER": ("Compassionate Leadership Coaching <coaching@localhost>", str),
+    "MAIL_TIMEOUT": (10.0, float),
+    "COACH_NOTIFY_EMAILS": ([], _csv),
+    "BASE_URL": ("http://127.0.0.1:5000", str),
+    "TIMEZONE": ("Europe/London", str),
+    "RATELIMIT_STORAGE_URI": ("memory://", str),
+    # Namespaces the limiter's keys in a shared store (several sites or test runs on one Redis).
+    "RATELIMIT_KEY_PREFIX": ("", str),
+    "RATELIMIT_REGISTER_PER_ADDRESS": ("20 per hour", str),
+    "RATELIMIT_REGISTER_PER_EMAIL": ("5 per hour", str),
+    "FORM_MIN_SECONDS": (3.0, float),
+    "PRIVACY_NOTICE_FILE": (None, str),
+    "OUTBOX_MAX_ATTEMPTS": (8, int),
+    "OUTBOX_BACKOFF_BASE_SECONDS": (30.0, float),
+    "OUTBOX_BACKOFF_CAP_SECONDS": (3600.0, float),
+    "OUTBOX_POLL_SECONDS": (5.0, float),
+    "MAIL_CAPTURE_DIR": (None, str),
+    "APP_ENV": ("development", str),
+    "CONTACT_PROMISE_WORKING_DAYS": (2, int),
+    "ROUND_ROBIN_ASSIGNMENT": (True, _bool),
+    "REMINDER_HOURS_BEFORE": (24.0, float),
+    "SESSION_IDLE_MINUTES": (60, int),
+    "SESSION_ABSOLUTE_HOURS": (12, int),
+    "INVITE_ORGANIZER_EMAIL": (None, str),
+    "FIRM_NAME": ("Compassionate Leadership Coaching", str),
+    "IMAP_HOST": (None, str),
+    "IMAP_PORT": (993, int),
+    "IMAP_USERNAME": (None, str),
+    "IMAP_PASSWORD": (None, str),
+    "IMAP_FOLDER": ("INBOX", str),
+    "IMAP_SSL": (True, _bool),
+    # The reflection questionnaire's questions (JSON); default: booking/questionnaire.json.
+    "QUESTIONNAIRE_FILE": (None, str),
+}
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the settings dict: defaults, instance/settings.py, environment, then test overrides."""
+    config: dict[str, Any] = {name: default for name, (default, _) in ENV_SETTINGS.items()}
+
+    settings_file = Path(instance_path) / "settings.py"
+    if settings_file.exists():
+        namespace: dict[str, Any] = {}
+        exec(compile(settings_file.read_text(), str(settings_file), "exec"), namespace)
+        config.update({k: v for k, v in namespace.items() if k.isupper()})
+
+    for name, (_, parse) in ENV_SETTINGS.items():
+        if name in os.environ:
+            try:
+                config[name] = parse(os.environ[name])
+            except ValueError as error:
+                kind = {int: "a whole number", float: "a number"}.get(parse, "valid")
+                raise ConfigError(
+                    f"{name}={os.environ[name]!r} is not {kind}; fix or unset it"
+                ) from error
+
+    if overrides:
+        config.update(overrides)
+
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = "sqlite:///" + str(Path(instance_path) / "booking.sqlite3")
+    if not config["MAIL_CAPTURE_DIR"]:
+        config["MAIL_CAPTURE_DIR"] = str(Path(instance_path) / "mail")
+    if not config["INVITE_ORGANIZER_EMAIL"]:
+        from email.utils import parseaddr
+
+        config["INVITE_ORGANIZER_EMAIL"] = parseaddr(config["MAIL_DEFAULT_SENDER"])[1]
+    config["BASE_URL"] = config["BASE_URL"].rstrip("/")
+
+    production = config["APP_ENV"] == "production"
+    if production and config["SECRET_KEY"] in (DEV_SECRET_KEY, "", None):
+        raise ConfigError(
+            "APP_ENV=production but SECRET_KEY is the development default. "
+            'Set SECRET_KEY to a long random value, e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))"'
+        )
+
+    try:
+        from zoneinfo import ZoneInfo
+
+        ZoneInfo(str(config["TIMEZONE"]))
+    except (ValueError, KeyError) as error:  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(
+            f"TIMEZONE={config['TIMEZONE']!r} is not a time zone name like Europe/London"
+        ) from error
+
+    config["SQLALCHEMY_DATABASE_URI"] = config["DATABASE_URL"]
+    config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", {})
+    # Sending is decided by MAIL_SERVER (empty: write .eml files), never by app.testing.
+    config.setdefault("MAIL_SUPPRESS_SEND", False)
+    config["SESSION_COOKIE_HTTPONLY"] = True
+    config["SESSION_COOKIE_SAMESITE"] = "Lax"
+    config["SESSION_COOKIE_SECURE"] = production
+    config["REMEMBER_COOKIE_HTTPONLY"] = True
+    config["REMEMBER_COOKIE_SECURE"] = production
+    config["RATELIMIT_HEADERS_ENABLED"] = True
+    # Bigger bodies are refused with a friendly 413 before any form parsing.
+    config.setdefault("MAX_CONTENT_LENGTH", 64 * 1024)
+    # CSRF tokens outlive a slow, interrupted form fill; an expired one keeps what was typed.
+    config.setdefault("WTF_CSRF_TIME_LIMIT", 6 * 3600)
+    return config

@@ -1,0 +1,472 @@
+"""Typed SQLAlchemy models. All datetimes are timezone-aware and stored as UTC."""
+
+from __future__ import annotations
+
+import enum
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+    true,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+if TYPE_CHECKING:  # Flask-SQLAlchemy's db.Model is dynamic; mypy sees the declarative base.
+    from .extensions import Base as Model
+else:
+    Model = db.Model
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on SQLite (naive storage) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str | None = None) -> Enum:
+    # Stored as the value string, checked by a CHECK constraint, portable across databases.
+    return Enum(
+        cls,
+        native_enum=False,
+        create_constraint=True,
+        length=24,
+        values_callable=lambda members: [m.value for m in members],
+        name=name or cls.__name__.lower(),
+    )
+
+
+class Dimension(enum.StrEnum):
+    COMPASSIONATE = "compassionate"
+    PURPOSE_LED = "purpose-led"
+    PRACTICAL = "practical"
+    NOT_SURE = "not-sure"
+
+
+DIMENSION_LABELS = {
+    Dimension.COMPASSIONATE: "Compassionate",
+    Dimension.PURPOSE_LED: "Purpose-led",
+    Dimension.PRACTICAL: "Practical",
+    Dimension.NOT_SURE: "Not sure yet",
+}
+
+
+class SessionFormat(enum.StrEnum):
+    VIDEO = "video"
+    PHONE = "phone"
+    IN_PERSON = "in-person"
+
+
+FORMAT_LABELS = {
+    SessionFormat.VIDEO: "Video call",
+    SessionFormat.PHONE: "Phone call",
+    SessionFormat.IN_PERSON: "In person",
+}
+
+
+class LeadStatus(enum.StrEnum):
+    NEW = "new"
+    CONTACTED = "contacted"
+    TIMES_PROPOSED = "times-proposed"
+    AGREED = "agreed"
+    HELD = "held"
+    CLOSED = "closed"
+    WITHDRAWN = "withdrawn"
+    NOT_SUITABLE = "not-suitable"
+    NO_RESPONSE = "no-response"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("-", " ").capitalize()
+
+    @property
+    def is_open(self) -> bool:
+        return self not in CLOSED_STATUSES
+
+
+CLOSED_STATUSES = frozenset(
+    {LeadStatus.CLOSED, LeadStatus.WITHDRAWN, LeadStatus.NOT_SUITABLE, LeadStatus.NO_RESPONSE}
+)
+
+
+class ProposalStatus(enum.StrEnum):
+    OPEN = "open"
+    CHOSEN = "chosen"
+    NONE_SUIT = "none-suit"
+    CLOSED = "closed"
+
+
+class SessionStatus(enum.StrEnum):
+    BOOKED = "booked"
+    CANCELLED = "cancelled"
+    HELD = "held"
+
+
+class PartStat(enum.StrEnum):
+    NEEDS_ACTION = "NEEDS-ACTION"
+    ACCEPTED = "ACCEPTED"
+    TENTATIVE = "TENTATIVE"
+    DECLINED = "DECLINED"
+
+
+class OutboxStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Coach(Model):
+    __tablename__ = "coach"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # Flask-Login
+    @property
+    def is_active(self) -> bool:
+        return self.active
+
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+
+class CoachSignIn(Model):
+    """One signed-in browser. The cookie holds a random key; this row holds only its digest.
+
+    Signing out ends the row, so a copy of the old session cookie no longer works: Flask's
+    sessions live in the cookie itself and cannot be revoked any other way.
+    """
+
+    __tablename__ = "coach_sign_in"
+
+    key_digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Model):
+    """One failed sign-in; recent rows slow down and then refuse further tries."""
+
+    __tablename__ = "login_failure"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    address: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Lead(Model):
+    __tablename__ = "lead"
+    __table_args__ = (
+        Index("ix_lead_status_created", "status", "created_at"),
+        Index("ix_lead_coach_created", "assigned_coach_id", "created_at"),
+        # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
+        # trigram indexes answer it without reading every lead. SQLite has no such index.
+        *(
+            Index(
+                f"ix_lead_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                info={"only_on": "postgresql"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("full_name", "email", "organisation")
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    full_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    phone: Mapped[str | None] = mapped_column(String(32))
+    organisation: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(200))
+    # Comma-separated Dimension values, in a fixed order.
+    dimensions: Mapped[str] = mapped_column(String(100), default="")
+    help_text: Mapped[str] = mapped_column(Text, default="")
+    preferred_format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
+    availability: Mapped[str] = mapped_column(String(500), default="")
+    consent_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus), default=LeadStatus.NEW)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    first_contacted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    assigned_coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+
+    assigned_coach: Mapped[Coach | None] = relationship(lazy="joined")
+    events: Mapped[list[LeadEvent]] = relationship(
+        back_populates="lead", order_by="LeadEvent.id", cascade="all, delete-orphan"
+    )
+    notes: Mapped[list[Note]] = relationship(
+        back_populates="lead", order_by="Note.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def dimension_list(self) -> list[Dimension]:
+        return [Dimension(d) for d in self.dimensions.split(",") if d]
+
+
+class FormReceipt(Model):
+    """Each accepted registration form's one-time token: a replay or double click is a no-op."""
+
+    __tablename__ = "form_receipt"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LeadEvent(Model):
+    """The lead's history: every change, what, who (coach or None for the leader/system), when."""
+
+    __tablename__ = "lead_event"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_coach_id: Mapped[int | None] = mapped_column(ForeignKey("coach.id"))
+    actor_label: Mapped[str] = mapped_column(String(200), default="")
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(Text)
+    detail_json: Mapped[str] = mapped_column(Text, default="{}")
+
+    lead: Mapped[Lead] = relationship(back_populates="events")
+    actor: Mapped[Coach | None] = relationship()
+
+    @property
+    def detail(self) -> dict[str, Any]:
+        return dict(json.loads(self.detail_json or "{}"))
+
+
+class Note(Model):
+    __tablename__ = "note"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    body: Mapped[str] = mapped_column(Text)
+
+    lead: Mapped[Lead] = relationship(back_populates="notes")
+    coach: Mapped[Coach] = relationship()
+
+
+class Proposal(Model):
+    """One round of times a coach offered a leader."""
+
+    __tablename__ = "proposal"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[ProposalStatus] = mapped_column(
+        _enum(ProposalStatus), default=ProposalStatus.OPEN
+    )
+    leader_note: Mapped[str] = mapped_column(Text, default="")
+    responded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when these are new times for a booked session (the leader asked to move it): picking
+    # one moves that session (same calendar entry) instead of booking a second one.
+    # use_alter: coaching_session -> proposed_time -> proposal -> coaching_session is a cycle,
+    # which SQLAlchemy can only order for CREATE/DROP when one link is added afterwards.
+    moves_session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="CASCADE", use_alter=True)
+    )
+
+    lead: Mapped[Lead] = relationship()
+    coach: Mapped[Coach] = relationship()
+    moves_session: Mapped[CoachingSession | None] = relationship()
+    times: Mapped[list[ProposedTime]] = relationship(
+        back_populates="proposal", order_by="ProposedTime.starts_at", cascade="all, delete-orphan"
+    )
+
+
+class ProposedTime(Model):
+    __tablename__ = "proposed_time"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    proposal_id: Mapped[int] = mapped_column(
+        ForeignKey("proposal.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
+    # The joining link, the number to call or the address, by format.
+    join_detail: Mapped[str] = mapped_column(String(500), default="")
+
+    proposal: Mapped[Proposal] = relationship(back_populates="times")
+
+
+class CoachingSession(Model):
+    """An agreed session. Its UID and rising SEQUENCE identify one calendar entry for life."""
+
+    __tablename__ = "coaching_session"
+    __table_args__ = (
+        # No coach is ever booked twice at one start time, and a lead has one live session.
+        Index(
+            "uq_coaching_session_coach_slot",
+            "coach_id",
+            "starts_at",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index(
+            "uq_coaching_session_live_lead",
+            "lead_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    proposed_time_id: Mapped[int | None] = mapped_column(ForeignKey("proposed_time.id"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat))
+    join_detail: Mapped[str] = mapped_column(String(500), default="")
+    uid: Mapped[str] = mapped_column(String(120), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[SessionStatus] = mapped_column(
+        _enum(SessionStatus), default=SessionStatus.BOOKED
+    )
+    leader_partstat: Mapped[PartStat] = mapped_column(
+        _enum(PartStat, "leader_partstat"), default=PartStat.NEEDS_ACTION
+    )
+    coach_partstat: Mapped[PartStat] = mapped_column(
+        _enum(PartStat, "coach_partstat"), default=PartStat.NEEDS_ACTION
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancel_reason: Mapped[str] = mapped_column(Text, default="")
+
+    lead: Mapped[Lead] = relationship()
+    coach: Mapped[Coach] = relationship()
+
+
+class QuestionnaireResponse(Model):
+    __tablename__ = "questionnaire_response"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="CASCADE"), unique=True
+    )
+    answers_json: Mapped[str] = mapped_column(Text, default="{}")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    session: Mapped[CoachingSession] = relationship()
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        return dict(json.loads(self.answers_json or "{}"))
+
+
+class OutboxMessage(Model):
+    """A composed email waiting to be sent (or sent). Written in the transaction that caused it."""
+
+    __tablename__ = "outbox_message"
+    __table_args__ = (Index("ix_outbox_message_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    lead_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lead.id", ondelete="SET NULL"), index=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="SET NULL"), index=True
+    )
+    message_id: Mapped[str] = mapped_column(String(250), unique=True)
+    sender: Mapped[str] = mapped_column(String(320))
+    recipients_json: Mapped[str] = mapped_column(Text)
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    calendar: Mapped[str | None] = mapped_column(Text)
+    calendar_method: Mapped[str | None] = mapped_column(String(20))
+    # JSON list of {"filename", "content_type", "data_b64"}.
+    attachments_json: Mapped[str] = mapped_column(Text, default="[]")
+    status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(json.loads(self.recipients_json))
+
+
+__all__ = [
+    "CLOSED_STATUSES",
+    "DIMENSION_LABELS",
+    "FORMAT_LABELS",
+    "Coach",
+    "CoachSignIn",
+    "CoachingSession",
+    "Dimension",
+    "FormReceipt",
+    "Lead",
+    "LeadEvent",
+    "LeadStatus",
+    "LoginFailure",
+    "Note",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PartStat",
+    "Proposal",
+    "ProposalStatus",
+    "ProposedTime",
+    "QuestionnaireResponse",
+    "SessionFormat",
+    "SessionStatus",
+    "UTCDateTime",
+    "utcnow",
+]

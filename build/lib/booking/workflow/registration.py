@@ -1,0 +1,197 @@
+"""A leader registers interest; a leader withdraws."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from .. import emails, outbox
+from ..extensions import db
+from ..models import (
+    CLOSED_STATUSES,
+    Coach,
+    Dimension,
+    FormReceipt,
+    Lead,
+    LeadStatus,
+    SessionFormat,
+)
+from ..tokens import make_token
+from ..urls import external_url
+from .common import DomainError, coach_notification_recipients, record_event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """What a leader typed, already validated and normalised by the form."""
+
+    full_name: str
+    email: str
+    organisation: str
+    role: str
+    preferred_format: SessionFormat
+    dimensions: list[Dimension] = field(default_factory=list)
+    phone: str | None = None
+    help_text: str = ""
+    availability: str = ""
+    consent: bool = False
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    lead: Lead
+    # "created", "repeat" (an open lead with this email existed) or "replay" (same form again)
+    result: str
+
+
+def withdraw_url(lead: Lead) -> str:
+    return external_url("public.withdraw", token=make_token("withdraw", {"lead": lead.id}))
+
+
+def _next_coach(now: datetime) -> Coach | None:
+    """Round-robin: the active coach who was given a lead longest ago (or never)."""
+    if not current_app.config.get("ROUND_ROBIN_ASSIGNMENT", True):
+        return None
+    coach = db.session.scalars(
+        select(Coach)
+        .where(Coach.active)
+        .order_by(Coach.last_assigned_at.is_not(None), Coach.last_assigned_at, Coach.id)
+        .limit(1)
+    ).first()
+    if coach is not None:
+        coach.last_assigned_at = now
+    return coach
+
+
+def register_interest(data: Registration, *, form_token: str, now: datetime) -> RegistrationOutcome:
+    if not data.consent:
+        raise DomainError("We need your consent to contact you about this request.")
+
+    receipt = db.session.get(FormReceipt, form_token)
+    if receipt is not None:
+        # A double click, a refresh or a replay of the same form: one lead, not two.
+        lead = db.session.get(Lead, receipt.lead_id)
+        assert lead is not None
+        return RegistrationOutcome(lead, "replay")
+
+    dimensions = [d for d in Dimension if d in data.dimensions]
+    if len(dimensions) > 1 and Dimension.NOT_SURE in dimensions:
+        dimensions.remove(Dimension.NOT_SURE)
+
+    existing = db.session.scalars(
+        select(Lead)
+        .where(func.lower(Lead.email) == data.email.lower())
+        .where(Lead.status.not_in(CLOSED_STATUSES))
+        .order_by(Lead.created_at.desc())
+        .limit(1)
+    ).first()
+    if existing is not None:
+        submitted = asdict(data)
+        submitted["dimensions"] = [d.value for d in dimensions]
+        submitted["preferred_format"] = data.preferred_format.value
+        record_event(
+            existing,
+            "registered-again",
+            "Registered again while this request was open",
+            now=now,
+            actor_label=data.full_name,
+            detail=submitted,
+        )
+        db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
+        recipients = coach_notification_recipients()
+        if recipients:
+            outbox.enqueue(
+                emails.coach_repeat_registration(existing, recipients, submitted),
+                lead_id=existing.id,
+                now=now,
+            )
+        return RegistrationOutcome(existing, "repeat")
+
+    lead = Lead(
+        created_at=now,
+        updated_at=now,
+        full_name=data.full_name,
+        email=data.email,
+        phone=data.phone,
+        organisation=data.organisation,
+        role=data.role,
+        dimensions=",".join(d.value for d in dimensions),
+        help_text=data.help_text,
+        preferred_format=data.preferred_format,
+        availability=data.availability,
+        consent_at=now,
+        status=LeadStatus.NEW,
+    )
+    coach = _next_coach(now)
+    lead.assigned_coach = coach
+    db.session.add(lead)
+    db.session.flush()  # the lead's id goes into links in the emails
+    db.session.add(FormReceipt(token=form_token, lead_id=lead.id, created_at=now))
+    record_event(lead, "registered", "Registered interest", now=now, actor_label=data.full_name)
+    if coach is not None:
+        record_event(lead, "assigned", f"Assigned to {coach.name} (round-robin)", now=now)
+
+    outbox.enqueue(
+        emails.leader_acknowledgement(lead, withdraw_url(lead)), lead_id=lead.id, now=now
+    )
+    recipients = coach_notification_recipients()
+    if recipients:
+        outbox.enqueue(emails.coach_new_lead(lead, recipients), lead_id=lead.id, now=now)
+    else:
+        log.warning(
+            "lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)", lead.id
+        )
+    return RegistrationOutcome(lead, "created")
+
+
+def withdraw(lead: Lead, *, reason: str, now: datetime) -> None:
+    """The leader withdraws their interest: no more mail to them, open proposals close, a booked
+    session is cancelled, and the coach is told why."""
+    # Late imports: scheduling builds its leader emails with withdraw_url from here.
+    from .leads import close_open_proposals
+    from .scheduling import cancel_for_withdrawal
+
+    if lead.status == LeadStatus.WITHDRAWN:
+        return
+    if not lead.status.is_open:
+        raise DomainError("This request is already closed, so there is nothing to withdraw.")
+    lead.status = LeadStatus.WITHDRAWN
+    lead.status_reason = reason.strip()
+    record_event(
+        lead,
+        "withdrawn",
+        "Withdrawn by the leader",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"reason": lead.status_reason},
+    )
+    if close_open_proposals(lead, now=now):
+        record_event(
+            lead,
+            "proposal-closed",
+            "Open proposal closed (the leader withdrew)",
+            now=now,
+            actor_label=lead.full_name,
+        )
+    # Older pending mail first (acknowledgements, proposals, reminders, invitations not yet
+    # sent); everything queued below comes after it and so is not cancelled with it: the
+    # calendar CANCELs for a booked session and the coach's notice.
+    outbox.cancel_pending(lead_id=lead.id)
+    session = cancel_for_withdrawal(lead, now)
+    coach = lead.assigned_coach
+    recipients = (
+        [coach.email] if coach is not None and coach.active else coach_notification_recipients()
+    )
+    if recipients:
+        outbox.enqueue(
+            emails.coach_leader_withdrawn(lead, recipients, session),
+            lead_id=lead.id,
+            session_id=session.id if session else None,
+            now=now,
+        )

@@ -1,0 +1,282 @@
+"""Answers to a session: each party's accept / tentative / decline, and the leader's reflection.
+
+Answers arrive two ways: a calendar's METHOD:REPLY email (read by `flask invites ingest`) or
+the Accept / Decline link in the invitation email. Both end in `record_partstat`. The caller
+commits, as everywhere in the workflow.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Collection, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import or_, select
+
+from .. import emails, outbox
+from ..extensions import db
+from ..invites import Reply
+from ..models import CoachingSession, PartStat, QuestionnaireResponse, SessionStatus
+from ..questionnaire import check_answers, load_questionnaire
+from ..timefmt import format_range
+from ..urls import external_url
+from .common import DomainError, record_event
+
+log = logging.getLogger(__name__)
+
+ROLES = ("leader", "coach")
+ANSWER_WORDS = {
+    PartStat.NEEDS_ACTION: "has not answered",
+    PartStat.ACCEPTED: "accepted",
+    PartStat.TENTATIVE: "tentatively accepted",
+    PartStat.DECLINED: "declined",
+}
+
+# What apply_reply did with a calendar reply.
+APPLIED, UNCHANGED, STALE, UNKNOWN_UID, UNKNOWN_ATTENDEE, NOT_BOOKED, IGNORED = (
+    "applied",
+    "unchanged",
+    "stale",
+    "unknown-uid",
+    "unknown-attendee",
+    "not-booked",
+    "ignored",
+)
+
+
+def party_name(session: CoachingSession, role: str) -> str:
+    if role == "leader":
+        return session.lead.full_name
+    if role == "coach":
+        return session.coach.name
+    raise ValueError(f"unknown role {role!r}")
+
+
+def partstat_of(session: CoachingSession, role: str) -> PartStat:
+    return session.leader_partstat if role == "leader" else session.coach_partstat
+
+
+def accepted_by_both(session: CoachingSession) -> bool:
+    return (
+        session.leader_partstat == PartStat.ACCEPTED and session.coach_partstat == PartStat.ACCEPTED
+    )
+
+
+def record_partstat(
+    session: CoachingSession, role: str, partstat: PartStat, now: datetime, source: str
+) -> bool:
+    """Set the party's answer; returns False when it was already that answer (nothing recorded).
+
+    Every change goes on the lead's history. A decline is its own event kind
+    ("session-declined") so the coach area can show it prominently, and the coach is emailed
+    when the leader declines.
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    partstat = PartStat(partstat)
+    if session.status != SessionStatus.BOOKED:
+        raise DomainError("This session is no longer booked, so there is nothing to answer.")
+    previous = partstat_of(session, role)
+    if previous == partstat:
+        return False
+    if role == "leader":
+        session.leader_partstat = partstat
+    else:
+        session.coach_partstat = partstat
+    session.updated_at = now
+
+    name = party_name(session, role)
+    when = format_range(session.starts_at, session.ends_at)
+    declined = partstat == PartStat.DECLINED
+    summary = f"{name} ({role}) {ANSWER_WORDS[partstat]} the session on {when}"
+    if declined:
+        summary = f"Declined: {summary}"
+    elif accepted_by_both(session):
+        summary += "; accepted by both"
+    record_event(
+        session.lead,
+        "session-declined" if declined else "session-answer",
+        summary,
+        now=now,
+        actor=session.coach if role == "coach" else None,
+        actor_label=name,
+        detail={
+            "session_id": session.id,
+            "role": role,
+            "partstat": partstat.value,
+            "previous": previous.value,
+            "source": source,
+        },
+    )
+    if declined and role == "leader":
+        outbox.enqueue(
+            emails.render_draft(
+                "coach_session_declined",
+                [session.coach.email],
+                f"{name} declined the session on {when}",
+                session=session,
+                leader_name=name,
+                when=when,
+                source=source,
+                lead_url=external_url("coach.lead_detail", lead_id=session.lead_id),
+            ),
+            lead_id=session.lead_id,
+            session_id=session.id,
+            now=now,
+        )
+    return True
+
+
+def apply_reply(reply: Reply, now: datetime) -> str:
+    """Apply one calendar REPLY; returns what happened (see the constants above).
+
+    Matched on UID plus the attendee's address, case-insensitively: Outlook.com replies may
+    have no ORGANIZER, so nothing else is relied on. Stale replies (a SEQUENCE lower than the
+    session's: an answer to a time that has since moved) and unknown UIDs or attendees are
+    logged and ignored.
+    """
+    session = db.session.scalars(
+        select(CoachingSession).where(CoachingSession.uid == reply.uid)
+    ).first()
+    if session is None:
+        log.warning(
+            "calendar reply for unknown UID %s from %s ignored", reply.uid, reply.attendee_email
+        )
+        return UNKNOWN_UID
+    email = reply.attendee_email.strip().lower()
+    role = next(
+        (
+            r
+            for r, address in (("leader", session.lead.email), ("coach", session.coach.email))
+            if address.strip().lower() == email
+        ),
+        None,
+    )
+    if role is None:
+        log.warning(
+            "calendar reply for session %s from %s, who is not invited, ignored",
+            session.id,
+            reply.attendee_email,
+        )
+        return UNKNOWN_ATTENDEE
+    if reply.sequence < session.sequence:
+        log.info(
+            "stale calendar reply for session %s from %s (SEQUENCE %s < %s) ignored",
+            session.id,
+            email,
+            reply.sequence,
+            session.sequence,
+        )
+        return STALE
+    if session.status != SessionStatus.BOOKED:
+        log.info(
+            "calendar reply for session %s, which is %s, ignored", session.id, session.status.value
+        )
+        return NOT_BOOKED
+    try:
+        partstat = PartStat(reply.partstat.upper())
+    except ValueError:
+        return IGNORED
+    if partstat == PartStat.NEEDS_ACTION:
+        return IGNORED
+    changed = record_partstat(session, role, partstat, now, source="calendar reply")
+    return APPLIED if changed else UNCHANGED
+
+
+def declined_roles(session: CoachingSession) -> list[str]:
+    """Who has declined this booked session (empty for a cancelled or held one: moot)."""
+    if session.status != SessionStatus.BOOKED:
+        return []
+    return [role for role in ROLES if partstat_of(session, role) == PartStat.DECLINED]
+
+
+def declined_lead_ids(lead_ids: Collection[int]) -> set[int]:
+    """Of these leads, those whose booked session someone has declined: one query for a page
+    of the lead list, not one a row."""
+    if not lead_ids:
+        return set()
+    return set(
+        db.session.scalars(
+            select(CoachingSession.lead_id).where(
+                CoachingSession.lead_id.in_(list(lead_ids)),
+                CoachingSession.status == SessionStatus.BOOKED,
+                or_(
+                    CoachingSession.leader_partstat == PartStat.DECLINED,
+                    CoachingSession.coach_partstat == PartStat.DECLINED,
+                ),
+            )
+        )
+    )
+
+
+def questionnaire_responses(
+    sessions: Collection[CoachingSession],
+) -> dict[int, QuestionnaireResponse]:
+    """The stored reflection answers of these sessions, by session id, in one query."""
+    ids = [s.id for s in sessions]
+    if not ids:
+        return {}
+    return {
+        r.session_id: r
+        for r in db.session.scalars(
+            select(QuestionnaireResponse).where(QuestionnaireResponse.session_id.in_(ids))
+        )
+    }
+
+
+def questionnaire_open(session: CoachingSession, now: datetime) -> bool:
+    return session.status == SessionStatus.BOOKED and now < session.starts_at
+
+
+def questionnaire_response(session: CoachingSession) -> QuestionnaireResponse | None:
+    return db.session.scalars(
+        select(QuestionnaireResponse).where(QuestionnaireResponse.session_id == session.id)
+    ).first()
+
+
+def save_questionnaire(
+    session: CoachingSession, answers: Mapping[str, Any], now: datetime
+) -> QuestionnaireResponse:
+    """Store the leader's answers (all optional); they can be changed until the session starts."""
+    if not questionnaire_open(session, now):
+        raise DomainError(
+            "The questionnaire for this session is closed: the session has "
+            "started or is no longer booked."
+        )
+    check = check_answers(load_questionnaire(), answers)
+    if not check.ok:
+        raise DomainError("Some answers need correcting: " + "; ".join(check.errors.values()))
+    response = questionnaire_response(session)
+    changed = response is not None
+    if response is None:
+        response = QuestionnaireResponse(session_id=session.id)
+        db.session.add(response)
+    response.answers_json = json.dumps(check.answers, ensure_ascii=False)
+    response.updated_at = now
+    record_event(
+        session.lead,
+        "questionnaire",
+        "Changed their reflection answers" if changed else "Answered the reflection questionnaire",
+        now=now,
+        actor_label=session.lead.full_name,
+        detail={"session_id": session.id, "answered": sorted(check.answers)},
+    )
+    return response
+
+
+__all__ = [
+    "ANSWER_WORDS",
+    "accepted_by_both",
+    "apply_reply",
+    "declined_lead_ids",
+    "declined_roles",
+    "party_name",
+    "partstat_of",
+    "questionnaire_open",
+    "questionnaire_response",
+    "questionnaire_responses",
+    "record_partstat",
+    "save_questionnaire",
+]

@@ -1,0 +1,761 @@
+"""Agreeing a session time: proposals, the leader's choice, times agreed directly, and changes.
+
+Times are entered in the firm's zone (TIMEZONE) and stored in UTC. A coach's booked sessions
+never overlap: checked here with a clear message, and guarded by the database (one booked
+session per coach and start, one booked session per lead) against two requests at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.utils import parseaddr
+from urllib.parse import urlsplit
+from uuid import uuid4
+
+from flask import current_app
+from sqlalchemy import select
+
+from .. import emails, invite_emails, outbox
+from ..extensions import db
+from ..models import (
+    Coach,
+    CoachingSession,
+    Lead,
+    LeadEvent,
+    LeadStatus,
+    PartStat,
+    Proposal,
+    ProposalStatus,
+    ProposedTime,
+    SessionFormat,
+    SessionStatus,
+)
+from ..timefmt import format_range, local_to_utc
+from ..tokens import make_token
+from ..urls import external_url
+from .common import DomainError, coach_notification_recipients, record_event
+from .leads import booked_session, close_open_proposals, move, open_proposals
+from .registration import withdraw_url
+
+MAX_TIMES = 5
+MIN_MINUTES, MAX_MINUTES = 15, 480
+
+DETAIL_NEEDED = {
+    SessionFormat.VIDEO: "the joining link for the video call",
+    SessionFormat.PHONE: "the number to call",
+    SessionFormat.IN_PERSON: "the address",
+}
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One time a coach offers, as typed: a local date and start time."""
+
+    day: date
+    start: time
+    format: SessionFormat
+    detail: str
+    duration_minutes: int = 60
+
+
+def local_start(day: date, start: time) -> datetime:
+    """A local wall-clock time as aware UTC; a time the clocks skip is refused in words."""
+    try:
+        return local_to_utc(day, start)
+    except ValueError as error:
+        raise DomainError(
+            f"{start:%H:%M} on {day:%A} {day.day} {day:%B %Y} does not exist in "
+            f"{current_app.config['TIMEZONE']}: the clocks go forward that night. "
+            "Choose another time."
+        ) from error
+
+
+def _check_duration(minutes: int) -> timedelta:
+    if not MIN_MINUTES <= minutes <= MAX_MINUTES:
+        raise DomainError(f"A session lasts between {MIN_MINUTES} and {MAX_MINUTES} minutes.")
+    return timedelta(minutes=minutes)
+
+
+def _check_detail(format: SessionFormat, detail: str) -> str:
+    detail = " ".join(detail.split())
+    if not detail:
+        raise DomainError(f"Give {DETAIL_NEEDED[format]}.")
+    if format == SessionFormat.VIDEO:
+        parts = urlsplit(detail)
+        if parts.scheme not in ("https", "http") or not parts.netloc:
+            raise DomainError(
+                "Give the video call's joining link as a web address starting with https://"
+            )
+    return detail
+
+
+def _clash(
+    coach: Coach, starts: datetime, ends: datetime, excluding: CoachingSession | None = None
+) -> CoachingSession | None:
+    """The coach's booked session that overlaps [starts, ends), if any."""
+    query = select(CoachingSession).where(
+        CoachingSession.coach_id == coach.id,
+        CoachingSession.status == SessionStatus.BOOKED,
+        CoachingSession.starts_at < ends,
+        CoachingSession.ends_at > starts,
+    )
+    if excluding is not None and excluding.id is not None:
+        query = query.where(CoachingSession.id != excluding.id)
+    return db.session.scalars(query.limit(1)).first()
+
+
+def _check_time(
+    coach: Coach,
+    starts: datetime,
+    ends: datetime,
+    now: datetime,
+    label: str,
+    excluding: CoachingSession | None = None,
+) -> None:
+    if starts <= now:
+        raise DomainError(f"{label} ({format_range(starts, ends)}) is in the past.")
+    other = _clash(coach, starts, ends, excluding)
+    if other is not None:
+        raise DomainError(
+            f"{label} ({format_range(starts, ends)}) clashes with {coach.name}'s session with "
+            f"{other.lead.full_name}, {format_range(other.starts_at, other.ends_at)}."
+        )
+
+
+def _check_coach(lead: Lead, coach: Coach) -> None:
+    if lead.assigned_coach_id is not None and lead.assigned_coach_id != coach.id:
+        owner = lead.assigned_coach.name if lead.assigned_coach else "another coach"
+        raise DomainError(
+            f"This lead is assigned to {owner}. Take it first if you are agreeing the time."
+        )
+
+
+def _take_if_unassigned(lead: Lead, coach: Coach, now: datetime) -> None:
+    if lead.assigned_coach_id is None:
+        lead.assigned_coach = coach
+        lead.assigned_coach_id = coach.id
+        record_event(
+            lead,
+            "assigned",
+            f"Taken by {coach.name}",
+            now=now,
+            actor=coach,
+            detail={"coach_id": coach.id},
+        )
+
+
+def choose_url(proposal: Proposal) -> str:
+    # The token carries the proposal's id only: no personal data in the link.
+    return external_url("public.choose_time", token=make_token("choose-time", proposal.id))
+
+
+def proposal_open(proposal: Proposal) -> bool:
+    """Can the leader still pick from (or answer) these times?
+
+    First times are open while the lead is "Times proposed". New times for a booked session
+    (`moves_session`) are open while the lead is "Agreed" and that session is still booked.
+    """
+    if proposal.status != ProposalStatus.OPEN:
+        return False
+    moving = proposal.moves_session
+    if moving is not None:
+        return proposal.lead.status == LeadStatus.AGREED and moving.status == SessionStatus.BOOKED
+    return proposal.lead.status == LeadStatus.TIMES_PROPOSED
+
+
+def propose_times(lead: Lead, coach: Coach, slots: list[Slot], now: datetime) -> Proposal:
+    """Offer the leader 1 to 5 times; the previous open proposal closes; the leader is emailed.
+
+    For an "Agreed" lead these are new times for the booked session (the leader asked for a
+    different time): the lead stays "Agreed", the session stays booked until the leader picks
+    one, and picking moves that session rather than booking another.
+    """
+    moving: CoachingSession | None = None
+    if lead.status == LeadStatus.AGREED:
+        moving = booked_session(lead)
+    if moving is None and lead.status not in (
+        LeadStatus.NEW,
+        LeadStatus.CONTACTED,
+        LeadStatus.TIMES_PROPOSED,
+    ):
+        raise DomainError(
+            f"This lead is “{lead.status.label}”, so times cannot be proposed. "
+            "Times can be proposed to a lead that is New, Contacted or "
+            "Times proposed, or Agreed with a booked session to move."
+        )
+    _check_coach(lead, coach)
+    if moving is not None and moving.coach_id != coach.id:
+        raise DomainError(
+            f"The booked session is with {moving.coach.name}, so only they can "
+            "offer new times for it. Cancel it first to start afresh."
+        )
+    if not 1 <= len(slots) <= MAX_TIMES:
+        raise DomainError(f"Propose between 1 and {MAX_TIMES} times.")
+
+    times: list[ProposedTime] = []
+    starts_seen: set[datetime] = set()
+    for number, slot in enumerate(slots, start=1):
+        label = f"Time {number}" if len(slots) > 1 else "The time"
+        try:
+            starts = local_start(slot.day, slot.start)
+            length = _check_duration(slot.duration_minutes)
+            detail = _check_detail(slot.format, slot.detail)
+        except DomainError as error:
+            raise DomainError(f"{label}: {error}") from error
+        ends = starts + length
+        if starts in starts_seen:
+            raise DomainError(f"{label} is the same as an earlier time. Offer different times.")
+        starts_seen.add(starts)
+        # The session being moved does not clash with its own new times.
+        _check_time(coach, starts, ends, now, label, excluding=moving)
+        times.append(
+            ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
+        )
+
+    replaced = close_open_proposals(lead, now=now)
+    _take_if_unassigned(lead, coach, now)
+    proposal = Proposal(
+        lead=lead,
+        lead_id=lead.id,
+        coach=coach,
+        coach_id=coach.id,
+        created_at=now,
+        status=ProposalStatus.OPEN,
+        times=times,
+        moves_session=moving,
+        moves_session_id=moving.id if moving else None,
+    )
+    db.session.add(proposal)
+    offered = {"times": [format_range(t.starts_at, t.ends_at) for t in times]}
+    plural = "s" if len(times) != 1 else ""
+    closed = " (the earlier proposal is closed)" if replaced else ""
+    if moving is not None:
+        record_event(
+            lead,
+            "move-proposed",
+            f"Proposed {len(times)} new time{plural} for the session on "
+            f"{format_range(moving.starts_at, moving.ends_at)}{closed}",
+            now=now,
+            actor=coach,
+            detail={**offered, "session_id": moving.id},
+        )
+    else:
+        move(
+            lead,
+            LeadStatus.TIMES_PROPOSED,
+            now=now,
+            actor=coach,
+            summary=f"Proposed {len(times)} new time{plural}{closed}",
+            detail=offered,
+        )
+    db.session.flush()
+    outbox.enqueue(
+        emails.leader_proposed_times(proposal, choose_url(proposal), withdraw_url(lead)),
+        lead_id=lead.id,
+        now=now,
+    )
+    return proposal
+
+
+def _new_uid() -> str:
+    address = parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])[1]
+    domain = address.rsplit("@", 1)[-1] if "@" in address else "localhost"
+    return f"{uuid4()}@{domain}"
+
+
+def _book(
+    lead: Lead,
+    coach: Coach,
+    starts: datetime,
+    ends: datetime,
+    format: SessionFormat,
+    detail: str,
+    now: datetime,
+    proposed_time: ProposedTime | None = None,
+) -> CoachingSession:
+    session = CoachingSession(
+        lead=lead,
+        lead_id=lead.id,
+        coach=coach,
+        coach_id=coach.id,
+        proposed_time_id=proposed_time.id if proposed_time else None,
+        starts_at=starts,
+        ends_at=ends,
+        format=format,
+        join_detail=detail,
+        uid=_new_uid(),
+        sequence=0,
+        status=SessionStatus.BOOKED,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(session)
+    # The unique indexes speak here, inside the caller's transaction: two picks of one slot
+    # at once (or a double click) fail with IntegrityError, which the view turns into words.
+    db.session.flush()
+    return session
+
+
+def agree_time(proposed_time: ProposedTime, now: datetime) -> CoachingSession:
+    """The leader picks one of the proposed times."""
+    proposal = proposed_time.proposal
+    lead = proposal.lead
+    if not proposal_open(proposal):
+        raise DomainError(
+            "These times are no longer open: a time has been chosen, or the "
+            "coach has sent new times."
+        )
+    if proposed_time.starts_at <= now:
+        raise DomainError("That time has already passed. Please choose another.")
+    moving = proposal.moves_session
+    if (
+        _clash(proposal.coach, proposed_time.starts_at, proposed_time.ends_at, excluding=moving)
+        is not None
+    ):
+        raise DomainError(
+            "Sorry, that time has just been taken. Please choose another, or "
+            "tell us none of them suit."
+        )
+    if moving is not None:
+        # New times for a booked session: move it (same UID, SEQUENCE + 1, "updated" REQUEST
+        # to both), never book a second one.
+        proposal.status = ProposalStatus.CHOSEN
+        proposal.responded_at = now
+        return _move_session(
+            moving,
+            proposed_time.starts_at,
+            proposed_time.ends_at,
+            now,
+            actor_label=lead.full_name,
+            proposed_time=proposed_time,
+            how="chosen from the new times offered",
+        )
+    session = _book(
+        lead,
+        proposal.coach,
+        proposed_time.starts_at,
+        proposed_time.ends_at,
+        proposed_time.format,
+        proposed_time.join_detail,
+        now,
+        proposed_time,
+    )
+    proposal.status = ProposalStatus.CHOSEN
+    proposal.responded_at = now
+    move(
+        lead,
+        LeadStatus.AGREED,
+        now=now,
+        actor_label=lead.full_name,
+        summary=f"Chose {format_range(session.starts_at, session.ends_at)}",
+    )
+    _send_session_confirmations(session, now)
+    return session
+
+
+def none_suit(proposal: Proposal, note: str, now: datetime) -> None:
+    """The leader says none of the times suit, with a note (and times that would)."""
+    lead = proposal.lead
+    if not proposal_open(proposal):
+        raise DomainError("These times are no longer open.")
+    note = note.strip()
+    if not note:
+        raise DomainError("Tell the coach which times would suit you.")
+    proposal.status = ProposalStatus.NONE_SUIT
+    proposal.leader_note = note[:2000]
+    proposal.responded_at = now
+    moving = proposal.moves_session
+    if moving is not None:
+        # The booked session stays as it is; the leader's request for another time is open again.
+        record_event(
+            lead,
+            "move-none-suit",
+            "None of the new times suit; the session on "
+            f"{format_range(moving.starts_at, moving.ends_at)} stays booked",
+            now=now,
+            actor_label=lead.full_name,
+            detail={"session_id": moving.id, "reason": proposal.leader_note},
+        )
+    else:
+        move(
+            lead,
+            LeadStatus.CONTACTED,
+            now=now,
+            actor_label=lead.full_name,
+            reason=proposal.leader_note,
+            summary="None of the proposed times suit",
+        )
+    recipients = (
+        [proposal.coach.email] if proposal.coach.active else coach_notification_recipients()
+    )
+    if recipients:
+        outbox.enqueue(emails.coach_none_suit(proposal, recipients), lead_id=lead.id, now=now)
+
+
+def record_agreed_time(
+    lead: Lead,
+    coach: Coach,
+    start: datetime,
+    duration: int,
+    format: SessionFormat,
+    detail: str,
+    now: datetime,
+) -> CoachingSession:
+    """A time agreed by phone or email: book it directly."""
+    if lead.status not in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED):
+        hint = " Move the booked session instead." if lead.status == LeadStatus.AGREED else ""
+        raise DomainError(f"This lead is “{lead.status.label}”, so a time cannot be agreed.{hint}")
+    _check_coach(lead, coach)
+    length = _check_duration(duration)
+    detail = _check_detail(format, detail)
+    _check_time(coach, start, start + length, now, "The time")
+    _take_if_unassigned(lead, coach, now)
+    if close_open_proposals(lead, now=now):
+        record_event(
+            lead,
+            "proposal-closed",
+            "Open proposal closed (time agreed directly)",
+            now=now,
+            actor=coach,
+        )
+    session = _book(lead, coach, start, start + length, format, detail, now)
+    move(
+        lead,
+        LeadStatus.AGREED,
+        now=now,
+        actor=coach,
+        summary="Recorded a time agreed directly: "
+        f"{format_range(session.starts_at, session.ends_at)}",
+    )
+    _send_session_confirmations(session, now)
+    return session
+
+
+def reschedule_session(
+    session: CoachingSession, coach: Coach, start: datetime, duration: int, now: datetime
+) -> CoachingSession:
+    """The coach moves a booked session to a new time (agreed with the leader)."""
+    length = _check_duration(duration)
+    return _move_session(session, start, start + length, now, actor=coach)
+
+
+def _move_session(
+    session: CoachingSession,
+    starts: datetime,
+    ends: datetime,
+    now: datetime,
+    *,
+    actor: Coach | None = None,
+    actor_label: str = "",
+    proposed_time: ProposedTime | None = None,
+    how: str = "",
+) -> CoachingSession:
+    """Move a booked session: the same calendar entry (UID) with a higher SEQUENCE, an
+    "updated" REQUEST to both, reminders re-queued. A picked proposed time also brings its
+    format and joining details. Open offers of new times for this session are closed."""
+    if session.status != SessionStatus.BOOKED:
+        raise DomainError(f"This session is {session.status.value}, so it cannot be moved.")
+    _check_time(session.coach, starts, ends, now, "The new time", excluding=session)
+    before = format_range(session.starts_at, session.ends_at)
+    session.starts_at, session.ends_at = starts, ends
+    if proposed_time is not None:
+        session.format = proposed_time.format
+        session.join_detail = proposed_time.join_detail
+        session.proposed_time_id = proposed_time.id
+    session.sequence += 1
+    session.updated_at = now
+    db.session.flush()
+    record_event(
+        session.lead,
+        "session-moved",
+        f"Session moved from {before} to "
+        f"{format_range(session.starts_at, session.ends_at)}"
+        f"{f' ({how})' if how else ''}",
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"session_id": session.id, "from": before},
+    )
+    _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
+    _send_session_update(session, "rescheduled", now)
+    return session
+
+
+def _close_offers_to_move(
+    session: CoachingSession, now: datetime, *, actor: Coach | None, actor_label: str
+) -> None:
+    """New times offered for this session are moot once it has moved or been cancelled."""
+    closing = [p for p in open_proposals(session.lead) if p.moves_session_id == session.id]
+    for proposal in closing:
+        proposal.status = ProposalStatus.CLOSED
+    if closing:
+        record_event(
+            session.lead,
+            "proposal-closed",
+            "Open offer of new times for the session closed",
+            now=now,
+            actor=actor,
+            actor_label=actor_label,
+            detail={"session_id": session.id},
+        )
+
+
+def _mark_cancelled(session: CoachingSession, reason: str, now: datetime) -> None:
+    session.status = SessionStatus.CANCELLED
+    session.cancelled_at = now
+    session.cancel_reason = reason
+    session.sequence += 1
+    session.updated_at = now
+
+
+def cancel_session(
+    session: CoachingSession,
+    actor: Coach | None,
+    reason: str,
+    now: datetime,
+    *,
+    leader_status_set: bool = False,
+    actor_label: str = "",
+) -> None:
+    """Cancel a booked session. The lead goes back to "contacted" unless the caller has already
+    moved it on (`leader_status_set`, e.g. not suitable). `actor` is the coach who cancels, or
+    None with `actor_label` naming who did (the leader)."""
+    if session.status != SessionStatus.BOOKED:
+        raise DomainError(f"This session is already {session.status.value}.")
+    reason = reason.strip()
+    if not reason:
+        raise DomainError("Say why the session is cancelled.")
+    _mark_cancelled(session, reason, now)
+    lead = session.lead
+    record_event(
+        lead,
+        "session-cancelled",
+        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: {reason}",
+        now=now,
+        actor=actor,
+        actor_label=actor_label,
+        detail={"session_id": session.id, "reason": reason},
+    )
+    _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
+    if not leader_status_set and lead.status == LeadStatus.AGREED:
+        move(
+            lead,
+            LeadStatus.CONTACTED,
+            now=now,
+            actor=actor,
+            actor_label=actor_label,
+            reason=reason,
+            summary="Back to “Contacted” (session cancelled)",
+        )
+    if session.starts_at > now:
+        _send_session_update(session, "cancelled", now)
+
+
+def cancel_for_withdrawal(lead: Lead, now: datetime) -> CoachingSession | None:
+    """The leader withdrew: cancel their booked session and take it out of both calendars.
+
+    The caller cancels the lead's older pending mail first (`withdraw` does), or it would
+    cancel the calendar CANCELs queued here too.
+    """
+    session = booked_session(lead)
+    if session is None:
+        return None
+    _mark_cancelled(session, "The leader withdrew their interest", now)
+    record_event(
+        lead,
+        "session-cancelled",
+        f"Session {format_range(session.starts_at, session.ends_at)} cancelled: "
+        "the leader withdrew",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"session_id": session.id},
+    )
+    if session.starts_at > now:
+        _send_session_update(session, "cancelled", now)
+    return session
+
+
+# ----- the leader's own changes, from the link in their invitation (public/leader_session.py)
+
+NEW_TIME_REQUESTED = "new-time-requested"
+# Events that answer a leader's request for a different time, and those that (re)open one.
+_REQUEST_OPENERS = (NEW_TIME_REQUESTED, "move-none-suit")
+_REQUEST_ANSWERS = ("session-moved", "move-proposed", "session-cancelled")
+
+
+def leader_can_change(session: CoachingSession, now: datetime) -> str | None:
+    """Why the leader can no longer change this session ('cancelled', 'held', 'started',
+    'withdrawn'), or None when they can."""
+    if session.lead.status == LeadStatus.WITHDRAWN:
+        return "withdrawn"
+    if session.status == SessionStatus.CANCELLED:
+        return "cancelled"
+    if session.status == SessionStatus.HELD:
+        return "held"
+    if session.starts_at <= now:
+        return "started"
+    return None
+
+
+_CANNOT_CHANGE = {
+    "withdrawn": "You have withdrawn your interest, so this session is already cancelled.",
+    "cancelled": "This session has been cancelled, so it cannot be changed.",
+    "held": "This session has taken place, so it cannot be changed.",
+    "started": "This session has already started, so it cannot be changed here. "
+    "Reply to our email instead.",
+}
+
+
+def _check_leader_can_change(session: CoachingSession, now: datetime) -> None:
+    problem = leader_can_change(session, now)
+    if problem is not None:
+        raise DomainError(_CANNOT_CHANGE[problem])
+
+
+def leader_cancel_session(session: CoachingSession, reason: str, now: datetime) -> None:
+    """The leader cancels their booked session from their link: the coach's cancel path, so
+    both get a METHOD:CANCEL, the slot is free, the lead is back to "Contacted" and the
+    reminders are cancelled."""
+    _check_leader_can_change(session, now)
+    name = session.lead.full_name
+    reason = " ".join(reason.split())[:2000]
+    cancel_session(
+        session,
+        None,
+        f"Cancelled by {name}" + (f": {reason}" if reason else ""),
+        now,
+        actor_label=name,
+    )
+
+
+def open_new_time_request(lead: Lead) -> LeadEvent | None:
+    """The leader's latest request for a different time for their booked session, while
+    nothing has answered it yet (the session moved, new times offered, or cancelled). A "none
+    of the new times suit" opens it again."""
+    session = booked_session(lead)
+    if session is None:
+        return None
+    for event in reversed(lead.events):
+        if event.detail.get("session_id") != session.id:
+            continue
+        if event.kind in _REQUEST_ANSWERS:
+            return None
+        if event.kind in _REQUEST_OPENERS:
+            return event
+    return None
+
+
+def leader_request_new_time(session: CoachingSession, note: str, now: datetime) -> bool:
+    """The leader asks for a different time. The session stays booked; the request goes on the
+    history and to the coach, who moves the session or offers new times for it. Returns False
+    when the same request is already open (a double click), with nothing recorded again."""
+    _check_leader_can_change(session, now)
+    note = note.strip()
+    if not note:
+        raise DomainError("Tell your coach which days and times would suit you.")
+    note = note[:2000]
+    lead = session.lead
+    current = open_new_time_request(lead)
+    if (
+        current is not None
+        and current.kind == NEW_TIME_REQUESTED
+        and current.detail.get("reason") == note
+    ):
+        return False
+    when = format_range(session.starts_at, session.ends_at)
+    record_event(
+        lead,
+        NEW_TIME_REQUESTED,
+        f"Asked for a different time for the session on {when}",
+        now=now,
+        actor_label=lead.full_name,
+        detail={"session_id": session.id, "reason": note},
+    )
+    db.session.flush()
+    coach = lead.assigned_coach or session.coach
+    recipients = [coach.email] if coach.active else coach_notification_recipients()
+    if recipients:
+        outbox.enqueue(
+            emails.coach_new_time_requested(session, note, recipients),
+            lead_id=lead.id,
+            session_id=session.id,
+            now=now,
+        )
+    return True
+
+
+# ----- the emails that follow a booking: calendar invitations (invite_emails.py) and reminders.
+
+
+def _invite(session: CoachingSession, role: str, change: str, now: datetime) -> None:
+    draft = invite_emails.invitation(
+        session,
+        role,
+        change,
+        now=now,
+        reason=session.cancel_reason if change == "cancelled" else "",
+    )
+    # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
+    draft.kind = f"{role}_session_{'confirmed' if change == 'new' else 'update'}"
+    outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
+
+
+def _queue_reminders(session: CoachingSession, now: datetime) -> None:
+    """A reminder to both, REMINDER_HOURS_BEFORE the start; none when that moment has passed
+    (the invitation itself has only just gone)."""
+    due = session.starts_at - timedelta(hours=float(current_app.config["REMINDER_HOURS_BEFORE"]))
+    if due <= now:
+        return
+    for role in invite_emails.ROLES:
+        outbox.enqueue(
+            invite_emails.reminder(session, role),
+            lead_id=session.lead_id,
+            session_id=session.id,
+            due_at=due,
+            now=now,
+        )
+
+
+def _send_session_confirmations(session: CoachingSession, now: datetime) -> None:
+    """A time is agreed: a calendar invitation (REQUEST, SEQUENCE 0) to the leader and the
+    coach, and their reminders."""
+    for role in invite_emails.ROLES:
+        _invite(session, role, "new", now)
+    _queue_reminders(session, now)
+
+
+def _send_session_update(session: CoachingSession, kind: str, now: datetime) -> None:
+    """A booked session moved ('rescheduled': REQUEST, same UID, higher SEQUENCE) or was
+    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE."""
+    outbox.cancel_pending(session_id=session.id, kinds=(invite_emails.REMINDER_KIND,))
+    change = "cancelled" if kind == "cancelled" else "updated"
+    if change == "updated":
+        # A new time asks both again: the calendars reset their answer to NEEDS-ACTION too.
+        session.leader_partstat = session.coach_partstat = PartStat.NEEDS_ACTION
+    # A withdrawn leader gets no more mail, with one exception: the CANCEL for the session
+    # they were booked into. They asked to withdraw, and without it the event would stay in
+    # their calendar (the invitation put it there); the CANCEL only removes it.
+    if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
+        _invite(session, "leader", change, now)
+    _invite(session, "coach", change, now)
+    if change == "updated":
+        _queue_reminders(session, now)
+
+
+__all__ = [
+    "Slot",
+    "agree_time",
+    "cancel_session",
+    "choose_url",
+    "leader_can_change",
+    "leader_cancel_session",
+    "leader_request_new_time",
+    "local_start",
+    "none_suit",
+    "open_new_time_request",
+    "proposal_open",
+    "propose_times",
+    "record_agreed_time",
+    "reschedule_session",
+]
