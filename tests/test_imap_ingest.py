@@ -202,6 +202,12 @@ class RecordingRelay:
                 end.close()
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); close alone leaves it waiting, and the
+        # join below waited its full 30 s.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for thread in self._threads:
             thread.join(timeout=30)
