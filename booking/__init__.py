@@ -17,9 +17,11 @@ from .coach import blueprint as coach
 from .config import load_config
 from .database import DatabaseUnavailable, configure_engine, database_trouble
 from .extensions import csrf, db, limiter, login_manager, mail, migrate
+from .inputs import register_input_handling
 from .links import LinkRefused, refusal_page
 from .models import DIMENSION_LABELS, FORMAT_LABELS
 from .public import blueprint as public
+from .security import register_security
 from .timefmt import format_local, format_range
 
 
@@ -42,6 +44,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    register_security(app)
+    register_input_handling(app)
     register_extensions(app)
     register_blueprints(app)
     register_log_privacy(app)

@@ -42,6 +42,9 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "COACH_NOTIFY_EMAILS": ([], _csv),
     "BASE_URL": ("http://127.0.0.1:5000", str),
     "TIMEZONE": ("Europe/London", str),
+    # How many reverse proxies in front to trust for the client's address, scheme and host
+    # (X-Forwarded-For/-Proto/-Host). 0: none, a client's own X-Forwarded-For is ignored.
+    "TRUSTED_PROXY_HOPS": (0, int),
     "RATELIMIT_STORAGE_URI": ("memory://", str),
     # Namespaces the limiter's keys in a shared store (several sites or test runs on one Redis).
     "RATELIMIT_KEY_PREFIX": ("", str),

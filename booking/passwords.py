@@ -32,13 +32,18 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    if len(password) > MAX_LENGTH:
-        # Never spend Argon2 time on an absurdly long guess.
-        return False
+    """Whether `password` matches. Every call spends the same Argon2 work, whatever the input:
+    an over-long guess is checked (cut to MAX_LENGTH) and then refused, and an unreadable stored
+    hash is answered by a check against the dummy hash, so timing tells nothing about either."""
+    too_long = len(password) > MAX_LENGTH
     try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
+        matches = _hasher.verify(password_hash, password[:MAX_LENGTH])
+    except InvalidHashError:
+        verify_against_dummy(password)
         return False
+    except VerificationError:
+        return False
+    return matches and not too_long
 
 
 def needs_rehash(password_hash: str) -> bool:
@@ -55,7 +60,7 @@ def _dummy_hash() -> str:
 
 def verify_against_dummy(password: str) -> None:
     """Spend the same Argon2 work as a real check, so an unknown email is not told by timing."""
-    verify_password(_dummy_hash(), password[:MAX_LENGTH])
+    verify_password(_dummy_hash(), password)
 
 
 def fingerprint(password_hash: str) -> str:

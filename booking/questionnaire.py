@@ -166,7 +166,8 @@ def check_answers(questionnaire: Questionnaire, submitted: Mapping[str, Any]) ->
         if not value:
             continue
         if question.kind == "rating":
-            if not value.isdigit() or not (
+            # isascii: str.isdigit() also says yes to "²", which int() refuses.
+            if not (value.isascii() and value.isdigit()) or not (
                 questionnaire.scale_min <= int(value) <= questionnaire.scale_max
             ):
                 check.errors[question.id] = (

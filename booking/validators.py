@@ -31,20 +31,39 @@ def strip_control_characters(value: str | None) -> str | None:
     return value.translate(_CONTROL) if isinstance(value, str) else value
 
 
+# Our mail goes out without SMTPUTF8, so letters beyond a-z before the @ cannot be delivered.
+ASCII_LOCAL_PART_MESSAGE = (
+    "Use an email address with only the letters a to z, numbers and . _ - + before the @"
+)
+
+
 def normalise_email(value: str) -> str:
-    """Syntax check and normalisation only: no DNS look-ups, so tests and slow networks are fine."""
-    result = validate_email(value.strip(), check_deliverability=False)
-    return str(result.normalized)
+    """Syntax check and normalisation only: no DNS look-ups, so tests and slow networks are fine.
+
+    Returns the address as mail can be sent to it: an international domain in its ASCII (xn--)
+    form. Letters beyond a-z before the @ are refused (EmailNotValidError): no mail server on
+    the way is required to accept them, and ours does not.
+    """
+    result = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    return str(result.ascii_email)
+
+
+def has_non_ascii_local_part(value: str) -> bool:
+    local, _, _ = value.strip().rpartition("@")
+    return not local.isascii()
 
 
 class EmailAddress:
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, non_ascii_message: str = ASCII_LOCAL_PART_MESSAGE) -> None:
         self.message = message
+        self.non_ascii_message = non_ascii_message
 
     def __call__(self, form: Any, field: Any) -> None:
         try:
             field.data = normalise_email(field.data or "")
         except EmailNotValidError as error:
+            if has_non_ascii_local_part(field.data or ""):
+                raise ValidationError(self.non_ascii_message) from error
             raise ValidationError(self.message) from error
 
 

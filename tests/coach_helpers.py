@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date, datetime, time
 from functools import lru_cache
 from typing import Any
@@ -23,7 +24,7 @@ CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Cheap Argon2id parameters for tests (import this fixture into a test module).
 
     Production keeps argon2-cffi's defaults (~0.15 s a hash); the code paths are the same.
@@ -35,6 +36,9 @@ def fast_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
     )
+    passwords._dummy_hash.cache_clear()
+    yield
+    # The cheap dummy hash must not outlive the cheap hasher (tests with real costs follow).
     passwords._dummy_hash.cache_clear()
 
 

@@ -76,7 +76,9 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
     # (the browser keeps the form's #register across the redirect; harmless)
     page.wait_for_url(re.compile(r"/thank-you(#register)?$"))
     assert page.get_by_role("heading", level=1).inner_text() == "Thank you – we have your request"
-    assert "sian.obrien@nhs.example" in page.content()
+    # The address is shown masked (the cookie holds no personal data), enough to spot a typo.
+    assert "s•••n@nhs.example" in page.content()
+    assert "sian.obrien@nhs.example" not in page.content()
 
     with app.app_context():
         lead = db.session.scalars(select(Lead)).one()

@@ -46,6 +46,14 @@ def test_hashes_are_argon2id_and_verify():
     assert not verify_password("not a hash", "eight888")
 
 
+def test_an_over_long_password_is_refused_even_when_its_start_matches():
+    # The check runs on the first MAX_LENGTH characters (so it costs the same), then refuses.
+    hashed = hash_password("x" * 128)
+    assert verify_password(hashed, "x" * 128)
+    assert not verify_password(hashed, "x" * 129)
+    assert not verify_password(hashed, "x" * 10_000)
+
+
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
@@ -118,6 +126,11 @@ def test_cli_prompts_for_a_hidden_confirmed_password(app):
     [
         (["coach", "add", "a@example.org", "--name", "A", "--password", "short"], "at least 8"),
         (["coach", "add", "not-an-email", "--name", "A", "--password", PASSWORD], "not an email"),
+        # Mail to it could not be sent (no SMTPUTF8), so no reset link could ever arrive.
+        (
+            ["coach", "add", "zoë@example.org", "--name", "Z", "--password", PASSWORD],
+            "not an email",
+        ),
         (["coach", "deactivate", "nobody@example.org"], "no coach"),
     ],
 )
@@ -134,6 +147,14 @@ def test_cli_refuses_a_duplicate(app):
         args=["coach", "add", "A@example.org", "--name", "A2", "--password", PASSWORD]
     )
     assert again.exit_code != 0 and "already a coach" in again.output
+
+
+def test_create_coach_keeps_an_international_domain_in_its_ascii_form(app_ctx, now):
+    coach = create_coach("Jo@Bücher.example", "Jo", PASSWORD, now=now)
+    assert coach.email == "jo@xn--bcher-kva.example"
+    db.session.commit()
+    for typed in ("jo@bücher.example", " JO@XN--BCHER-KVA.example "):
+        assert authenticate(typed, PASSWORD, address=ADDRESS, now=now) is coach
 
 
 def test_create_coach_normalises_the_email(app_ctx, now):

@@ -335,6 +335,37 @@ def test_rate_limit_per_email_address_across_client_addresses(make_app):
     assert count_rows(app, Lead) == 1  # the second was recorded on the first
 
 
+def test_leaders_who_mistype_their_email_each_get_the_field_error_not_a_429(make_app):
+    # Before: every unparseable address shared one "email:invalid" bucket, so after five typos
+    # anywhere in an hour every later leader who mistyped got a 429 instead of the field error.
+    app = make_app(RATELIMIT_REGISTER_PER_EMAIL="5 per hour")
+    for n, typo in enumerate(["jo.nhs.net", "jo@", "jo@@nhs.net", "jo @nhs.net", "@nhs.net"] * 3):
+        client = app.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"203.0.113.{n + 1}"
+        response = submit_registration(client, email=typo)
+        assert response.status_code == 400, (n, typo, response.status_code)
+        assert "Enter an email address in the correct format" in parse(response).text
+    assert count_rows(app, Lead) == 0
+
+
+def test_a_field_error_beats_the_per_email_limit_and_does_not_use_it_up(make_app):
+    app = make_app(RATELIMIT_REGISTER_PER_EMAIL="1 per hour")
+    client = app.test_client()
+    # Field errors with a good address: refused with the errors, not counted.
+    for _ in range(3):
+        response = submit_registration(client, email="sam@nhs.example", full_name="")
+        assert response.status_code == 400
+        assert "Enter your full name" in parse(response).text
+    assert submit_registration(client, email="sam@nhs.example").status_code == 302
+    # The address has used its one submission: a field error still says what to fix ...
+    response = submit_registration(client, email="sam@nhs.example", full_name="")
+    assert response.status_code == 400
+    assert "Enter your full name" in parse(response).text
+    # ... and a complete form is held back.
+    _assert_friendly_429(submit_registration(client, email="sam@nhs.example"))
+    assert count_rows(app, Lead) == 1
+
+
 def test_reading_the_page_is_not_rate_limited(make_app):
     app = make_app(RATELIMIT_REGISTER_PER_ADDRESS="1 per hour")
     client = app.test_client()

@@ -22,6 +22,7 @@ from wtforms import SelectChoice
 
 from ..database import lost_a_race
 from ..extensions import db
+from ..inputs import parse_id
 from ..models import (
     DIMENSION_LABELS,
     Coach,
@@ -115,7 +116,7 @@ class LeadFilters:
         if status not in {s.value for s in LeadStatus} | {"open"}:
             status = ""
         coach = args.get("coach", "")
-        if not (coach in ("me", "none") or coach.isdigit()):
+        if not (coach in ("me", "none") or parse_id(coach)):
             coach = ""
         dimension = args.get("dimension", "")
         if dimension not in {d.value for d in Dimension}:
@@ -126,7 +127,7 @@ class LeadFilters:
             coach=coach,
             dimension=dimension,
             q=" ".join(args.get("q", "").split())[:100],
-            page=max(1, min(int(page), 10_000)) if page.isdigit() else 1,
+            page=min(parse_id(page) or 1, 10_000),
         )
 
     def args(self, **changes: Any) -> dict[str, Any]:
@@ -425,7 +426,8 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
         target: Coach | None = me
     else:
         raw = request.form.get("assign-coach_id", "")
-        target = db.session.get(Coach, int(raw)) if raw.isdigit() else None
+        coach_id = parse_id(raw)
+        target = db.session.get(Coach, coach_id) if coach_id else None
         if target is None:
             return _render_lead(lead_id, 400, error="Choose the coach to hand this lead on to.")
 

@@ -24,6 +24,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from ..inputs import parse_id
 from ..models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, PartStat, SessionFormat
 from ..questionnaire import Questionnaire
 from ..validators import EmailAddress, PhoneNumber, SingleLine, strip_control_characters
@@ -181,13 +182,12 @@ class ChooseTimeForm(LinkPageForm):
 
     def validate_time(self, field: StringField) -> None:
         # Not one of this link's times (another leader's, or made up): nothing is shown or done.
-        value = (field.data or "").strip()
-        if not value.isdigit() or int(value) not in self.time_ids:
+        if parse_id((field.data or "").strip()) not in self.time_ids:
             raise ValidationError("Choose one of the times below.")
 
     @property
     def time_id(self) -> int:
-        return int((self.time.data or "").strip())
+        return parse_id((self.time.data or "").strip()) or 0
 
 
 class SuitableTimesForm(LinkPageForm):

@@ -7,8 +7,11 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from email_validator import EmailNotValidError
 from flask import (
+    Response,
     current_app,
+    g,
     redirect,
     render_template,
     request,
@@ -45,11 +48,32 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
     return False, str(payload["n"])
 
 
+def _refused_with_field_errors() -> bool:
+    """Whether this submission will be sent back with field errors (worked out once a request).
+
+    A field error always beats a 429: such a form is never counted by, nor refused by, the
+    per-email limit. That also keeps every unparseable address out of one shared bucket, where
+    five typos anywhere would have held up every later leader who mistyped theirs. It is still
+    counted by the per-address limit like any other post.
+    """
+    if request.method != "POST":
+        return True
+    if "refused_with_field_errors" not in g:
+        g.refused_with_field_errors = not InterestForm().validate()
+    return bool(g.refused_with_field_errors)
+
+
 def _email_rate_key() -> str:
+    # Only reached for a form without field errors, so the address parses; should it not, the
+    # client's own bucket, never one shared by everybody.
     try:
         return "email:" + normalise_email(request.form.get("email", ""))[:254].lower()
-    except Exception:  # an unparseable address is limited by client address alone
-        return "email:invalid"
+    except EmailNotValidError:
+        return f"email-unparsed:{request.remote_addr}"
+
+
+def _counts_against_email_limit(response: Response) -> bool:
+    return response.status_code < 400
 
 
 def _register_limit() -> str:
@@ -62,7 +86,13 @@ def _email_limit() -> str:
 
 @csrf.exempt  # the form checks its own CSRF token so an expired one keeps what was typed
 @limiter.limit(_register_limit, methods=["POST"])
-@limiter.limit(_email_limit, methods=["POST"], key_func=_email_rate_key)
+@limiter.limit(
+    _email_limit,
+    methods=["POST"],
+    key_func=_email_rate_key,
+    exempt_when=_refused_with_field_errors,
+    deduct_when=_counts_against_email_limit,
+)
 def register():
     form = InterestForm()
     if request.method == "GET":

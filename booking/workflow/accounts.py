@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from email_validator import EmailNotValidError
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -26,6 +27,7 @@ from ..passwords import (
     verify_against_dummy,
     verify_password,
 )
+from ..validators import normalise_email
 from .common import DomainError
 
 # Failures counted over this window; a lock-out lasts this long after the latest failure.
@@ -58,13 +60,21 @@ class _Failures:
 
 
 def normalise_coach_email(email: str) -> str:
-    return email.strip().lower()
+    """Lower case, an international domain in its ASCII form (as create_coach stores it)."""
+    try:
+        return normalise_email(email).lower()
+    except EmailNotValidError:
+        return email.strip().lower()
 
 
 def create_coach(email: str, name: str, password: str, *, now: datetime) -> Coach:
-    email = normalise_coach_email(email)
-    if "@" not in email or any(ch.isspace() for ch in email):
-        raise DomainError(f"{email!r} is not an email address.")
+    try:
+        # The same check as a leader's address: password-reset mail must be deliverable.
+        email = normalise_email(email).lower()
+    except EmailNotValidError as error:
+        raise DomainError(
+            f"{email.strip()!r} is not an email address we can send to ({error})."
+        ) from error
     if not name.strip():
         raise DomainError("Give the coach's name.")
     problem = password_problem(password)
