@@ -27,11 +27,19 @@ from .security import register_security
 from .timefmt import format_local, format_range
 
 
+def _data_folder(name: str) -> Path:
+    """`templates/` or `migrations/`: inside the installed package (the wheel maps the top-level
+    folders to booking/templates and booking/migrations), else the checkout's top level."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder="../templates",
+        template_folder=str(_data_folder("templates")),
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
@@ -53,9 +61,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
-    )
+    migrate.init_app(app, db, directory=str(_data_folder("migrations")), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
