@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, g, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
@@ -27,11 +28,19 @@ from .timefmt import format_local, format_range
 from .validators import display_phone, phone_link
 
 
+def _data_folder(name: str) -> Path:
+    """`templates/` or `migrations/`: inside the installed package (the wheel maps the top-level
+    folders to booking/templates and booking/migrations), else the checkout's top level."""
+    package = Path(__file__).resolve().parent
+    installed = package / name
+    return installed if installed.is_dir() else package.parent / name
+
+
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app = Flask(
         __name__,
         instance_relative_config=True,
-        template_folder="../templates",
+        template_folder=str(_data_folder("templates")),
         static_folder="static",
     )
     app.config.update(load_config(app.instance_path, test_config))
@@ -53,9 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     db.init_app(app)
-    migrate.init_app(
-        app, db, directory=str(Path(app.root_path).parent / "migrations"), render_as_batch=True
-    )
+    migrate.init_app(app, db, directory=str(_data_folder("migrations")), render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -94,7 +101,7 @@ def _retry_after_text() -> tuple[str, int | None]:
 
 def register_errorhandlers(app: Flask) -> None:
     @app.errorhandler(RateLimitExceeded)
-    def too_many(error: RateLimitExceeded):
+    def too_many(error: RateLimitExceeded) -> ResponseReturnValue:
         when, seconds = _retry_after_text()
         response = app.make_response((render_template("errors/429.html", when=when), 429))
         if seconds:
@@ -102,20 +109,20 @@ def register_errorhandlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(LinkRefused)
-    def link_refused(error: LinkRefused):
+    def link_refused(error: LinkRefused) -> ResponseReturnValue:
         # The same page and status for the same cause, whichever link it was (links.py).
         db.session.rollback()
         return refusal_page(error)
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError):
+    def csrf_error(error: CSRFError) -> ResponseReturnValue:
         return render_template("errors/400.html", csrf=True), 400
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(InterfaceError)
     @app.errorhandler(DisconnectionError)
     @app.errorhandler(DatabaseUnavailable)
-    def database_trouble_page(error: Exception):
+    def database_trouble_page(error: Exception) -> ResponseReturnValue:
         # SQLite waited out its busy timeout, two writers collided, or the database cannot be
         # reached: say so plainly (503 + Retry-After) rather than fail with a 500.
         try:
@@ -129,7 +136,7 @@ def register_errorhandlers(app: Flask) -> None:
         return _database_trouble_response(app, reason, error)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException):
+    def http_error(error: HTTPException) -> ResponseReturnValue:
         code = error.code or 500
         template = (
             f"errors/{code}.html" if code in {400, 403, 404, 405, 413} else "errors/generic.html"
@@ -137,11 +144,11 @@ def register_errorhandlers(app: Flask) -> None:
         return render_template(template, error=error), code
 
     @app.errorhandler(500)
-    def server_error(error: Exception):
+    def server_error(error: Exception) -> ResponseReturnValue:
         return render_template("errors/generic.html", error=None), 500
 
 
-def _database_trouble_response(app: Flask, reason: str, error: Exception):  # type: ignore[no-untyped-def]
+def _database_trouble_response(app: Flask, reason: str, error: Exception) -> ResponseReturnValue:
     """The 503 page. Logged once, without personal data: the URL rule (not the path, which may
     hold a link's token) and the error's class, never its text (that carries SQL parameters)."""
     rule = request.url_rule.rule if request.url_rule else "(no route)"

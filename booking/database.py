@@ -4,6 +4,7 @@ a database error means for the person waiting (a lost race, busy, unavailable)."
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import event
@@ -48,7 +49,7 @@ def configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def belongs_on(dialect_name: str):  # type: ignore[no-untyped-def]
+def belongs_on(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """Alembic `include_object` hook: leave out schema items marked for another database.
 
     An index declared with `info={"only_on": "postgresql"}` (and `ddl_if`) exists only there;

@@ -59,7 +59,7 @@ def _clean_items(mapping: Any) -> Iterable[tuple[Any, Any]]:
     return [(_clean(key), _clean(value)) for key, value in items]
 
 
-class CleanMultiDict(ImmutableMultiDict):  # type: ignore[type-arg]
+class CleanMultiDict(ImmutableMultiDict):
     """Query-string and form values with control characters dropped (files are untouched)."""
 
     def __init__(self, mapping: Any = None) -> None:
@@ -78,7 +78,7 @@ class HeadAsGet:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("REQUEST_METHOD") != "HEAD":
-            return self.app(environ, start_response)  # type: ignore[no-any-return]
+            return self.app(environ, start_response)
         body = self.app({**environ, "REQUEST_METHOD": "GET"}, start_response)
         if hasattr(body, "close"):
             body.close()

@@ -7,7 +7,8 @@ on a free loopback port. Reusable by any test module:
         browser_page.get_by_label("Full name").fill("Amara Okafor")
 
 Fixtures (imported into conftest.py so every module sees them):
-- `browser`: one headless Chromium per test module (starting it is the slow part);
+- `browser`: one headless Chromium for the whole session (starting it is the slow part; conftest
+  runs the browser tests last, so it starts once and the other tests never wait on it);
 - `browser_page`: a fresh context and page per test (no cookies carried over), 1280x900;
 - `new_browser_page(**context_options)`: more pages, e.g. a phone viewport;
 - `live_url`: the `app` fixture served in a thread, its BASE_URL set to match (so links in
@@ -16,6 +17,9 @@ Fixtures (imported into conftest.py so every module sees them):
 
 Without Chromium the browser tests are skipped with the reason; with REQUIRE_BROWSER=1 (as in
 .ci/run) they fail instead.
+
+Waits are Playwright's auto-waiting and `wait_for`/`expect` on a condition, never sleeps, with a
+30-second limit (BROWSER_TIMEOUT_MS): a loaded machine slows Chromium down by seconds.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from werkzeug.serving import make_server
 from booking.settings import update_settings
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+BROWSER_TIMEOUT_MS = 30_000
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -63,7 +68,7 @@ def serve(app: Flask) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-        thread.join(timeout=5)
+        thread.join(timeout=30)
 
 
 @contextmanager
@@ -76,10 +81,16 @@ def chromium(headless: bool = True) -> Iterator[Any]:
         from playwright.sync_api import sync_playwright
     except ImportError as error:  # pragma: no cover - playwright is a test dependency
         _unavailable(f"playwright is not installed ({error})")
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=BROWSER_TIMEOUT_MS)
     with sync_playwright() as playwright:
         try:
             browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, headless=headless, args=CHROMIUM_ARGS
+                executable_path=CHROMIUM,
+                headless=headless,
+                args=CHROMIUM_ARGS,
+                timeout=BROWSER_TIMEOUT_MS * 2,
             )
         except PlaywrightError as error:
             _unavailable(f"{CHROMIUM} did not start: {str(error).splitlines()[0]}")
@@ -89,7 +100,7 @@ def chromium(headless: bool = True) -> Iterator[Any]:
             browser.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     with chromium() as launched:
         yield launched
@@ -103,7 +114,8 @@ def new_browser_page(browser: Any) -> Iterator[Callable[..., Any]]:
         context_options.setdefault("viewport", {"width": 1280, "height": 900})
         context_options.setdefault("locale", "en-GB")
         context = browser.new_context(**context_options)
-        context.set_default_timeout(5000)
+        context.set_default_timeout(BROWSER_TIMEOUT_MS)
+        context.set_default_navigation_timeout(BROWSER_TIMEOUT_MS)
         contexts.append(context)
         return context.new_page()
 

@@ -3,6 +3,15 @@
 The database is always built by running the real Alembic migrations (never `create_all`), so a
 migration that drifts from the models fails the suite. SQLite: migrated once into a template file
 that each test copies. PostgreSQL (TEST_DATABASE_URL): migrated once, tables emptied per test.
+
+Every test still gets an app of its own (`create_app`), but the costly, unchanging parts of
+building one are shared across the session: compiled Jinja templates (a bytecode cache keyed by
+each template's source checksum) and Werkzeug's compiled URL builders (keyed by the rule). See
+`_share_compiled_parts`.
+
+Tiers: tests using the browser fixtures are marked `browser` automatically and run last (one
+Chromium for the session); real-server tests that take seconds are marked `slow`.
+`make test-fast` runs `-m "not browser and not slow"`.
 """
 
 from __future__ import annotations
@@ -18,6 +27,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings
+from jinja2 import BytecodeCache
+from jinja2.bccache import Bucket
 from sqlalchemy import create_engine, text
 
 from booking import create_app
@@ -27,6 +39,132 @@ from .smtp import SMTPTestServer
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+
+# Real servers (SMTP, IMAP, CalDAV, gunicorn) get this long to answer: a busy machine (CI, or
+# eight test runs on two cores) must slow the suite down, never fail it.
+SERVER_TIMEOUT = 30.0
+
+
+class _SharedTemplateCache(BytecodeCache):
+    """Jinja bytecode kept in memory for the whole test session.
+
+    Compiling a template costs tens of milliseconds and each new app has a fresh Jinja
+    environment, so without this every test compiled every template it rendered again. Jinja
+    checks each entry against the template source's checksum, so an edited template is
+    recompiled, never served stale.
+    """
+
+    def __init__(self) -> None:
+        self.store: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        if bucket.key in self.store:
+            bucket.bytecode_from_string(self.store[bucket.key])
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self.store[bucket.key] = bucket.bytecode_to_string()
+
+
+TEMPLATE_CACHE = _SharedTemplateCache()
+
+
+def _share_url_builders() -> None:
+    """Reuse Werkzeug's compiled URL builders across apps.
+
+    Werkzeug compiles two small Python functions per URL rule (AST, then `compile`) each time a
+    rule is added to an app: most of `create_app`'s time. The function depends only on the
+    rule's text, its parsed parts, its defaults and converters (it reads the rule's converters
+    through its first argument at call time), so one compiled per distinct rule serves every app.
+    Left alone if Werkzeug's internals have changed shape.
+    """
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_compile_builder", None)
+    if original is None or getattr(original, "shared_across_apps", False):
+        return
+    compiled: dict[tuple[Any, ...], Any] = {}
+
+    def compile_builder(self: Rule, append_unknown: bool = True) -> Any:
+        try:
+            key = (
+                self.rule,
+                self.host,
+                self.subdomain,
+                tuple(self._trace),
+                repr(sorted((self.defaults or {}).items())),
+                tuple((name, type(conv)) for name, conv in self._converters.items()),
+                append_unknown,
+            )
+            hash(key)
+        except (AttributeError, TypeError):
+            return original(self, append_unknown)
+        if key not in compiled:
+            compiled[key] = original(self, append_unknown)
+        return compiled[key]
+
+    compile_builder.shared_across_apps = True  # type: ignore[attr-defined]
+    Rule._compile_builder = compile_builder  # type: ignore[method-assign]
+
+
+_share_url_builders()
+
+# Hypothesis: random examples on a developer's machine; under CI the same fixed sequence every
+# run, so a CI failure is never a roll of the dice and always reproduces.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
+
+BROWSER_FIXTURES = {"browser", "browser_page", "new_browser_page"}
+# Fixtures that start a real server process (seconds each, more on a busy machine).
+SLOW_FIXTURES = {"gunicorn_server", "imap_server", "radicale_url"}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite tests/golden/ files from what the code produces now (or UPDATE_GOLDEN=1)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that drives Chromium `browser` and every one that starts a server process
+    `slow`, and run the browser tests last: the session's one Chromium starts once, and the
+    quick tiers report before it."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if BROWSER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.browser)
+        if SLOW_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.slow)
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+
+
+# SQLAlchemy caches compiled SQL per engine, keyed by the engine's dialect object, so each
+# test's fresh engine compiled every statement again (a third of a workflow test's CPU).
+# Engines with the same driver and engine options share the first one's dialect and
+# compiled-statement cache.
+_SHARED_SQL: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
+def _share_compiled_sql(app: Flask, engine: Any) -> None:
+    options = app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {}
+    kind = (engine.url.drivername, repr(sorted(options.items())))
+    if kind not in _SHARED_SQL:
+        _SHARED_SQL[kind] = (engine.dialect, engine._compiled_cache)
+        return
+    dialect, cache = _SHARED_SQL[kind]
+    if type(dialect) is type(engine.dialect) and cache is not None:
+        engine.dialect = dialect
+        engine._compiled_cache = cache
+
+
+def _build_app(config: dict[str, Any]) -> Flask:
+    app = create_app(config)
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
+    with app.app_context():
+        _share_compiled_sql(app, db.engine)
+    return app
 
 
 def _postgres_reachable(url: str) -> str | None:
@@ -53,7 +191,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "FORM_MIN_SECONDS": 0,
         "RATELIMIT_STORAGE_URI": "memory://",
         "OUTBOX_BACKOFF_BASE_SECONDS": 30.0,
-        "MAIL_TIMEOUT": 2.0,
+        "MAIL_TIMEOUT": SERVER_TIMEOUT,
         "PRIVACY_NOTICE_FILE": str(tmp_path / "privacy.txt"),
         # Cheap Argon2id for tests (coach_helpers.FAST_HASHING); production: argon2-cffi's.
         "ARGON2_TIME_COST": 1,
@@ -65,7 +203,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
 def _migrate(url: str, tmp_path: Path) -> None:
     from flask_migrate import upgrade
 
-    app = create_app(base_config(url, tmp_path))
+    app = _build_app(base_config(url, tmp_path))
     with app.app_context():
         upgrade()
         db.engine.dispose()
@@ -130,7 +268,7 @@ def make_app(database_url: str, tmp_path: Path):
     def factory(**overrides: Any) -> Flask:
         config = base_config(database_url, tmp_path)
         config.update(overrides)
-        app = create_app(config)
+        app = _build_app(config)
         apps.append(app)
         return app
 

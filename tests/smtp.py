@@ -74,7 +74,10 @@ class SMTPTestServer:
         self.controller: Controller | None = None
 
     def start(self) -> None:
-        self.controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        # ready_timeout: aiosmtpd's 5-second default is not enough on a loaded machine.
+        self.controller = Controller(
+            _Handler(self), hostname="127.0.0.1", port=self.port, ready_timeout=30.0
+        )
         self.controller.start()
 
     def stop(self) -> None:

@@ -38,8 +38,9 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
     summary = page.locator(".error-summary")
     summary.wait_for()
     assert summary.get_by_role("heading").inner_text() == "There is a problem"
-    # The summary has focus, so a screen reader announces it first.
-    assert page.evaluate("document.activeElement.classList.contains('error-summary')")
+    # The summary has focus, so a screen reader announces it first (error-summary.js focuses it,
+    # possibly a moment after it shows: wait for that rather than look once).
+    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
     links = summary.get_by_role("link")
     assert links.all_inner_texts() == [
         "Enter an email address in the correct format, like name@nhs.net",

@@ -52,7 +52,7 @@ def radicale_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=log,
         )
     try:
-        deadline = time.monotonic() + 15
+        deadline = time.monotonic() + 60
         while True:
             if process.poll() is not None:
                 pytest.fail("Radicale exited: " + log_path.read_text())

@@ -85,9 +85,9 @@ def gunicorn_server(
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while True:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             try:
                 connection.request("GET", "/healthz")
                 if connection.getresponse().status == 200:
@@ -115,7 +115,7 @@ def gunicorn_server(
 
 def get_form(host: str, port: int) -> tuple[str, dict[str, str]]:
     """GET the form as a browser would: (Cookie header, hidden fields)."""
-    connection = http.client.HTTPConnection(host, port, timeout=10)
+    connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.request("GET", "/")
     response = connection.getresponse()
     html = response.read().decode()
@@ -209,6 +209,7 @@ def register_leaders(app, count: int, now) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 @pytest.mark.skipif(
     not USING_POSTGRES,
     reason="several outbox workers at once is a PostgreSQL deployment "
@@ -252,6 +253,7 @@ def test_several_outbox_workers_never_send_one_email_twice(make_app, smtp_server
 
 
 @pytest.mark.slow
+@pytest.mark.postgres
 @pytest.mark.skipif(not USING_POSTGRES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
 def test_outbox_deliver_commands_in_parallel_processes(
     make_app, smtp_server, now, database_url, tmp_path
@@ -316,7 +318,7 @@ def test_rate_limit_holds_across_two_workers_with_redis(gunicorn_server, gunicor
         cookie, fields = get_form(host, port)
         fields.update(valid_registration(email=f"person{n}@nhs.example"))
         body = urllib.parse.urlencode(fields, doseq=True).encode()
-        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection = http.client.HTTPConnection(host, port, timeout=30)
         connection.request(
             "POST",
             "/",

@@ -39,6 +39,7 @@ def test_production_refuses_a_dev_or_empty_secret_set_explicitly(monkeypatch, tm
         create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3"})
 
 
+@pytest.mark.slow
 def test_production_start_fails_as_a_process_with_a_clear_message(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ENV_SETTINGS}
     env.update(APP_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path}/x.sqlite3")

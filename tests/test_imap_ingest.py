@@ -40,8 +40,10 @@ def booked(app_ctx) -> CoachingSession:
     return made
 
 
-@pytest.fixture
-def imap_server(tmp_path) -> Iterator[int]:
+@pytest.fixture(scope="module")
+def imap_server(tmp_path_factory) -> Iterator[int]:
+    """One pymap for the module (each test compares with what the mailbox held before it)."""
+    tmp_path = tmp_path_factory.mktemp("pymap")
     if not PYMAP.exists():
         pytest.skip(f"pymap not installed next to {sys.executable}")
     port = free_port()
@@ -69,7 +71,7 @@ def imap_server(tmp_path) -> Iterator[int]:
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while True:
             try:
                 imaplib.IMAP4("127.0.0.1", port, timeout=1).logout()
@@ -86,7 +88,7 @@ def imap_server(tmp_path) -> Iterator[int]:
 
 
 def _mailbox(port: int) -> imaplib.IMAP4:
-    connection = imaplib.IMAP4("127.0.0.1", port, timeout=5)
+    connection = imaplib.IMAP4("127.0.0.1", port, timeout=30)
     connection.login(USER, PASSWORD)
     connection.select("INBOX")
     return connection
@@ -200,6 +202,12 @@ class RecordingRelay:
                 end.close()
 
     def close(self) -> None:
+        # shutdown wakes the thread blocked in accept(); close alone leaves it waiting, and the
+        # join below waited its full 30 s.
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.listener.close()
         for thread in self._threads:
             thread.join(timeout=30)

@@ -9,6 +9,7 @@ import time
 from urllib.parse import urlsplit
 
 from flask import (
+    Response,
     current_app,
     flash,
     redirect,
@@ -17,6 +18,8 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 
 from .. import links
@@ -43,7 +46,7 @@ OPEN_ENDPOINTS = frozenset(
 SIGNED_OUT_MESSAGE = "Sign in to use the coach area."
 
 
-def configure_login(state) -> None:  # type: ignore[no-untyped-def]
+def configure_login(state: BlueprintSetupState) -> None:
     """Flask-Login's settings and its user loader, once, when the coach blueprint is registered."""
     login_manager.login_view = "coach.sign_in"
     login_manager.login_message = SIGNED_OUT_MESSAGE
@@ -71,12 +74,12 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _sign_in_redirect():  # type: ignore[no-untyped-def]
+def _sign_in_redirect() -> ResponseReturnValue:
     next_path = request.full_path.rstrip("?") if request.method == "GET" else None
     return redirect(url_for("coach.sign_in", next=next_path))
 
 
-def require_signed_in_coach():  # type: ignore[no-untyped-def]
+def require_signed_in_coach() -> ResponseReturnValue | None:
     if request.endpoint in OPEN_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
@@ -105,13 +108,13 @@ def require_signed_in_coach():  # type: ignore[no-untyped-def]
     return None
 
 
-def no_caching(response):  # type: ignore[no-untyped-def]
+def no_caching(response: Response) -> Response:
     # Coach pages carry leaders' personal data: never keep them in a browser or proxy cache.
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-def sign_in():  # type: ignore[no-untyped-def]
+def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if request.method == "GET":
         if current_user.is_authenticated:
@@ -162,7 +165,7 @@ def sign_in():  # type: ignore[no-untyped-def]
     return redirect(next_path or url_for("coach.leads"))
 
 
-def sign_out():  # type: ignore[no-untyped-def]
+def sign_out() -> ResponseReturnValue:
     end_sign_in(session.get("sign_in"), now=current_now())
     db.session.commit()
     _end_session()
@@ -175,7 +178,7 @@ def _reset_limit() -> str:
 
 
 @limiter.limit(_reset_limit, methods=["POST"])
-def password_reset_request():  # type: ignore[no-untyped-def]
+def password_reset_request() -> ResponseReturnValue:
     form = PasswordResetRequestForm()
     if request.method == "GET":
         return render_template("coach/password_reset_request.html", form=form, sent=False)
@@ -187,7 +190,7 @@ def password_reset_request():  # type: ignore[no-untyped-def]
     return render_template("coach/password_reset_request.html", form=form, sent=True)
 
 
-def password_reset(token: str):  # type: ignore[no-untyped-def]
+def password_reset(token: str) -> ResponseReturnValue:
     coach = links.load_password_reset(token)
     form = NewPasswordForm()
     if request.method == "GET":

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     DateField,
     EmailField,
+    Field,
     FieldList,
     Form,
     FormField,
@@ -55,7 +59,7 @@ def _strip(value: str | None) -> str | None:
 class NoBrowserChecks:
     """No browser pop-ups: the server checks and says so in words next to the field."""
 
-    def render_field(self, field, render_kw):  # type: ignore[no-untyped-def]
+    def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:
         render_kw = {"required": False, "maxlength": False, **render_kw}
         return super().render_field(field, render_kw)  # type: ignore[misc]
 
@@ -145,7 +149,7 @@ class SlotForm(Form):
 
     day = DateField("Date", validators=[Optional()])
     start = TimeField("Start time", validators=[Optional()])
-    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+    duration = IntegerField("Length (minutes)", **DURATION)
     format = SelectField("Format", choices=FORMAT_CHOICES)
     detail = StringField(
         "Joining link, number to call or address",
@@ -162,7 +166,7 @@ class SlotForm(Form):
             self.start.raw_data and self.start.raw_data[0]
         )
 
-    def validate(self, extra_validators=None):  # type: ignore[no-untyped-def]
+    def validate(self, extra_validators: Any = None) -> bool:
         # The unused rows carry their default length and format: nothing to check there.
         if self.is_blank:
             return True
@@ -184,7 +188,7 @@ class AgreedTimeForm(FlaskForm):
 
     day = DateField("Date", validators=[InputRequired("Enter the date")])
     start = TimeField("Start time", validators=[InputRequired("Enter the start time")])
-    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+    duration = IntegerField("Length (minutes)", **DURATION)
     format = SelectField("Format", choices=FORMAT_CHOICES)
     detail = StringField(
         "Joining link, number to call or address",
@@ -202,7 +206,7 @@ class RescheduleForm(FlaskForm):
 
     day = DateField("New date", validators=[InputRequired("Enter the date")])
     start = TimeField("New start time", validators=[InputRequired("Enter the start time")])
-    duration = IntegerField("Length (minutes)", **DURATION)  # type: ignore[arg-type]
+    duration = IntegerField("Length (minutes)", **DURATION)
 
 
 class CancelForm(FlaskForm):

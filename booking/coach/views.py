@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError, OperationalError
 from wtforms import SelectChoice
@@ -62,13 +63,14 @@ SLOT_TAKEN = (
 
 
 def _me() -> Coach:
-    return current_user._get_current_object()  # type: ignore[no-any-return]
+    coach: Coach = current_user._get_current_object()
+    return coach
 
 
 # ----- the list ---------------------------------------------------------------------------
 
 
-def leads():  # type: ignore[no-untyped-def]
+def leads() -> ResponseReturnValue:
     filters = LeadFilters.from_args(request.args)
     settings = current_settings()
     page = lead_list(filters, _me(), now=current_now(), settings=settings)
@@ -111,7 +113,9 @@ def _assign_form(lead: Lead, coaches: list[Coach]) -> AssignForm:
     return form
 
 
-def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **forms: Any):  # type: ignore[no-untyped-def]
+def _render_lead(
+    lead_id: int, status: int = 200, error: str | None = None, **forms: Any
+) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     page = lead_page(lead, now=current_now(), settings=current_settings())
     agreed_form = forms.pop("agreed_form", None) or AgreedTimeForm(prefix="agreed", formdata=None)
@@ -134,11 +138,13 @@ def _render_lead(lead_id: int, status: int = 200, error: str | None = None, **fo
     return body, status
 
 
-def lead_detail(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_detail(lead_id: int) -> ResponseReturnValue:
     return _render_lead(lead_id)
 
 
-def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any):  # type: ignore[no-untyped-def]
+def _act(
+    lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
+) -> ResponseReturnValue:
     """Run a workflow step, commit, and come back to the lead's page (or say what was wrong)."""
     try:
         message = action()
@@ -157,7 +163,7 @@ def _act(lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
     return redirect(url_for("coach.lead_detail", lead_id=lead_id) + anchor)
 
 
-def _form_problem(lead_id: int, form: Any, key: str):  # type: ignore[no-untyped-def]
+def _form_problem(lead_id: int, form: Any, key: str) -> ResponseReturnValue:
     return _render_lead(
         lead_id,
         400,
@@ -182,7 +188,7 @@ def _all_errors(form: Any) -> list[list[str]]:
     return found
 
 
-def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_status(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     form = StatusForm(prefix="status")
     if not form.validate():
@@ -203,7 +209,7 @@ def lead_status(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#status", status_form=form)
 
 
-def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_assign(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     me = _me()
     if request.form.get("take"):
@@ -223,7 +229,7 @@ def lead_assign(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#assignment")
 
 
-def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_note(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     form = NoteForm(prefix="note")
     if not form.validate():
@@ -236,7 +242,7 @@ def lead_note(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#notes", note_form=form)
 
 
-def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_propose(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     form = ProposeForm(prefix="propose")
     if not form.validate():
@@ -276,7 +282,7 @@ def lead_propose(lead_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#proposals", propose_form=form)
 
 
-def lead_record_agreed(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_record_agreed(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     form = AgreedTimeForm(prefix="agreed")
     if not form.validate():
@@ -306,7 +312,7 @@ def _session_or_404(session_id: int) -> CoachingSession:
     return session
 
 
-def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
+def session_reschedule(session_id: int) -> ResponseReturnValue:
     session = _session_or_404(session_id)
     lead_id = session.lead_id
     form = RescheduleForm(prefix=f"move-{session_id}")
@@ -333,7 +339,7 @@ def session_reschedule(session_id: int):  # type: ignore[no-untyped-def]
     return _act(lead_id, action, "#sessions", reschedule_forms={session_id: form})
 
 
-def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
+def session_cancel(session_id: int) -> ResponseReturnValue:
     session = _session_or_404(session_id)
     lead_id = session.lead_id
     form = CancelForm(prefix=f"cancel-{session_id}")
@@ -356,7 +362,7 @@ def session_cancel(session_id: int):  # type: ignore[no-untyped-def]
 ALREADY_ERASED = "This leader's personal data has already been erased."
 
 
-def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_export(lead_id: int) -> ResponseReturnValue:
     """Everything held about the lead's person (every lead with their email), as a download."""
     lead = _lead_or_404(lead_id)
     if lead.erased_at is not None:
@@ -373,7 +379,7 @@ def lead_export(lead_id: int):  # type: ignore[no-untyped-def]
     return response
 
 
-def lead_erase(lead_id: int):  # type: ignore[no-untyped-def]
+def lead_erase(lead_id: int) -> ResponseReturnValue:
     """GET: what erasing will do; POST (CSRF-checked like every coach form): do it."""
     lead = _lead_or_404(lead_id)
     if lead.erased_at is not None:

@@ -8,6 +8,7 @@ used any more shows a friendly page that says what happened.
 from __future__ import annotations
 
 from flask import redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -51,7 +52,7 @@ def _chosen_session(proposal: Proposal) -> CoachingSession | None:
     ).first()
 
 
-def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
+def _closed_page(proposal: Proposal) -> ResponseReturnValue:
     """What to show for a proposal that is no longer open: say what happened (a page, or the
     standard refusal for a link already used or replaced)."""
     lead = proposal.lead
@@ -86,17 +87,17 @@ def _closed_page(proposal: Proposal):  # type: ignore[no-untyped-def]
     )
 
 
-def _open_proposal(token: str):  # type: ignore[no-untyped-def]
-    """(the proposal, None) when the link's times can still be chosen, else (None, a page)."""
+def _open_proposal(token: str) -> Proposal | ResponseReturnValue:
+    """The proposal when the link's times can still be chosen, else the page that says why."""
     proposal = links.load_choose(token)
     if not proposal_open(proposal):
-        return None, _closed_page(proposal)
-    return proposal, None
+        return _closed_page(proposal)
+    return proposal
 
 
 def _render_choices(
     token: str, proposal: Proposal, error: str | None = None, status: int = 200, note: str = ""
-):  # type: ignore[no-untyped-def]
+) -> ResponseReturnValue:
     now = current_now()
     times = [t for t in proposal.times if t.starts_at > now]
     return render_template(
@@ -111,18 +112,18 @@ def _render_choices(
     ), status
 
 
-def choose_time(token: str):  # type: ignore[no-untyped-def]
-    proposal, refusal = _open_proposal(token)
-    if proposal is None:
-        return refusal
+def choose_time(token: str) -> ResponseReturnValue:
+    proposal = _open_proposal(token)
+    if not isinstance(proposal, Proposal):
+        return proposal
     return _render_choices(token, proposal)
 
 
-def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
+def choose_time_pick(token: str) -> ResponseReturnValue:
     # A double click lands on the closed page once the first click has booked.
-    proposal, refusal = _open_proposal(token)
-    if proposal is None:
-        return refusal
+    proposal = _open_proposal(token)
+    if not isinstance(proposal, Proposal):
+        return proposal
     form = ChooseTimeForm(time_ids=[t.id for t in proposal.times])
     if not form.validate():
         return _render_choices(token, proposal, form.first_error(), 400)
@@ -141,18 +142,18 @@ def choose_time_pick(token: str):  # type: ignore[no-untyped-def]
         if not lost_a_race(error):
             raise
         db.session.rollback()
-        proposal = db.session.get(Proposal, proposal_id)
-        assert proposal is not None
-        if proposal.status == ProposalStatus.OPEN:
-            return _render_choices(token, proposal, TAKEN, 409)
-        return _closed_page(proposal)
+        current = db.session.get(Proposal, proposal_id)
+        assert current is not None
+        if current.status == ProposalStatus.OPEN:
+            return _render_choices(token, current, TAKEN, 409)
+        return _closed_page(current)
     return redirect(url_for("public.choose_time", token=token))
 
 
-def choose_time_none_suit(token: str):  # type: ignore[no-untyped-def]
-    proposal, refusal = _open_proposal(token)
-    if proposal is None:
-        return refusal
+def choose_time_none_suit(token: str) -> ResponseReturnValue:
+    proposal = _open_proposal(token)
+    if not isinstance(proposal, Proposal):
+        return proposal
     form = SuitableTimesForm()
     note = form.note.data or ""
     if not form.validate():

@@ -11,8 +11,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
+    Field,
     HiddenField,
     RadioField,
     SelectChoice,
@@ -42,7 +44,7 @@ class CheckboxesField(SelectMultipleField):
 
 class InterestForm(FlaskForm):
     class Meta:
-        def render_field(self, field, render_kw):
+        def render_field(self, field: Field, render_kw: dict[str, Any]) -> Markup:
             # No browser-native checks: `required` would pop up the browser's own bubble instead
             # of our error summary, and `maxlength` silently cuts off pasted text. The server
             # checks both and says so in words (GOV.UK pattern).

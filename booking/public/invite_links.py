@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from .. import links
@@ -39,7 +40,7 @@ ANSWER_BUTTONS = {
 }
 
 
-def rsvp(token: str):
+def rsvp(token: str) -> ResponseReturnValue:
     link = links.load_rsvp(token)
     session, role = link.session, Role(link.role)
     context: dict[str, Any] = {
@@ -89,7 +90,7 @@ def rsvp(token: str):
     return render_template("public/rsvp.html", suggested=suggested, error=None, **context)
 
 
-def questionnaire(token: str):
+def questionnaire(token: str) -> ResponseReturnValue:
     session = links.load_questionnaire(token)
     q = load_questionnaire(current_settings().questionnaire_path)
     now = current_now()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import render_template, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.exc import IntegrityError
 
 from .. import links
@@ -55,35 +56,35 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
     }
 
 
-def _closed(session: CoachingSession, reason: str):  # type: ignore[no-untyped-def]
+def _closed(session: CoachingSession, reason: str) -> ResponseReturnValue:
     own_words = leader_cancelled_with(session) if reason == "cancelled" else None
     return render_template(
         "public/leader_session_closed.html", session=session, reason=reason, own_words=own_words
     ), (409 if request.method == "POST" else 200)
 
 
-def _session_or_page(token: str):  # type: ignore[no-untyped-def]
-    """(the session, None) when the leader can still change it, else (None, a page)."""
+def _session_or_page(token: str) -> CoachingSession | ResponseReturnValue:
+    """The session when the leader can still change it, else the page that says why."""
     session = links.load_leader_session(token, for_update=request.method == "POST")
     reason = leader_can_change(session, current_now())
     if reason is not None:
-        return None, _closed(session, reason)
-    return session, None
+        return _closed(session, reason)
+    return session
 
 
-def leader_session(token: str):  # type: ignore[no-untyped-def]
-    session, page = _session_or_page(token)
-    if session is None:
-        return page
+def leader_session(token: str) -> ResponseReturnValue:
+    session = _session_or_page(token)
+    if not isinstance(session, CoachingSession):
+        return session
     return render_template(
         "public/leader_session.html", error=None, note="", **_context(token, session)
     )
 
 
-def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
-    session, page = _session_or_page(token)
-    if session is None:
-        return page
+def leader_session_new_time(token: str) -> ResponseReturnValue:
+    session = _session_or_page(token)
+    if not isinstance(session, CoachingSession):
+        return session
     form = SuitableTimesForm()
     note = form.note.data or ""
     if not form.validate():
@@ -106,10 +107,10 @@ def leader_session_new_time(token: str):  # type: ignore[no-untyped-def]
     )
 
 
-def leader_session_cancel(token: str):  # type: ignore[no-untyped-def]
-    session, page = _session_or_page(token)
-    if session is None:
-        return page
+def leader_session_cancel(token: str) -> ResponseReturnValue:
+    session = _session_or_page(token)
+    if not isinstance(session, CoachingSession):
+        return session
     if request.method == "GET":
         # The confirmation: nothing is cancelled until the button on this page is pressed.
         return render_template(

@@ -18,6 +18,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
@@ -103,7 +104,7 @@ def _email_limit() -> str:
     exempt_when=_refused_with_field_errors,
     deduct_when=_counts_against_email_limit,
 )
-def register():
+def register() -> ResponseReturnValue:
     form = InterestForm()
     if request.method == "GET":
         # Offer the form only when what is typed into it can be kept.
@@ -170,7 +171,7 @@ def mask_email(address: str) -> str:
     return f"{shown}@{domain}"
 
 
-def thank_you():
+def thank_you() -> ResponseReturnValue:
     masked = None
     receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
     if receipt is not None and current_now() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
@@ -239,7 +240,7 @@ def _notice_settings() -> dict[str, object]:
     }
 
 
-def privacy():
+def privacy() -> ResponseReturnValue:
     text = _privacy_text()
     paragraphs = None
     if text is not None:
@@ -251,7 +252,7 @@ def privacy():
     return render_template("public/privacy.html", paragraphs=paragraphs, **_notice_settings())
 
 
-def withdraw_interest(token: str):
+def withdraw_interest(token: str) -> ResponseReturnValue:
     lead = links.load_withdraw(token)
     if request.method == "POST":
         form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
@@ -273,13 +274,13 @@ def withdraw_interest(token: str):
     return render_template("public/withdraw.html", lead=lead, error=None)
 
 
-def healthz():
+def healthz() -> ResponseReturnValue:
     # Liveness: the process answers. Never touches the database, so an outage there does not
     # get healthy web processes restarted.
     return {"status": "ok"}
 
 
-def readyz():
+def readyz() -> ResponseReturnValue:
     # Readiness: can this process serve pages that need the database right now?
     if ping(db.engine, timeout_seconds=2.0):
         return {"status": "ready"}
