@@ -108,18 +108,26 @@ _REPEAT_FIELDS = (
 )
 
 
-def _as_sent(submitted: dict[str, Any]) -> SimpleNamespace:
-    """The repeat submission shaped like a lead, for templates/email/_lead_details.*."""
+def _as_sent(submitted: dict[str, Any], lead: Any) -> SimpleNamespace:
+    """The repeat submission shaped like a lead, for templates/email/_lead_details.* (a field
+    missing from `submitted` is taken as unchanged from the lead)."""
+
+    def given(key: str, attribute: str | None = None) -> Any:
+        return submitted[key] if key in submitted else getattr(lead, attribute or key)
+
+    dimensions = submitted.get("dimensions")
     return SimpleNamespace(
-        full_name=submitted.get("full_name") or "",
-        email=submitted.get("email") or "",
-        phone=submitted.get("phone") or None,
-        organisation=submitted.get("organisation") or "",
-        role=submitted.get("role") or "",
-        dimension_list=[Dimension(d) for d in submitted.get("dimensions") or []],
-        preferred_format=SessionFormat(submitted["preferred_format"]),
-        availability=submitted.get("availability") or "",
-        help_text=submitted.get("help_text") or "",
+        full_name=given("full_name") or "",
+        email=given("email") or "",
+        phone=given("phone") or None,
+        organisation=given("organisation") or "",
+        role=given("role") or "",
+        dimension_list=[Dimension(d) for d in dimensions]
+        if dimensions is not None
+        else list(lead.dimension_list),
+        preferred_format=SessionFormat(given("preferred_format")),
+        availability=given("availability") or "",
+        help_text=given("help_text") or "",
     )
 
 
@@ -158,7 +166,7 @@ def repeat_changes(lead: Any, sent: SimpleNamespace) -> list[tuple[str, str, str
 def coach_repeat_registration(
     lead: Any, recipients: list[str], submitted: dict[str, Any], *, settings: Settings
 ) -> MailDraft:
-    sent = _as_sent(submitted)
+    sent = _as_sent(submitted, lead)
     return render_draft(
         MailKind.COACH_REPEAT_REGISTRATION,
         recipients,

@@ -107,7 +107,11 @@ def phone_link(value: str | None) -> Markup:
     """The number as a tel: link (E.164 in the link, national format shown)."""
     if not value:
         return Markup("")
-    return Markup('<a href="tel:{}">{}</a>').format(value, display_phone(value))
+    try:
+        target = normalise_phone(value)
+    except ValueError:
+        target = value
+    return Markup('<a href="tel:{}">{}</a>').format(target, display_phone(value))
 
 
 class PhoneNumber:

@@ -160,6 +160,38 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
         {"phone": "07700 900123", "help_text": "Still looking for support.", "role": "Matron"},
         settings=_s(),
     ),
+    ("leader_repeat_registration", ""): lambda: emails.leader_repeat_registration(
+        _lead(), settings=_s()
+    ),
+    ("leader_proposed_times", "move-asked"): lambda: emails.leader_proposed_times(
+        _proposal(moves=True), settings=_s(), leader_asked=True
+    ),
+    ("invite_cancelled", "leader.by-leader"): lambda: invite_emails.invitation(
+        _session(sequence=2),
+        Role.LEADER,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        reason="A clash with a board meeting.",
+        cancelled_by="leader",
+    ),
+    ("invite_cancelled", "coach.by-leader"): lambda: invite_emails.invitation(
+        _session(sequence=2),
+        Role.COACH,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        reason="A clash with a board meeting.",
+        cancelled_by="leader",
+    ),
+    ("invite_cancelled", "leader.withdrawn"): lambda: invite_emails.invitation(
+        _session(LeadStatus.WITHDRAWN, sequence=2),
+        Role.LEADER,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        cancelled_by="withdrawn",
+    ),
     ("coach_password_reset", ""): lambda: emails.coach_password_reset(_coach(), settings=_s()),
     ("leader_proposed_times", "first"): lambda: emails.leader_proposed_times(
         _proposal(), settings=_s()
