@@ -25,6 +25,7 @@ from .models import DIMENSION_LABELS, FORMAT_LABELS
 from .public import blueprint as public
 from .security import register_security
 from .timefmt import format_local, format_range
+from .validators import display_phone, phone_link
 
 
 def _data_folder(name: str) -> Path:
@@ -193,3 +194,5 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_range"] = local_range
+    app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["phone_link"] = phone_link

@@ -7,13 +7,16 @@ autoescaped, so whatever a leader typed is shown, never interpreted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from flask import render_template
 
 from . import links
 from .kinds import MailKind
+from .models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
 from .settings import Settings
+from .validators import display_phone
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,19 @@ def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
     )
 
 
+def leader_repeat_registration(lead: Any, *, settings: Settings) -> MailDraft:
+    """The leader registered again while their request was still open: no second request is
+    made, and this says so (the confirmation page promises an email)."""
+    return render_draft(
+        MailKind.LEADER_REPEAT_REGISTRATION,
+        [lead.email],
+        "We already have your request for personal support",
+        lead=lead,
+        withdraw_url=links.withdraw_url(lead),
+        settings=settings,
+    )
+
+
 def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.COACH_NEW_LEAD,
@@ -78,15 +94,86 @@ def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> M
     )
 
 
+# What a repeat registration is compared on, in the order of the first notification's details.
+_REPEAT_FIELDS = (
+    ("full_name", "Name"),
+    ("email", "Email"),
+    ("phone", "Phone"),
+    ("organisation", "Organisation"),
+    ("role", "Role"),
+    ("dimensions", "Dimensions"),
+    ("preferred_format", "Format"),
+    ("availability", "Usually free"),
+    ("help_text", "What they would like help with"),
+)
+
+
+def _as_sent(submitted: dict[str, Any], lead: Any) -> SimpleNamespace:
+    """The repeat submission shaped like a lead, for templates/email/_lead_details.* (a field
+    missing from `submitted` is taken as unchanged from the lead)."""
+
+    def given(key: str, attribute: str | None = None) -> Any:
+        return submitted[key] if key in submitted else getattr(lead, attribute or key)
+
+    dimensions = submitted.get("dimensions")
+    return SimpleNamespace(
+        full_name=given("full_name") or "",
+        email=given("email") or "",
+        phone=given("phone") or None,
+        organisation=given("organisation") or "",
+        role=given("role") or "",
+        dimension_list=[Dimension(d) for d in dimensions]
+        if dimensions is not None
+        else list(lead.dimension_list),
+        preferred_format=SessionFormat(given("preferred_format")),
+        availability=given("availability") or "",
+        help_text=given("help_text") or "",
+    )
+
+
+def _shown(key: str, value: Any) -> str:
+    if key == "dimensions":
+        return ", ".join(DIMENSION_LABELS[d] for d in value) or "not given"
+    if key == "preferred_format":
+        return FORMAT_LABELS[value]
+    if key == "phone":
+        return display_phone(value) or "not given"
+    return str(value or "").strip() or "not given"
+
+
+def repeat_changes(lead: Any, sent: SimpleNamespace) -> list[tuple[str, str, str]]:
+    """(label, first request, this time) for each field that differs from the lead as first
+    registered (the email only when it differs by more than capitals)."""
+    changes = []
+    for key, label in _REPEAT_FIELDS:
+        attribute = "dimension_list" if key == "dimensions" else key
+        before, after = getattr(lead, attribute), getattr(sent, attribute)
+        if key == "email" and str(before).lower() == str(after).lower():
+            continue
+        if key == "dimensions":
+            before, after = set(before), set(after)
+        if (before or None) != (after or None):
+            changes.append(
+                (
+                    label,
+                    _shown(key, getattr(lead, attribute)),
+                    _shown(key, getattr(sent, attribute)),
+                )
+            )
+    return changes
+
+
 def coach_repeat_registration(
     lead: Any, recipients: list[str], submitted: dict[str, Any], *, settings: Settings
 ) -> MailDraft:
+    sent = _as_sent(submitted, lead)
     return render_draft(
         MailKind.COACH_REPEAT_REGISTRATION,
         recipients,
         f"{lead.full_name} registered again (open request)",
         lead=lead,
-        submitted=submitted,
+        sent=sent,
+        changes=repeat_changes(lead, sent),
         lead_url=_lead_url(lead),
         settings=settings,
     )
@@ -106,7 +193,9 @@ def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     )
 
 
-def leader_proposed_times(proposal: Any, *, settings: Settings) -> MailDraft:
+def leader_proposed_times(
+    proposal: Any, *, settings: Settings, leader_asked: bool = False
+) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
     return render_draft(
@@ -117,6 +206,7 @@ def leader_proposed_times(proposal: Any, *, settings: Settings) -> MailDraft:
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
+        leader_asked=leader_asked,
         choose_url=links.choose_url(proposal),
         withdraw_url=links.withdraw_url(proposal.lead),
         settings=settings,

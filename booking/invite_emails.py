@@ -99,12 +99,23 @@ def _summary(session: CoachingSession, role: Role, settings: Settings) -> str:
 
 
 def calendar_text(
-    session: CoachingSession, role: Role, kind: str, now: datetime, settings: Settings
+    session: CoachingSession,
+    role: Role,
+    kind: str,
+    now: datetime,
+    settings: Settings,
+    *,
+    reason: str = "",
+    cancelled_by: str = "coach",
 ) -> str:
     """The iCalendar object for one party: REQUEST for new/updated, CANCEL for cancelled."""
     context = _context(session, role, kind, settings)
     description = render_template(
-        "email/invite_description.txt", **context, firm_name=settings.firm_name
+        "email/invite_description.txt",
+        **context,
+        reason=reason,
+        cancelled_by=cancelled_by,
+        firm_name=settings.firm_name,
     ).strip()
     build = invites.build_cancel if kind == "cancelled" else invites.build_request
     return build(
@@ -133,14 +144,18 @@ def invitation(
     now: datetime,
     settings: Settings,
     reason: str = "",
+    cancelled_by: str = "coach",
 ) -> MailDraft:
     """The invitation (kind "new"), update ("updated") or cancellation ("cancelled") for one
     party. The session's SEQUENCE must already be raised for an update or a cancellation.
+    A cancellation is worded by who cancelled (`cancelled_by`): "coach" (the coach's reason),
+    "leader" (the leader's own words in `reason`) or "withdrawn" (the leader withdrew).
     """
     if kind not in INVITE_KINDS:
         raise ValueError(f"unknown invitation kind {kind!r}")
     email, _ = _party(session, recipient_role)
     context = _context(session, recipient_role, kind, settings)
+    context["cancelled_by"] = cancelled_by
     summary = _summary(session, recipient_role, settings)
     draft = render_draft(
         f"invite_{kind}",
@@ -151,7 +166,9 @@ def invitation(
         **context,
     )
     method = "CANCEL" if kind == "cancelled" else "REQUEST"
-    calendar = calendar_text(session, recipient_role, kind, now, settings)
+    calendar = calendar_text(
+        session, recipient_role, kind, now, settings, reason=reason, cancelled_by=cancelled_by
+    )
     draft.calendar = calendar
     draft.calendar_method = method
     # The same bytes as the inline part, for clients that only import .ics files.

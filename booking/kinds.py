@@ -21,6 +21,7 @@ class MailKind(enum.StrEnum):
     """What an outbox row is for. Most are also the name of their templates in templates/email/."""
 
     LEADER_ACKNOWLEDGEMENT = "leader_acknowledgement"
+    LEADER_REPEAT_REGISTRATION = "leader_repeat_registration"
     LEADER_PROPOSED_TIMES = "leader_proposed_times"
     LEADER_SESSION_CONFIRMED = "leader_session_confirmed"
     LEADER_SESSION_UPDATE = "leader_session_update"

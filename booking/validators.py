@@ -6,6 +6,7 @@ from typing import Any
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+from markupsafe import Markup
 from wtforms import ValidationError
 
 
@@ -68,14 +69,49 @@ class EmailAddress:
 
 
 def normalise_phone(value: str, region: str = "GB") -> str:
-    """UK numbers as people write them, or international with +; returns E.164."""
+    """UK numbers as people write them, or international with +; returns E.164.
+
+    Any *possible* number is accepted (the right length for its country), not only numbers the
+    library knows to be allocated: its metadata lags new ranges and refuses Ofcom's drama ranges
+    (07700 900xxx, 01632 960xxx), which are the examples our own hint shows. A number that is
+    only possible as a local number (no area code: a coach could not call it) is refused."""
     try:
         number = phonenumbers.parse(value, region)
     except phonenumbers.NumberParseException as error:
         raise ValueError(str(error)) from error
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid number")
+    reason = phonenumbers.is_possible_number_with_reason(number)
+    if reason != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise ValueError("not a possible number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def display_phone(value: str | None, region: str = "GB") -> str:
+    """A stored E.164 number as a coach reads it: national format for UK numbers
+    (07700 900982), international for the rest (+33 1 42 68 53 00)."""
+    if not value:
+        return ""
+    try:
+        number = phonenumbers.parse(value, region)
+    except phonenumbers.NumberParseException:
+        return value
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if phonenumbers.region_code_for_number(number) == region
+        or number.country_code == phonenumbers.country_code_for_region(region)
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return phonenumbers.format_number(number, style)
+
+
+def phone_link(value: str | None) -> Markup:
+    """The number as a tel: link (E.164 in the link, national format shown)."""
+    if not value:
+        return Markup("")
+    try:
+        target = normalise_phone(value)
+    except ValueError:
+        target = value
+    return Markup('<a href="tel:{}">{}</a>').format(target, display_phone(value))
 
 
 class PhoneNumber:

@@ -524,7 +524,7 @@ def test_lead_page_shows_what_they_entered_and_the_history(app, signed_in):
     for expected in [
         "Siân O'Brien",
         "leader1@nhs.example",
-        "+447911123456",
+        "07911 123456",  # national format, a tel: link to +447911123456
         "Riverside Hospitals",
         "Ward manager",
         "Compassionate",
@@ -536,6 +536,7 @@ def test_lead_page_shows_what_they_entered_and_the_history(app, signed_in):
     ]:
         assert expected in text, expected
     assert "<b>Leading</b>" not in html  # escaped
+    assert 'href="tel:+447911123456"' in html
 
 
 def test_unknown_lead_is_a_404(signed_in):

@@ -23,6 +23,7 @@ from flask import Flask
 
 from booking import emails, invite_emails
 from booking.emails import MailDraft
+from booking.kinds import Role
 from booking.models import (
     Coach,
     CoachingSession,
@@ -34,6 +35,7 @@ from booking.models import (
     SessionFormat,
     SessionStatus,
 )
+from booking.settings import Settings, current_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates" / "email"
@@ -143,49 +145,107 @@ def _proposal(moves: bool = False) -> Proposal:
 
 COACHES = ["coaches@example.org"]
 
+
+def _s() -> Settings:
+    return current_settings()
+
+
 # (template, case) -> the draft; every template under templates/email/ appears at least once.
 CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
-    ("leader_acknowledgement", ""): lambda: emails.leader_acknowledgement(_lead()),
-    ("coach_new_lead", ""): lambda: emails.coach_new_lead(_lead(), COACHES),
+    ("leader_acknowledgement", ""): lambda: emails.leader_acknowledgement(_lead(), settings=_s()),
+    ("coach_new_lead", ""): lambda: emails.coach_new_lead(_lead(), COACHES, settings=_s()),
     ("coach_repeat_registration", ""): lambda: emails.coach_repeat_registration(
         _lead(),
         COACHES,
         {"phone": "07700 900123", "help_text": "Still looking for support.", "role": "Matron"},
+        settings=_s(),
     ),
-    ("coach_password_reset", ""): lambda: emails.coach_password_reset(_coach()),
-    ("leader_proposed_times", "first"): lambda: emails.leader_proposed_times(_proposal()),
-    ("leader_proposed_times", "move"): lambda: emails.leader_proposed_times(_proposal(moves=True)),
-    ("coach_none_suit", "first"): lambda: emails.coach_none_suit(_proposal(), COACHES),
-    ("coach_none_suit", "move"): lambda: emails.coach_none_suit(_proposal(moves=True), COACHES),
+    ("leader_repeat_registration", ""): lambda: emails.leader_repeat_registration(
+        _lead(), settings=_s()
+    ),
+    ("leader_proposed_times", "move-asked"): lambda: emails.leader_proposed_times(
+        _proposal(moves=True), settings=_s(), leader_asked=True
+    ),
+    ("invite_cancelled", "leader.by-leader"): lambda: invite_emails.invitation(
+        _session(sequence=2),
+        Role.LEADER,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        reason="A clash with a board meeting.",
+        cancelled_by="leader",
+    ),
+    ("invite_cancelled", "coach.by-leader"): lambda: invite_emails.invitation(
+        _session(sequence=2),
+        Role.COACH,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        reason="A clash with a board meeting.",
+        cancelled_by="leader",
+    ),
+    ("invite_cancelled", "leader.withdrawn"): lambda: invite_emails.invitation(
+        _session(LeadStatus.WITHDRAWN, sequence=2),
+        Role.LEADER,
+        "cancelled",
+        now=NOW,
+        settings=_s(),
+        cancelled_by="withdrawn",
+    ),
+    ("coach_password_reset", ""): lambda: emails.coach_password_reset(_coach(), settings=_s()),
+    ("leader_proposed_times", "first"): lambda: emails.leader_proposed_times(
+        _proposal(), settings=_s()
+    ),
+    ("leader_proposed_times", "move"): lambda: emails.leader_proposed_times(
+        _proposal(moves=True), settings=_s()
+    ),
+    ("coach_none_suit", "first"): lambda: emails.coach_none_suit(
+        _proposal(), COACHES, settings=_s()
+    ),
+    ("coach_none_suit", "move"): lambda: emails.coach_none_suit(
+        _proposal(moves=True), COACHES, settings=_s()
+    ),
     ("coach_leader_withdrawn", "no-session"): lambda: emails.coach_leader_withdrawn(
-        _lead(LeadStatus.WITHDRAWN), COACHES, None
+        _lead(LeadStatus.WITHDRAWN), COACHES, None, settings=_s()
     ),
     ("coach_leader_withdrawn", "session"): lambda: emails.coach_leader_withdrawn(
-        _lead(LeadStatus.WITHDRAWN), COACHES, _session(LeadStatus.WITHDRAWN, sequence=2)
+        _lead(LeadStatus.WITHDRAWN),
+        COACHES,
+        _session(LeadStatus.WITHDRAWN, sequence=2),
+        settings=_s(),
     ),
     ("coach_new_time_requested", ""): lambda: emails.coach_new_time_requested(
-        _session(), "Could we move to the afternoon?", COACHES
+        _session(), "Could we move to the afternoon?", COACHES, settings=_s()
     ),
     ("coach_session_declined", ""): lambda: emails.coach_session_declined(
-        _session(), "Siân O'Brien-Smith", "Tuesday 8 December 2026, 10:00–11:00 GMT", "email"
+        _session(),
+        "Siân O'Brien-Smith",
+        "Tuesday 8 December 2026, 10:00–11:00 GMT",
+        "email",
+        settings=_s(),
     ),
-    ("session_reminder", "leader"): lambda: invite_emails.reminder(_session(), "leader"),
-    ("session_reminder", "coach"): lambda: invite_emails.reminder(_session(), "coach"),
+    ("session_reminder", "leader"): lambda: invite_emails.reminder(
+        _session(), Role.LEADER, settings=_s()
+    ),
+    ("session_reminder", "coach"): lambda: invite_emails.reminder(
+        _session(), Role.COACH, settings=_s()
+    ),
     ("invite_description", "leader"): lambda: invite_emails.calendar_text(
-        _session(), "leader", "new", NOW
+        _session(), Role.LEADER, "new", NOW, _s()
     ),
     ("invite_description", "coach"): lambda: invite_emails.calendar_text(
-        _session(), "coach", "new", NOW
+        _session(), Role.COACH, "new", NOW, _s()
     ),
 }
 for _kind, _sequence in [("new", 0), ("updated", 1), ("cancelled", 2)]:
-    for _role in invite_emails.ROLES:
+    for _role in Role:
         CASES[(f"invite_{_kind}", _role)] = lambda kind=_kind, role=_role, sequence=_sequence: (
             invite_emails.invitation(
                 _session(sequence=sequence),
                 role,
                 kind,
                 now=NOW,
+                settings=_s(),
                 reason="The coach is unwell." if kind != "new" else "",
             )
         )

@@ -124,7 +124,7 @@ def test_both_emails_arrive_with_text_and_html_and_the_right_links(make_app, smt
     assert lead_url in text and f'href="{lead_url}"' in html
     for expected in (
         "sian.obrien@nhs.example",
-        "+447911123456",
+        "07911 123456",  # national format (a tel: link in the HTML)
         "Ward manager",
         "Compassionate, Practical",
         "Video call",
@@ -133,6 +133,7 @@ def test_both_emails_arrive_with_text_and_html_and_the_right_links(make_app, smt
     ):
         assert expected in text, expected
         assert expected in html, expected
+    assert 'href="tel:+447911123456"' in html
     assert "Siân O&#39;Brien-Smith" in html or "Siân O&#x27;Brien-Smith" in html
     assert "<script>" not in html
 

@@ -164,7 +164,7 @@ def test_errors_keep_everything_typed(app, client):
         phone="12",
         consent="",
         help_text="Line one\nLine two <b>bold</b>",
-        dimensions=["purpose-led", "not-sure"],
+        dimensions=["purpose-led", "practical"],
         preferred_format="in-person",
     )
     del typed["consent"]
@@ -183,8 +183,8 @@ def test_errors_keep_everything_typed(app, client):
         page.value("What would you like help with? (optional)") == "Line one\nLine two <b>bold</b>"
     )
     assert page.value("When are you usually free? (optional)") == "Tuesday mornings"
-    assert page.checked("Purpose-led") and page.checked("Not sure yet")
-    assert not page.checked("Compassionate")
+    assert page.checked("Purpose-led") and page.checked("Practical")
+    assert not page.checked("Compassionate") and not page.checked("Not sure yet")
     assert page.checked("In person")
     assert not page.checked("I agree to be contacted about this request")
     assert "<b>bold</b>" not in page.html  # typed text is escaped on the way back
@@ -269,10 +269,36 @@ def test_honeypot_looks_successful_but_keeps_and_sends_nothing(app, client):
     assert count_rows(app, OutboxMessage) == 0
 
 
-def test_time_trap_drops_a_form_sent_too_fast(make_app):
+def test_time_trap_asks_a_fast_honest_form_to_be_sent_again(make_app):
+    # Autofill fills the form in a second: an intact signed token and an empty honeypot are not
+    # a bot, so the person is asked to send it again (never shown a false confirmation).
     app = make_app(FORM_MIN_SECONDS=5)
     client = app.test_client()
-    response = submit_registration(client)
+    sent = hidden_fields(client.get("/").get_data(as_text=True))
+    response = client.post(
+        "/", data={**sent, **valid_registration(organisation="Fast Fingers Trust")}
+    )
+    assert response.status_code == 400
+    page = parse(response)
+    assert "Please check your answers and send the form again" in page.text
+    assert page.value("Organisation") == "Fast Fingers Trust"
+    assert page.checked("I agree to be contacted about this request")
+    assert count_rows(app, Lead) == 0
+    assert count_rows(app, OutboxMessage) == 0
+
+    # The page carries a fresh token; sent again once the time has passed, it is accepted.
+    fields = hidden_fields(response.get_data(as_text=True))
+    assert fields["form_token"] != sent["form_token"]
+    app.config["FORM_MIN_SECONDS"] = 0
+    again = client.post("/", data={**fields, **valid_registration()})
+    assert again.status_code == 302
+    assert count_rows(app, Lead) == 1
+
+
+@pytest.mark.parametrize("trap", [{"website": "http://spam.example"}, {"form_token": "made-up"}])
+def test_time_trap_leaves_the_honeypot_and_bad_tokens_silent(make_app, trap):
+    app = make_app(FORM_MIN_SECONDS=5)
+    response = submit_registration(app.test_client(), **trap)
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/thank-you")
     assert count_rows(app, Lead) == 0

@@ -83,7 +83,12 @@ def test_open_lead_registering_again_is_recorded_not_duplicated(app_ctx, now):
     assert event.kind == "registered-again"
     assert event.detail["help_text"] == "Now about my new team"
     kinds = [m.kind for m in db.session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))]
-    assert kinds == ["leader_acknowledgement", "coach_new_lead", "coach_repeat_registration"]
+    assert kinds == [
+        "leader_acknowledgement",
+        "coach_new_lead",
+        "leader_repeat_registration",
+        "coach_repeat_registration",
+    ]
 
 
 def test_closed_lead_registering_again_starts_a_new_lead(app_ctx, now):

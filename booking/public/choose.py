@@ -26,7 +26,12 @@ from ..models import (
 )
 from ..settings import current_now, current_settings
 from ..workflow import DomainError
-from ..workflow.scheduling import agree_time, none_suit, proposal_open
+from ..workflow.scheduling import (
+    agree_time,
+    leader_asked_for_new_times,
+    none_suit,
+    proposal_open,
+)
 from .forms import ChooseTimeForm, SuitableTimesForm
 
 TAKEN = (
@@ -99,6 +104,7 @@ def _render_choices(
         "public/choose.html",
         token=token,
         proposal=proposal,
+        leader_asked=leader_asked_for_new_times(proposal),
         times=times,
         error=error,
         note=note,

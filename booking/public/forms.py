@@ -149,6 +149,13 @@ class InterestForm(FlaskForm):
     website = StringField("Leave this field empty", validators=[Optional()])
     form_token = HiddenField()
 
+    def validate_dimensions(self, field: CheckboxesField) -> None:
+        chosen = set(field.data or [])
+        if Dimension.NOT_SURE.value in chosen and len(chosen) > 1:
+            raise ValidationError(
+                "Choose the kinds of support you’d like, or ‘Not sure yet’ on its own"
+            )
+
     def error_fields(self) -> list[tuple[str, str, str]]:
         """(anchor id, label, first message) for the error summary, in page order."""
         rows = []

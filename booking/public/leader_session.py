@@ -26,6 +26,7 @@ from ..workflow.lifecycle import open_proposals
 from ..workflow.scheduling import (
     leader_can_change,
     leader_cancel_session,
+    leader_cancelled_with,
     leader_request_new_time,
     open_new_time_request,
     proposal_open,
@@ -56,9 +57,10 @@ def _context(token: str, session: CoachingSession) -> dict[str, Any]:
 
 
 def _closed(session: CoachingSession, reason: str) -> ResponseReturnValue:
-    return render_template("public/leader_session_closed.html", session=session, reason=reason), (
-        409 if request.method == "POST" else 200
-    )
+    own_words = leader_cancelled_with(session) if reason == "cancelled" else None
+    return render_template(
+        "public/leader_session_closed.html", session=session, reason=reason, own_words=own_words
+    ), (409 if request.method == "POST" else 200)
 
 
 def _session_or_page(token: str) -> CoachingSession | ResponseReturnValue:

@@ -27,7 +27,7 @@ from ..database import DatabaseUnavailable, ping
 from ..extensions import csrf, db, limiter
 from ..limits import EMAIL_MAX
 from ..links import LinkRefused, make_token, read_token
-from ..models import Dimension, FormReceipt, Lead, SessionFormat
+from ..models import Dimension, FormReceipt, Lead, LeadStatus, SessionFormat
 from ..settings import current_now, current_settings
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
@@ -38,8 +38,16 @@ def _new_form_token() -> str:
     return make_token("register-form", {"n": secrets.token_urlsafe(18), "t": time.time()})
 
 
+class _TooFast(Exception):
+    """A real form, honestly filled in, sent sooner than FORM_MIN_SECONDS (autofill does that)."""
+
+
 def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
-    """(is a bot, the one-time nonce). Bots get a normal-looking success and nothing is kept."""
+    """(is a bot, the one-time nonce). Bots get a normal-looking success and nothing is kept.
+
+    Raises _TooFast for a form with an intact, signed token and an empty honeypot that came
+    back too soon: a person using autofill looks like that, so they are asked to send it again
+    rather than shown a confirmation for something that was thrown away."""
     if form.website.data:
         return True, None
     try:
@@ -47,7 +55,7 @@ def _looks_automated(form: InterestForm) -> tuple[bool, str | None]:
     except LinkRefused:
         return True, None
     if time.time() - float(payload.get("t", 0)) < current_app.config["FORM_MIN_SECONDS"]:
-        return True, None
+        raise _TooFast
     return False, str(payload["n"])
 
 
@@ -115,7 +123,11 @@ def register() -> ResponseReturnValue:
             csrf_failed=bool(form.csrf_token.errors) if hasattr(form, "csrf_token") else False,
         ), status
 
-    automated, nonce = _looks_automated(form)
+    try:
+        automated, nonce = _looks_automated(form)
+    except _TooFast:
+        form.form_token.data = _new_form_token()
+        return render_template("public/register.html", form=form, too_fast=True), 400
     if automated or nonce is None:
         current_app.logger.info("registration dropped by spam trap")
         return redirect(url_for("public.thank_you"))
@@ -255,6 +267,9 @@ def withdraw_interest(token: str) -> ResponseReturnValue:
         except DomainError as error:
             db.session.rollback()
             return render_template("public/withdraw.html", lead=lead, error=str(error)), 409
+        return render_template("public/withdrawn.html")
+    if lead.status == LeadStatus.WITHDRAWN:
+        # Opened again after withdrawing: the outcome, not a button that would do nothing.
         return render_template("public/withdrawn.html")
     return render_template("public/withdraw.html", lead=lead, error=None)
 

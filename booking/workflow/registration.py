@@ -103,6 +103,12 @@ def register_interest(
             detail=submitted,
         )
         db.session.add(FormReceipt(token=form_token, lead_id=existing.id, created_at=now))
+        # The confirmation page promises an email: say we already have the request.
+        outbox.enqueue(
+            emails.leader_repeat_registration(existing, settings=settings),
+            lead_id=existing.id,
+            now=now,
+        )
         recipients = coach_notification_recipients(settings)
         if recipients:
             outbox.enqueue(

@@ -209,6 +209,9 @@ def propose_times(
             ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
         )
 
+    # New times for a booked session answer the leader's request for a different time, or are
+    # the coach's own offer (a session agreed by phone, say): the leader is told which.
+    leader_asked = moving is not None and open_new_time_request(moving) is not None
     replaced = close_open_proposals(lead, now=now)
     _take_if_unassigned(lead, coach, now)
     proposal = Proposal(
@@ -225,6 +228,7 @@ def propose_times(
     db.session.add(proposal)
     if moving is not None:
         moving.clear_new_time_request()
+    db.session.flush()  # the proposal's id goes on its event
     offered = {"times": [format_range(t.starts_at, t.ends_at, settings.zone) for t in times]}
     plural = "s" if len(times) != 1 else ""
     closed = " (the earlier proposal is closed)" if replaced else ""
@@ -236,7 +240,12 @@ def propose_times(
             f"{format_range(moving.starts_at, moving.ends_at, settings.zone)}{closed}",
             now=now,
             actor=coach,
-            detail={**offered, "session_id": moving.id},
+            detail={
+                **offered,
+                "session_id": moving.id,
+                "proposal_id": proposal.id,
+                "leader_asked": leader_asked,
+            },
         )
     else:
         move(
@@ -249,9 +258,23 @@ def propose_times(
         )
     db.session.flush()
     outbox.enqueue(
-        emails.leader_proposed_times(proposal, settings=settings), lead_id=lead.id, now=now
+        emails.leader_proposed_times(proposal, settings=settings, leader_asked=leader_asked),
+        lead_id=lead.id,
+        now=now,
     )
     return proposal
+
+
+def leader_asked_for_new_times(proposal: Proposal) -> bool:
+    """Are these new times for a booked session the answer to the leader's own request (a
+    different time, or none of the earlier new times suit)? False for first times, and for new
+    times the coach offered unasked."""
+    if proposal.moves_session_id is None:
+        return False
+    for event in reversed(proposal.lead.events):
+        if event.kind == EventKind.MOVE_PROPOSED and event.detail.get("proposal_id") == proposal.id:
+            return bool(event.detail.get("leader_asked"))
+    return False
 
 
 def _new_uid(settings: Settings) -> str:
@@ -531,10 +554,12 @@ def cancel_session(
     settings: Settings,
     leader_status_set: bool = False,
     actor_label: str = "",
+    leader_words: str | None = None,
 ) -> None:
     """Cancel a booked session. The lead goes back to "contacted" unless the caller has already
     moved it on (`leader_status_set`, e.g. not suitable). `actor` is the coach who cancels, or
-    None with `actor_label` naming who did (the leader)."""
+    None with `actor_label` naming who did (the leader). `leader_words` is set when the leader
+    cancelled: their own reason, which their email quotes instead of the history's summary."""
     if session.status != SessionStatus.BOOKED:
         raise DomainError(f"This session is already {session.status.value}.")
     reason = reason.strip()
@@ -550,7 +575,11 @@ def cancel_session(
         now=now,
         actor=actor,
         actor_label=actor_label,
-        detail={"session_id": session.id, "reason": reason},
+        detail={
+            "session_id": session.id,
+            "reason": reason,
+            **({"by": "leader", "leader_words": leader_words} if leader_words is not None else {}),
+        },
     )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
     if not leader_status_set and lead.status == LeadStatus.AGREED:
@@ -564,7 +593,12 @@ def cancel_session(
             summary="Back to “Contacted” (session cancelled)",
         )
     if session.starts_at > now:
-        _send_session_update(session, "cancelled", now, settings)
+        if leader_words is None:
+            _send_session_update(session, "cancelled", now, settings)
+        else:
+            _send_session_update(
+                session, "cancelled", now, settings, cancelled_by="leader", reason=leader_words
+            )
 
 
 def cancel_for_withdrawal(
@@ -589,7 +623,9 @@ def cancel_for_withdrawal(
         detail={"session_id": session.id},
     )
     if session.starts_at > now:
-        _send_session_update(session, "cancelled", now, settings)
+        _send_session_update(
+            session, "cancelled", now, settings, cancelled_by="withdrawn", reason=""
+        )
     return session
 
 
@@ -636,6 +672,20 @@ def _check_leader_can_change(session: CoachingSession, now: datetime) -> None:
         raise DomainError(_CANNOT_CHANGE[problem])
 
 
+def leader_cancelled_with(session: CoachingSession) -> str | None:
+    """The leader's own words when they cancelled this session themselves ("" for none), or
+    None when the coach cancelled it (or the leader withdrew)."""
+    for event in reversed(session.lead.events):
+        if (
+            event.kind == EventKind.SESSION_CANCELLED
+            and event.detail.get("session_id") == session.id
+        ):
+            if event.detail.get("by") == "leader":
+                return str(event.detail.get("leader_words") or "")
+            return None
+    return None
+
+
 def leader_cancel_session(
     session: CoachingSession, reason: str, now: datetime, *, settings: Settings
 ) -> None:
@@ -652,6 +702,7 @@ def leader_cancel_session(
         now,
         settings=settings,
         actor_label=name,
+        leader_words=reason,
     )
 
 
@@ -709,15 +760,25 @@ def leader_request_new_time(
 
 
 def _invite(
-    session: CoachingSession, role: Role, change: str, now: datetime, settings: Settings
+    session: CoachingSession,
+    role: Role,
+    change: str,
+    now: datetime,
+    settings: Settings,
+    *,
+    cancelled_by: str = "coach",
+    reason: str | None = None,
 ) -> None:
+    if change == "cancelled" and reason is None:
+        reason = session.cancel_reason
     draft = invite_emails.invitation(
         session,
         role,
         change,
         now=now,
         settings=settings,
-        reason=session.cancel_reason if change == "cancelled" else "",
+        reason=reason or "",
+        cancelled_by=cancelled_by,
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = invitation_kind(role, change)
@@ -751,10 +812,18 @@ def _send_session_confirmations(
 
 
 def _send_session_update(
-    session: CoachingSession, kind: str, now: datetime, settings: Settings
+    session: CoachingSession,
+    kind: str,
+    now: datetime,
+    settings: Settings,
+    *,
+    cancelled_by: str = "coach",
+    reason: str | None = None,
 ) -> None:
     """A booked session moved ('rescheduled': REQUEST, same UID, higher SEQUENCE) or was
-    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE."""
+    cancelled ('cancelled': CANCEL). The caller has already raised the SEQUENCE. A
+    cancellation says who cancelled: 'coach' (the reason stored on the session), 'leader'
+    (their own words in `reason`) or 'withdrawn' (the leader withdrew)."""
     outbox.cancel_pending(session_id=session.id, kinds=(invite_emails.REMINDER_KIND,))
     change = "cancelled" if kind == "cancelled" else "updated"
     if change == "updated":
@@ -764,8 +833,10 @@ def _send_session_update(
     # they were booked into. They asked to withdraw, and without it the event would stay in
     # their calendar (the invitation put it there); the CANCEL only removes it.
     if change == "cancelled" or session.lead.status != LeadStatus.WITHDRAWN:
-        _invite(session, Role.LEADER, change, now, settings)
-    _invite(session, Role.COACH, change, now, settings)
+        _invite(
+            session, Role.LEADER, change, now, settings, cancelled_by=cancelled_by, reason=reason
+        )
+    _invite(session, Role.COACH, change, now, settings, cancelled_by=cancelled_by, reason=reason)
     if change == "updated":
         _queue_reminders(session, now, settings)
 
