@@ -158,6 +158,7 @@ def test_the_check_sees_a_wide_page(new_browser_page, live_url):
     page.evaluate("""() => {
         const wide = document.createElement('div');
         wide.style.width = '2000px';
+        wide.style.height = '10px';
         document.querySelector('main').append(wide);
     }""")
     found = _overflow_at_each_width(page, "privacy")
