@@ -147,7 +147,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
             checked += 1
 
     assert checked == len(pages) + 1
-    assert problems == []
+    assert problems == [], "\n".join(problems)
 
 
 def test_the_check_sees_a_wide_page(new_browser_page, live_url):
