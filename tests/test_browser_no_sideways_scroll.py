@@ -72,9 +72,13 @@ def pages(app, live_url) -> dict[str, str]:
         )
         add_note(booked, coach, "Called: " + LONG_EMAIL + " " + "y" * 80, now=now)
         add_note(proposed, coach, "Prefers mornings.", now=now)
-        for message in db.session.scalars(select(OutboxMessage)).all()[:2]:
-            message.status = OutboxStatus.SENT
-            message.sent_at = now
+        # Of the booked lead's emails: one sent, one that failed with a long server reply.
+        sent, failed = db.session.scalars(
+            select(OutboxMessage).where(OutboxMessage.lead_id == booked.id).order_by("id")
+        ).all()[:2]
+        sent.status, sent.sent_at = OutboxStatus.SENT, now
+        failed.status = OutboxStatus.FAILED
+        failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
         db.session.commit()
 
         def path(url: str) -> str:
