@@ -110,15 +110,21 @@ coach_cli = AppGroup("coach", help="Manage coach accounts.")
     confirmation_prompt=True,
     help="8 to 128 characters. Asked for (hidden, twice) when not given.",
 )
-def coach_add(email: str, name: str, password: str) -> None:
+@click.option(
+    "--admin", is_flag=True, help="May manage coach accounts and see reports (the first one)."
+)
+def coach_add(email: str, name: str, password: str, admin: bool) -> None:
     """Create a coach account that can sign in at /coach/."""
     try:
-        coach = create_coach(email, name, password, now=current_now(), settings=current_settings())
+        coach = create_coach(
+            email, name, password, now=current_now(), settings=current_settings(), is_admin=admin
+        )
     except DomainError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
     db.session.commit()
-    click.echo(f"coach {coach.email} ({coach.name}) created")
+    role = "admin" if coach.is_admin else "coach"
+    click.echo(f"{role} {coach.email} ({coach.name}) created")
 
 
 @coach_cli.command("list")
@@ -131,7 +137,8 @@ def coach_list() -> None:
         click.echo("no coaches yet: add one with `flask --app wsgi coach add EMAIL --name NAME`")
     for coach in coaches:
         state = "active" if coach.active else "deactivated"
-        click.echo(f"{coach.email}\t{coach.name}\t{state}")
+        role = "admin" if coach.is_admin else "coach"
+        click.echo(f"{coach.email}\t{coach.name}\t{role}\t{state}")
 
 
 @coach_cli.command("deactivate")

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     column,
+    false,
     func,
     literal_column,
     text,
@@ -163,6 +164,8 @@ class Coach(Model):
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Admins manage coach accounts and see the firm's reports; every admin is also a coach.
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 

@@ -94,7 +94,7 @@ def test_cli_add_list_deactivate(app):
     assert result.exit_code == 0, result.output
     assert "maya@example.org" in result.output
     listed = runner.invoke(args=["coach", "list"])
-    assert "maya@example.org\tMaya Coach\tactive" in listed.output
+    assert "maya@example.org\tMaya Coach\tcoach\tactive" in listed.output
     result = runner.invoke(args=["coach", "deactivate", "maya@example.org"])
     assert result.exit_code == 0
     assert "deactivated" in runner.invoke(args=["coach", "list"]).output
@@ -102,6 +102,19 @@ def test_cli_add_list_deactivate(app):
         coach = db.session.scalar(select(Coach))
         assert coach is not None and not coach.active
         assert coach.password_hash.startswith("$argon2id$")
+
+
+def test_cli_adds_the_first_admin(app):
+    runner = app.test_cli_runner()
+    result = runner.invoke(
+        args=["coach", "add", "ada@example.org", "--name", "Ada", "--password", PASSWORD, "--admin"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("admin ada@example.org")
+    assert "ada@example.org\tAda\tadmin\tactive" in runner.invoke(args=["coach", "list"]).output
+    with app.app_context():
+        coach = db.session.scalar(select(Coach))
+        assert coach is not None and coach.is_admin
 
 
 def test_cli_prompts_for_a_hidden_confirmed_password(app):

@@ -123,7 +123,7 @@ def test_open_requests_for_a_new_time_are_carried_over_from_the_history(app, now
         ids = asked.id, answered.id, reopened.id
         db.session.commit()
         db.session.remove()
-        downgrade(revision="-1")  # to just before 0007
+        downgrade(revision="0006")  # to just before 0007
         try:
             with db.engine.begin() as connection:
                 found = connection.execute(text("select id, lead_id from coaching_session"))

@@ -5,11 +5,15 @@ Their URLs, and the hooks below, are registered on the coach blueprint in `bluep
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Callable
+from typing import ParamSpec
 from urllib.parse import urlsplit
 
 from flask import (
     Response,
+    abort,
     current_app,
     flash,
     redirect,
@@ -44,6 +48,8 @@ OPEN_ENDPOINTS = frozenset(
     {"coach.sign_in", "coach.password_reset_request", "coach.password_reset"}
 )
 SIGNED_OUT_MESSAGE = "Sign in to use the coach area."
+
+P = ParamSpec("P")
 
 
 def configure_login(state: BlueprintSetupState) -> None:
@@ -106,6 +112,19 @@ def require_signed_in_coach() -> ResponseReturnValue | None:
         return _sign_in_redirect()
     session["last_seen"] = now
     return None
+
+
+def admin_required(view: Callable[P, ResponseReturnValue]) -> Callable[P, ResponseReturnValue]:
+    """For admin-only pages: any other signed-in coach gets 403 (signing in is checked first,
+    by `require_signed_in_coach`, for the whole blueprint)."""
+
+    @functools.wraps(view)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> ResponseReturnValue:
+        if not current_user.is_authenticated or not current_user.is_admin:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return checked
 
 
 def no_caching(response: Response) -> Response:

@@ -70,7 +70,13 @@ def normalise_coach_email(email: str) -> str:
 
 
 def create_coach(
-    email: str, name: str, password: str, *, now: datetime, settings: Settings
+    email: str,
+    name: str,
+    password: str,
+    *,
+    now: datetime,
+    settings: Settings,
+    is_admin: bool = False,
 ) -> Coach:
     try:
         # The same check as a leader's address: password-reset mail must be deliverable.
@@ -91,6 +97,7 @@ def create_coach(
         name=name.strip(),
         password_hash=hash_password(password, settings.password_hashing),
         active=True,
+        is_admin=is_admin,
         created_at=now,
     )
     db.session.add(coach)
