@@ -14,6 +14,7 @@ from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from . import settings
+from .assets import register_asset_versions
 from .cli import register as register_cli
 from .coach import blueprint as coach
 from .config import load_config
@@ -56,6 +57,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_errorhandlers(app)
     register_commands(app)
     register_template_helpers(app)
+    register_asset_versions(app)
     return app
 
 

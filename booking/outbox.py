@@ -17,8 +17,9 @@ import json
 import logging
 import random
 import secrets
+import signal
 import smtplib
-import time
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -580,8 +581,24 @@ def work(
     """Deliver forever (or `max_loops` times), sleeping between empty rounds."""
     settings = _settings(settings)
     poll = float(poll_seconds if poll_seconds is not None else settings.poll_seconds)
+    stopping = threading.Event()
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        # systemd (and a deploy) stops a worker with SIGTERM: finish the round being delivered,
+        # so no message is cut off mid-send and left "outcome unknown", then leave.
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: stopping.set())
+    try:
+        _work_until(stopping, settings, poll, max_loops)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _work_until(
+    stopping: threading.Event, settings: DeliverySettings, poll: float, max_loops: int | None
+) -> None:
     loops = 0
-    while max_loops is None or loops < max_loops:
+    while (max_loops is None or loops < max_loops) and not stopping.is_set():
         loops += 1
         try:
             report = deliver_due(settings=settings)
@@ -592,4 +609,4 @@ def work(
         if report.handled:
             log.info("outbox: %s", report)
         else:
-            time.sleep(poll)
+            stopping.wait(poll)
