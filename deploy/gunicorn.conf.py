@@ -18,8 +18,6 @@ bind = os.environ.get("BOOKING_BIND", "127.0.0.1:8000")
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 # On SIGTERM (systemd stop) or SIGHUP (reload), workers finish what they are serving first.
 graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "30"))
-# nginx keeps connections to us open (upstream keepalive): close them a little after nginx does.
-keepalive = 75
 # Replace each worker after this many requests, so a slow leak can never grow without end.
 max_requests = 5000
 max_requests_jitter = 500
