@@ -69,9 +69,16 @@ def _refused_with_field_errors() -> bool:
     """
     if request.method != "POST":
         return True
-    if "refused_with_field_errors" not in g:
-        g.refused_with_field_errors = not InterestForm().validate()
-    return bool(g.refused_with_field_errors)
+    return not _posted_form()[1]
+
+
+def _posted_form() -> tuple[InterestForm, bool]:
+    """The posted interest form and whether it is valid, worked out once a request: the
+    limiter's exemption check runs before the view, and both need it."""
+    if "interest_form" not in g:
+        g.interest_form = InterestForm()
+        g.interest_form_valid = g.interest_form.validate()
+    return g.interest_form, bool(g.interest_form_valid)
 
 
 def _email_rate_key() -> str:
@@ -105,17 +112,18 @@ def _email_limit() -> str:
     deduct_when=_counts_against_email_limit,
 )
 def register() -> ResponseReturnValue:
-    form = InterestForm()
     if request.method == "GET":
         # Offer the form only when what is typed into it can be kept.
         if not ping(db.engine, timeout_seconds=2.0):
             raise DatabaseUnavailable("registration form")
+        form = InterestForm()
         form.form_token.data = _new_form_token()
         return render_template("public/register.html", form=form)
 
+    form, valid = _posted_form()
     if not form.form_token.data:
         form.form_token.data = _new_form_token()
-    if not form.validate():
+    if not valid:
         status = 400
         return render_template(
             "public/register.html",
