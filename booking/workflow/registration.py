@@ -137,6 +137,9 @@ def register_interest(
     )
     coach = _next_coach(now, settings)
     lead.assigned_coach = coach
+    # Read before writing: a query after the rows below are added would flush them one by one;
+    # this way the receipt, the events and the outbox rows go in at commit, a statement each.
+    recipients = coach_notification_recipients(settings)
     db.session.add(lead)
     db.session.flush()  # the lead's id goes into links in the emails
     db.session.add(FormReceipt(token=form_token, lead_id=lead.id, created_at=now))
@@ -147,7 +150,6 @@ def register_interest(
         record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
     outbox.enqueue(emails.leader_acknowledgement(lead, settings=settings), lead_id=lead.id, now=now)
-    recipients = coach_notification_recipients(settings)
     if recipients:
         outbox.enqueue(
             emails.coach_new_lead(lead, recipients, settings=settings), lead_id=lead.id, now=now

@@ -1,0 +1,109 @@
+"""What the one request that matters most costs: SQL statements per registration, the weight of
+the registration page, and that it works with JavaScript off.
+
+Budgets, not timings: a statement count or a byte count is the same on a busy machine and an
+idle one (speed itself is measured in bench/registration.py, as ratios).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from booking.extensions import db
+from booking.models import Lead
+
+from .coach_helpers import add_coach
+from .conftest import count_rows, hidden_fields, valid_registration
+
+# Reads: a replay? an open request already? the coach next in turn, who to tell. Writes: that
+# coach's turn, the lead, its form receipt, then two history events and two outbox rows, which
+# PostgreSQL takes in one INSERT each (SQLAlchemy's "insertmanyvalues"); SQLite needs one per row,
+# plus its BEGIN IMMEDIATE.
+REGISTRATION_STATEMENTS = {"postgresql": 9, "sqlite": 12}
+PAGE_BYTES = 50 * 1024
+PAGE_REQUESTS = 5
+
+
+def _statements(app: Flask, send: Any) -> list[str]:
+    seen: list[str] = []
+    with app.app_context():
+        engine = db.engine
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        send()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return seen
+
+
+def _register(client: FlaskClient, email: str) -> int:
+    fields = hidden_fields(client.get("/").get_data(as_text=True))
+    return client.post("/", data={**fields, **valid_registration(email=email)}).status_code
+
+
+def test_a_registration_runs_a_bounded_number_of_statements(app, client, now):
+    with app.app_context():
+        add_coach(now=now)  # round-robin assignment takes part
+    assert _register(client, "first@nhs.example") == 302  # warm: first use of each query
+    page = client.get("/")
+    fields = hidden_fields(page.get_data(as_text=True))
+    data = {**fields, **valid_registration(email="second@nhs.example")}
+
+    statements = _statements(app, lambda: client.post("/", data=data))
+
+    assert count_rows(app, Lead) == 2
+    writes = [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE"))]
+    with app.app_context():
+        dialect = db.engine.dialect.name
+    assert len(statements) <= REGISTRATION_STATEMENTS[dialect], "\n".join(statements)
+    assert len(writes) <= 7, "\n".join(writes)
+
+
+def test_the_form_page_reads_nothing_but_a_health_check(app, client):
+    statements = _statements(app, lambda: client.get("/"))
+    assert len(statements) <= 1, statements
+
+
+def test_the_registration_page_is_light(client):
+    """≤ 50 KB over the wire in ≤ 5 requests: the page and everything it links to load."""
+    page = client.get("/")
+    html = page.get_data(as_text=True)
+    assets = re.findall(r'<(?:link[^>]+href|script[^>]+src|img[^>]+src)="(/[^"]+)"', html)
+    total = len(page.get_data())
+    for asset in assets:
+        with client.get(asset) as response:
+            response.direct_passthrough = False
+            assert response.status_code == 200, asset
+            total += len(response.get_data())
+    assert 1 + len(assets) <= PAGE_REQUESTS, assets
+    assert total <= PAGE_BYTES, total
+
+
+def test_registering_works_with_javascript_off(app, new_browser_page, live_url):
+    page = new_browser_page(java_script_enabled=False, viewport={"width": 320, "height": 800})
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="Register my interest").click()
+    # Without JavaScript the server's error summary still lists every problem as links.
+    summary = page.locator(".error-summary")
+    assert "Enter your full name" in summary.inner_text()
+    page.get_by_label("Full name").fill("Siân O'Brien-Smith")
+    page.get_by_label("Work email address").fill("sian.obrien@nhs.example")
+    page.get_by_label("Phone number (optional)").fill("07700 900 982")
+    page.get_by_label("Organisation").fill("Northfield Community Trust")
+    page.get_by_label("Job title or role").fill("Ward manager")
+    page.get_by_label("Compassionate", exact=True).check()
+    page.get_by_label("Video call").check()
+    page.get_by_label("I agree to be contacted about this request").check()
+    page.get_by_role("button", name="Register my interest").click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Thank you")
+    with app.app_context():
+        assert db.session.query(Lead).filter_by(email="sian.obrien@nhs.example").count() == 1
