@@ -177,3 +177,26 @@ def test_static_urls_carry_a_hash_of_the_file(app, client):
     assert f'src="/static/error-summary.js?v={digest("error-summary.js")}"' in page.get_data(
         as_text=True
     )
+
+
+def test_hsts_only_in_production(make_app):
+    development = make_app().test_client().get("/privacy")
+    assert "Strict-Transport-Security" not in development.headers
+    production = make_app(
+        APP_ENV="production",
+        PRIVACY_CONTROLLER_NAME="Compassionate Leadership Coaching Ltd",
+        PRIVACY_CONTROLLER_CONTACT="privacy@example.org",
+    ).test_client()
+    for path in ("/", "/privacy", "/no-such-page", "/static/site.css"):
+        with production.get(path) as response:
+            assert response.headers["Strict-Transport-Security"] == "max-age=31536000"
+
+
+def test_a_post_on_a_coach_form_is_no_store_too(client, site):
+    assert sign_in(client).status_code == 302
+    response = client.post(
+        site.urls["lead detail"] + "/notes",
+        data={"csrf_token": csrf_token(client, site.urls["lead detail"]), "body": ""},
+    )
+    assert response.status_code in {302, 400}
+    assert response.headers["Cache-Control"] == "no-store"
