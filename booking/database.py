@@ -49,6 +49,10 @@ def configure_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# SQLite's full-text (trigram) index of the lead search columns (migration 0017); not a model.
+SQLITE_SEARCH_TABLE = "lead_search"
+
+
 def belongs_on(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
     """Alembic `include_object` hook: leave out schema items marked for another database.
 
@@ -59,6 +63,8 @@ def belongs_on(dialect_name: str) -> Callable[[Any, str | None, str, bool, Any],
     def include_object(
         obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
     ) -> bool:
+        if reflected and type_ == "table" and (name or "").startswith(SQLITE_SEARCH_TABLE):
+            return False  # the FTS5 index and its shadow tables: made by migration 0017
         only_on = getattr(obj, "info", {}).get("only_on") if not reflected else None
         return only_on is None or only_on == dialect_name
 

@@ -439,10 +439,45 @@ def test_list_filters_and_search(app, signed_in, coach):
     assert listed("q=100%25") == ["Cat Purpose"]  # % is a character, not a wildcard
     assert listed("q=%25") == ["Cat Purpose"]
     assert listed("q=_") == []
+    assert listed("q=bo") == ["Bob Practical"]  # too short for the trigram index: a scan
+    assert listed("q=b%22ob") == []  # a quote is a character too, never search syntax
+    assert listed("q=Practical+South") == []  # across two columns: not a substring of either
     assert listed("q=trust&dimension=compassionate&coach=me") == ["Ann Compassion"]
     assert listed("status=bogus&coach=x&dimension=y&page=z") == listed("")
     no_match = signed_in.get("/coach/leads?q=zzz")
     assert "No leads match these filters." in parse(no_match).text
+
+
+def test_search_follows_changes_and_deletions(app, signed_in):
+    """SQLite answers searches from an FTS5 index kept by triggers: a changed name (an erasure
+    writes over the name and email) and a deleted lead must not be found by their old text."""
+    now = utcnow()
+    bulk_leads(
+        app,
+        [
+            dict(
+                full_name="Dana Original",
+                email="dana@old.example",
+                organisation="A",
+                created_at=now,
+            ),
+            dict(full_name="Eli Gone", email="eli@gone.example", organisation="B", created_at=now),
+        ],
+    )
+    with app.app_context():
+        dana = db.session.scalar(select(Lead).where(Lead.full_name == "Dana Original"))
+        dana.full_name, dana.email = "Dana Renamed", "dana@new.example"
+        db.session.delete(db.session.scalar(select(Lead).where(Lead.full_name == "Eli Gone")))
+        db.session.commit()
+
+    def listed(query: str) -> list[str]:
+        return names(signed_in.get("/coach/leads?q=" + query))
+
+    assert listed("Original") == []
+    assert listed("old.example") == []
+    assert listed("Renamed") == ["Dana Renamed"]
+    assert listed("new.example") == ["Dana Renamed"]
+    assert listed("Gone") == []
 
 
 def test_list_pages_fifty_at_a_time(app, signed_in):
