@@ -212,6 +212,16 @@ def end_all_sign_ins(coach: Coach, *, now: datetime) -> None:
     )
 
 
+def end_other_sign_ins(coach: Coach, keep: str | None, *, now: datetime) -> None:
+    """Every signed-in browser of this coach but the one whose key is `keep`."""
+    query = update(CoachSignIn).where(
+        CoachSignIn.coach_id == coach.id, CoachSignIn.ended_at.is_(None)
+    )
+    if keep:
+        query = query.where(CoachSignIn.key_digest != _digest(keep))
+    db.session.execute(query.values(ended_at=now))
+
+
 def set_password(coach: Coach, password: str, settings: Settings) -> None:
     problem = password_problem(password)
     if problem:
