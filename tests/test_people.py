@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
+import time
 from datetime import date, timedelta
 from io import BytesIO
 from urllib.parse import urlsplit
@@ -35,7 +37,7 @@ from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, csrf_token, post, sign_in, slot
-from .conftest import parse
+from .conftest import USING_POSTGRES, parse
 
 SOON = date.today() + timedelta(days=9)
 ADMIN_EMAIL = "ada@example.org"
@@ -366,13 +368,14 @@ def test_there_is_always_an_active_admin(app, people):
     )
     assert coach_row(app, people["coach"]).is_admin
     maya = signed_in(app, "maya@example.org")
-    # ... but not once Maya is deactivated: Ada would be the last active admin again.
+    # Maya (now an admin) takes Ada's role away: Ada loses the admin pages at once ...
     assert (
         post(maya, f"/coach/admin/coaches/{people['admin']}/role", {"admin": "0"}).status_code
         == 302
     )
     assert not coach_row(app, people["admin"]).is_admin
     assert admin.get("/coach/admin/coaches").status_code == 403
+    # ... and Maya, the last active admin, cannot step down.
     last = post(maya, f"/coach/admin/coaches/{people['coach']}/role", {"admin": "0"})
     assert last.status_code == 409
     assert "Maya Coach is the only active admin" in last.get_data(as_text=True)
@@ -735,3 +738,72 @@ def people_https(make_app):
     with app.app_context():
         lead = add_lead(utcnow(), 1)
         return app, lead.id, ids["coach"]
+
+
+@pytest.mark.skipif(not USING_POSTGRES, reason="SQLite serialises writers at BEGIN IMMEDIATE")
+def test_two_admins_removing_each_other_at_once_leave_one_admin(app, people):
+    """Ada takes Maya's role while Maya takes Ada's: the second waits for the first's lock,
+    then sees only one admin left and is refused."""
+    from sqlalchemy import text
+
+    from booking.workflow import DomainError
+    from booking.workflow.coaches import set_admin
+
+    with app.app_context():
+        db.session.get(Coach, people["coach"]).is_admin = True
+        db.session.commit()
+    locked, go = threading.Event(), threading.Event()
+    outcome: dict[str, str] = {}
+
+    def first() -> None:  # Ada removes Maya's role, and holds the transaction open
+        with app.app_context():
+            ada, maya = (
+                db.session.get(Coach, people["admin"]),
+                db.session.get(Coach, people["coach"]),
+            )
+            set_admin(maya, False, actor=ada, now=utcnow())
+            locked.set()
+            go.wait(30)
+            db.session.commit()
+            outcome["first"] = "done"
+
+    def second() -> None:  # Maya removes Ada's role meanwhile
+        with app.app_context():
+            ada, maya = (
+                db.session.get(Coach, people["admin"]),
+                db.session.get(Coach, people["coach"]),
+            )
+            try:
+                set_admin(ada, False, actor=maya, now=utcnow())
+                db.session.commit()
+                outcome["second"] = "done"
+            except DomainError as error:
+                db.session.rollback()
+                outcome["second"] = str(error)
+
+    one = threading.Thread(target=first)
+    one.start()
+    assert locked.wait(30)
+    two = threading.Thread(target=second)
+    two.start()
+    with app.app_context():  # wait until the second really waits on the first's lock
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            waiting = db.session.scalar(
+                text(
+                    "select count(*) from pg_stat_activity "
+                    "where wait_event_type = 'Lock' and datname = current_database()"
+                )
+            )
+            db.session.rollback()
+            if waiting:
+                break
+        assert waiting, "the second transaction never waited for the first"
+    go.set()
+    one.join(30)
+    two.join(30)
+    assert outcome["first"] == "done"
+    assert "is the only active admin" in outcome["second"]
+    with app.app_context():
+        admins = db.session.scalars(select(Coach.id).where(Coach.is_admin, Coach.active)).all()
+    assert admins == [people["admin"]]

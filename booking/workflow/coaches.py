@@ -40,13 +40,14 @@ def _record(action: str, coach: Coach, actor: Coach) -> None:
 
 
 def _other_active_admins(coach: Coach) -> int:
-    """Active admins other than `coach`, locked on PostgreSQL until the transaction ends: two
-    admins removing each other at once cannot both pass this check (the second waits, then
-    sees the first's change). SQLite serialises writing transactions anyway."""
+    """Active admins other than `coach`. Every active admin's row (`coach` too) is locked on
+    PostgreSQL until the transaction ends, so two admins removing each other at once cannot
+    both pass this check: the second waits for the first, then sees its change. SQLite
+    serialises writing transactions anyway."""
     ids = db.session.scalars(
-        select(Coach.id).where(Coach.is_admin, Coach.active, Coach.id != coach.id).with_for_update()
+        select(Coach.id).where(Coach.is_admin, Coach.active).with_for_update()
     ).all()
-    return len(ids)
+    return len([i for i in ids if i != coach.id])
 
 
 def invite_coach(
