@@ -807,3 +807,35 @@ def test_two_admins_removing_each_other_at_once_leave_one_admin(app, people):
     with app.app_context():
         admins = db.session.scalars(select(Coach.id).where(Coach.is_admin, Coach.active)).all()
     assert admins == [people["admin"]]
+
+
+def test_guessing_the_current_password_is_throttled_like_signing_in(app, people):
+    """A borrowed session cannot be used to guess the password: wrong current passwords count
+    as failed sign-ins."""
+    maya = signed_in(app, "maya@example.org")
+    for n in range(5):
+        with app.app_context():
+            # Each try after the third must wait a little: step past the wait (no sleeping).
+            from booking.models import LoginFailure
+
+            for failure in db.session.scalars(select(LoginFailure)):
+                failure.at -= timedelta(seconds=31)
+            db.session.commit()
+        wrong = post(
+            maya,
+            "/coach/password",
+            {"current": f"guess {n}", "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+            page="/coach/password",
+        )
+        assert wrong.status_code == 400
+    refused = post(
+        maya,
+        "/coach/password",
+        {"current": PASSWORD, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD},
+        page="/coach/password",
+    )
+    assert refused.status_code == 429
+    assert list(summary_links(refused)) == ["#current"]
+    assert summary_links(refused)["#current"].startswith("Too many wrong passwords. Wait ")
+    with app.app_context():
+        assert verify_password(db.session.get(Coach, people["coach"]).password_hash, PASSWORD)

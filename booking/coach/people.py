@@ -18,6 +18,7 @@ from ..models import Coach
 from ..passwords import fingerprint
 from ..settings import current_now, current_settings
 from ..workflow import DomainError
+from ..workflow.accounts import SignInThrottled
 from ..workflow.coaches import (
     change_password,
     deactivate,
@@ -156,11 +157,20 @@ def password_change() -> ResponseReturnValue:
             form.current.data or "",
             form.password.data or "",
             keep_sign_in=session.get("sign_in"),
+            address=request.remote_addr or "",
             now=current_now(),
             settings=current_settings(),
         )
-    except DomainError as error:
+    except SignInThrottled as throttled:
         db.session.rollback()
+        minutes = (throttled.retry_after + 59) // 60
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+        form.add_error("current", f"Too many wrong passwords. Wait {wait}, then try again")
+        return render_template("coach/password_change.html", form=form), 429
+    except DomainError as error:
+        # A wrong current password is remembered (it counts towards the limit); a new
+        # password the rules refuse changes nothing (set_password raised before any change).
+        db.session.commit()
         field = "current" if "current" in str(error) else "password"
         form.add_error(field, str(error).rstrip("."))
         return render_template("coach/password_change.html", form=form), 400

@@ -143,6 +143,22 @@ def _check_throttle(email: str, address: str, now: datetime) -> None:
             raise SignInThrottled(math.ceil(remaining.total_seconds()), locked=False)
 
 
+def check_password_attempts(email: str, address: str, now: datetime) -> None:
+    """SignInThrottled when this account or address has failed too often lately (the same
+    count as signing in: a wrong current password on the password change counts too)."""
+    _check_throttle(normalise_coach_email(email)[:EMAIL_MAX], (address or "unknown")[:64], now)
+
+
+def record_wrong_password(email: str, address: str, now: datetime) -> None:
+    db.session.add(
+        LoginFailure(
+            email=normalise_coach_email(email)[:EMAIL_MAX],
+            address=(address or "unknown")[:64],
+            at=now,
+        )
+    )
+
+
 def authenticate(
     email: str, password: str, *, address: str, now: datetime, settings: Settings
 ) -> Coach:

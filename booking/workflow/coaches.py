@@ -22,7 +22,14 @@ from ..models import Coach, CoachPhoto
 from ..passwords import verify_password
 from ..photos import Photo
 from ..settings import Settings
-from .accounts import create_coach, end_all_sign_ins, end_other_sign_ins, set_password
+from .accounts import (
+    check_password_attempts,
+    create_coach,
+    end_all_sign_ins,
+    end_other_sign_ins,
+    record_wrong_password,
+    set_password,
+)
 from .common import DomainError
 
 audit = logging.getLogger("booking.audit")
@@ -123,12 +130,19 @@ def change_password(
     new: str,
     *,
     keep_sign_in: str | None,
+    address: str,
     now: datetime,
     settings: Settings,
 ) -> None:
     """A signed-in coach changes their own password. Every other signed-in browser of theirs
-    is signed out; `keep_sign_in` (this browser's key) stays."""
+    is signed out; `keep_sign_in` (this browser's key) stays.
+
+    A wrong current password counts as a failed sign-in (the caller commits, so it is
+    remembered), so a borrowed session cannot be used to guess the password: after a few,
+    SignInThrottled, as on the sign-in page."""
+    check_password_attempts(coach.email, address, now)
     if not verify_password(coach.password_hash, current, settings.password_hashing):
+        record_wrong_password(coach.email, address, now)
         raise DomainError(WRONG_PASSWORD)
     set_password(coach, new, settings)
     end_other_sign_ins(coach, keep_sign_in, now=now)
