@@ -193,14 +193,18 @@ def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     )
 
 
-def coach_set_password(coach: Any, invited_by: Any, *, settings: Settings) -> MailDraft:
-    """A coach an admin added (or asked to be sent the link again) chooses a password."""
+def coach_set_password(
+    coach: Any, invited_by: Any, *, settings: Settings, new_account: bool = True
+) -> MailDraft:
+    """A coach an admin added (`new_account`), or one an admin sent the link again, chooses
+    a password."""
     return render_draft(
         MailKind.COACH_SET_PASSWORD,
         [coach.email],
         f"Your coach area account at {settings.firm_name}: choose a password",
         coach=coach,
         invited_by=invited_by,
+        new_account=new_account,
         set_password_url=links.set_password_url(coach),
         sign_in_url=settings.base_url + "/coach/sign-in",
         settings=settings,

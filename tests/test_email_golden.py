@@ -87,6 +87,17 @@ def _with_profile(thing: Proposal | CoachingSession) -> Proposal | CoachingSessi
     return thing
 
 
+def _new_coach() -> Coach:
+    return Coach(
+        id=5,
+        email="sam.okoye@example.org",
+        name="Sam Okoye",
+        password_hash="$argon2id$v=19$m=1024,t=1,p=1$fixed$random",
+        active=True,
+        created_at=NOW,
+    )
+
+
 def _lead(status: LeadStatus = LeadStatus.NEW) -> Lead:
     return Lead(
         id=42,
@@ -208,16 +219,13 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
     ),
     ("coach_password_reset", ""): lambda: emails.coach_password_reset(_coach(), settings=_s()),
     ("coach_set_password", ""): lambda: emails.coach_set_password(
-        Coach(
-            id=5,
-            email="sam.okoye@example.org",
-            name="Sam Okoye",
-            password_hash="$argon2id$v=19$m=1024,t=1,p=1$fixed$random",
-            active=True,
-            created_at=NOW,
-        ),
+        _new_coach(), Coach(id=1, email="ada@example.org", name="Ada Lovell"), settings=_s()
+    ),
+    ("coach_set_password", "resent"): lambda: emails.coach_set_password(
+        _new_coach(),
         Coach(id=1, email="ada@example.org", name="Ada Lovell"),
         settings=_s(),
+        new_account=False,
     ),
     ("leader_proposed_times", "profile"): lambda: emails.leader_proposed_times(
         _with_profile(_proposal()), settings=_s()

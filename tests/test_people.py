@@ -289,6 +289,7 @@ def test_resending_the_link_emails_a_new_one_but_not_to_a_deactivated_coach(app,
         assert mail.kind == MailKind.COACH_SET_PASSWORD
         assert mail.recipients == ["maya@example.org"]
         assert "http://booking.test/coach/set-password/" in mail.body_text
+        assert "Ada Lovell has sent you a link to choose a new password" in mail.body_text
         db.session.get(Coach, people["coach"]).active = False
         db.session.commit()
     refused = post(admin, f"/coach/admin/coaches/{people['coach']}/send-link", {})

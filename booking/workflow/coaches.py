@@ -86,7 +86,9 @@ def send_set_password_link(
 ) -> None:
     if not coach.active:
         raise DomainError(f"{coach.name}'s account is deactivated: reactivate it first.")
-    outbox.enqueue(emails.coach_set_password(coach, actor, settings=settings), now=now)
+    outbox.enqueue(
+        emails.coach_set_password(coach, actor, settings=settings, new_account=False), now=now
+    )
     _record("sent a set-password link", coach, actor)
 
 
