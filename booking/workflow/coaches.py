@@ -183,3 +183,4 @@ def update_profile(
         if current is not None:
             db.session.delete(current)
         coach.photo_digest = None
+    audit.info("coach %s updated their profile", coach.id)
