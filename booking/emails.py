@@ -193,6 +193,24 @@ def coach_password_reset(coach: Any, *, settings: Settings) -> MailDraft:
     )
 
 
+def coach_set_password(
+    coach: Any, invited_by: Any, *, settings: Settings, new_account: bool = True
+) -> MailDraft:
+    """A coach an admin added (`new_account`), or one an admin sent the link again, chooses
+    a password."""
+    return render_draft(
+        MailKind.COACH_SET_PASSWORD,
+        [coach.email],
+        f"Your coach area account at {settings.firm_name}: choose a password",
+        coach=coach,
+        invited_by=invited_by,
+        new_account=new_account,
+        set_password_url=links.set_password_url(coach),
+        sign_in_url=settings.base_url + "/coach/sign-in",
+        settings=settings,
+    )
+
+
 def leader_proposed_times(
     proposal: Any, *, settings: Settings, leader_asked: bool = False
 ) -> MailDraft:
@@ -207,6 +225,7 @@ def leader_proposed_times(
         lead=proposal.lead,
         proposal=proposal,
         leader_asked=leader_asked,
+        coach_photo_url=links.coach_photo_url(proposal.coach),
         choose_url=links.choose_url(proposal),
         withdraw_url=links.withdraw_url(proposal.lead),
         settings=settings,

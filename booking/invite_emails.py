@@ -24,6 +24,7 @@ from .emails import Attachment, MailDraft, render_draft
 from .kinds import MailKind, Role
 from .links import (
     coach_lead_url,
+    coach_photo_url,
     leader_session_url,
     questionnaire_url,
     rsvp_url,
@@ -63,7 +64,7 @@ def _context(session: CoachingSession, role: Role, kind: str, settings: Settings
         "role": role,
         "change": kind,
         "recipient_name": name,
-        "other_name": session.coach.name if leader else session.lead.full_name,
+        "other_name": session.coach.display_name if leader else session.lead.full_name,
         "when": format_range(session.starts_at, session.ends_at, settings.zone),
         "join": join_text(session),
         "join_link": session.join_detail
@@ -88,13 +89,15 @@ def _context(session: CoachingSession, role: Role, kind: str, settings: Settings
         if leader and kind != "cancelled" and session.lead.status != LeadStatus.WITHDRAWN
         else None,
         "minutes": int((session.ends_at - session.starts_at).total_seconds() // 60),
+        # The leader's coach's photo in the invitation (links.coach_photo_url: https only).
+        "coach_photo_url": coach_photo_url(session.coach) if leader else None,
     }
 
 
 def _summary(session: CoachingSession, role: Role, settings: Settings) -> str:
     firm = settings.firm_name
     if role == Role.LEADER:
-        return f"Coaching session with {session.coach.name} ({firm})"
+        return f"Coaching session with {session.coach.display_name} ({firm})"
     return f"Coaching session: {session.lead.full_name}"
 
 

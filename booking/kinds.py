@@ -28,6 +28,7 @@ class MailKind(enum.StrEnum):
     COACH_NEW_LEAD = "coach_new_lead"
     COACH_REPEAT_REGISTRATION = "coach_repeat_registration"
     COACH_PASSWORD_RESET = "coach_password_reset"
+    COACH_SET_PASSWORD = "coach_set_password"
     COACH_NONE_SUIT = "coach_none_suit"
     COACH_LEADER_WITHDRAWN = "coach_leader_withdrawn"
     COACH_NEW_TIME_REQUESTED = "coach_new_time_requested"

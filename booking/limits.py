@@ -29,3 +29,13 @@ SESSION_MINUTES_MIN, SESSION_MINUTES_MAX = 15, 480
 def characters(limit: int) -> str:
     """'2,000 characters', as the pages and messages state a limit."""
     return f"{limit:,} characters"
+
+
+# A coach's profile, as leaders see it: a few lines about themselves.
+COACH_BIO_MAX = 600
+# A profile photo as uploaded (JPEG, PNG or WebP), and the most pixels it may claim to have:
+# a small file can declare a huge image (a "decompression bomb") that would fill the memory.
+PHOTO_UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_PIXELS = 40_000_000
+# The stored photo: a square JPEG this many pixels wide.
+PHOTO_SIZE = 256

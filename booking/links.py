@@ -40,6 +40,8 @@ LIFETIMES: dict[str, int] = {
     "leader-session": 180 * 24 * 3600,
     "questionnaire": 180 * 24 * 3600,
     "password-reset": 3600,
+    # A new coach's first password, from the email an admin's "add a coach" sends.
+    "set-password": 7 * 24 * 3600,
     # Not a link: the interest form's signed, timed, one-time token (public/views.py).
     "register-form": 7 * 24 * 3600,
 }
@@ -213,14 +215,37 @@ def password_reset_url(coach: Coach) -> str:
 
 
 def load_password_reset(token: str) -> Coach:
-    payload = read_token("password-reset", token)
+    return _load_password_link("password-reset", token, RESET_USED)
+
+
+def _load_password_link(purpose: str, token: str, used: str) -> Coach:
+    payload = read_token(purpose, token)
     coach: Coach = _row(Coach, _id_in(payload, "coach"))
     if not coach.active:
         raise LinkRefused("invalid")
     if payload.get("fp") != fingerprint(coach.password_hash):
         # The password has changed since the link was sent: it has been used.
-        raise LinkRefused("used", RESET_USED)
+        raise LinkRefused("used", used)
     return coach
+
+
+# ----- set-password: a coach an admin added chooses their first password (one use) ---------
+
+SET_PASSWORD_USED = (
+    "A password has been set with this link already. Sign in, or ask for a password reset "
+    "if you have forgotten it."
+)
+
+
+def set_password_url(coach: Coach) -> str:
+    # The account starts with a random password nobody knows; its fingerprint, as for a reset,
+    # makes the link good for one change only. Its own purpose: a week rather than an hour.
+    token = make_token("set-password", {"coach": coach.id, "fp": fingerprint(coach.password_hash)})
+    return _absolute(f"/coach/set-password/{token}")
+
+
+def load_set_password(token: str) -> Coach:
+    return _load_password_link("set-password", token, SET_PASSWORD_USED)
 
 
 # ----- not signed: the coach area's page for a lead (in the coaches' emails) ---------------
@@ -228,3 +253,23 @@ def load_password_reset(token: str) -> Coach:
 
 def coach_lead_url(lead_id: int) -> str:
     return _absolute(f"/coach/leads/{lead_id}")
+
+
+# ----- not signed: a coach's profile photo (its address changes whenever the photo does) ----
+
+
+def coach_photo_path(coach: Coach) -> str | None:
+    """The photo's path, or None for a coach without one. The digest in it lets browsers and
+    mail clients cache the image for good: a new photo has a new address."""
+    if not coach.photo_digest:
+        return None
+    return f"/coach-photos/{coach.id}/{coach.photo_digest}.jpg"
+
+
+def coach_photo_url(coach: Coach) -> str | None:
+    """The photo's absolute URL for an email, only over https: mail clients fetch (or proxy)
+    remote images only from public https addresses, and a plain-http one would be mixed content."""
+    path = coach_photo_path(coach)
+    if path is None or not current_app.config["BASE_URL"].startswith("https://"):
+        return None
+    return _absolute(path)

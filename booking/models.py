@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -168,6 +169,17 @@ class Coach(Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The profile leaders see (choose-a-time page, emails): the name shown to them (None: the
+    # account's name), a few lines of bio, and the current photo's digest (None: no photo; the
+    # bytes are in coach_photo, so the many queries that load a coach never load a picture).
+    shown_name: Mapped[str | None] = mapped_column(String(NAME_MAX))
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")
+    photo_digest: Mapped[str | None] = mapped_column(String(64))
+
+    @property
+    def display_name(self) -> str:
+        """The coach's name as leaders see it."""
+        return self.shown_name or self.name
 
     # Flask-Login
     @property
@@ -194,6 +206,19 @@ class CoachSignIn(Model):
     coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CoachPhoto(Model):
+    """A coach's profile photo: a square JPEG re-encoded by booking/photos.py (no metadata).
+    Served at a URL holding its digest (Coach.photo_digest), so it can be cached for good."""
+
+    __tablename__ = "coach_photo"
+
+    coach_id: Mapped[int] = mapped_column(
+        ForeignKey("coach.id", ondelete="CASCADE"), primary_key=True
+    )
+    jpeg: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class LoginFailure(Model):
@@ -499,6 +524,7 @@ __all__ = [
     "DIMENSION_LABELS",
     "FORMAT_LABELS",
     "Coach",
+    "CoachPhoto",
     "CoachSignIn",
     "CoachingSession",
     "Dimension",

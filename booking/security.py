@@ -34,7 +34,10 @@ HSTS = "max-age=31536000"
 
 # Pages that may be cached: nothing personal on them and no token in their address. Every other
 # response (token pages, coach pages, a form sent back with what was typed, errors) is no-store.
-CACHEABLE_ENDPOINTS = frozenset({"static", "public.register", "public.privacy"})
+# A coach's photo is meant for leaders and its address changes with it (public/coach_photo.py).
+CACHEABLE_ENDPOINTS = frozenset(
+    {"static", "public.register", "public.privacy", "public.coach_photo"}
+)
 
 
 def register_security(app: Flask) -> None:

@@ -113,3 +113,33 @@ def count_statements(app: Flask, client: FlaskClient, path: str) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(seen)
+
+
+def needs_sign_in(path: str) -> bool:
+    """A coach-area page behind sign-in: all but signing in and the password links' pages."""
+    open_pages = ("/coach/sign-in", "/coach/password-reset", "/coach/set-password")
+    return path.startswith("/coach/") and not path.startswith(open_pages)
+
+
+def give_profile(coach: Coach, *, now: datetime, bio: str | None = None) -> None:
+    """A full profile as leaders see it: a shown name, a bio and a real photo."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from booking.photos import prepare_photo
+    from booking.workflow.coaches import update_profile
+
+    picture = BytesIO()
+    Image.new("RGB", (400, 300), (36, 129, 138)).save(picture, "JPEG")
+    update_profile(
+        coach,
+        shown_name=f"Dr {coach.name}",
+        bio=bio
+        or "Twenty years as an NHS ward manager, now a coach.\nI work with leaders on "
+        "compassion, purpose and the practical steps in between.",
+        photo=prepare_photo(picture.getvalue()),
+        remove_photo=False,
+        now=now,
+    )
+    db.session.commit()

@@ -73,6 +73,31 @@ def _coach() -> Coach:
     )
 
 
+def _coach_with_profile() -> Coach:
+    """A coach with the profile leaders see: a shown name, a bio of two lines, a photo."""
+    coach = _coach()
+    coach.shown_name = "Dr Maya Patel"
+    coach.bio = "Twenty years as an NHS ward manager.\nI coach with compassion & a plan."
+    coach.photo_digest = "ab" * 32
+    return coach
+
+
+def _with_profile(thing: Proposal | CoachingSession) -> Proposal | CoachingSession:
+    thing.coach = _coach_with_profile()
+    return thing
+
+
+def _new_coach() -> Coach:
+    return Coach(
+        id=5,
+        email="sam.okoye@example.org",
+        name="Sam Okoye",
+        password_hash="$argon2id$v=19$m=1024,t=1,p=1$fixed$random",
+        active=True,
+        created_at=NOW,
+    )
+
+
 def _lead(status: LeadStatus = LeadStatus.NEW) -> Lead:
     return Lead(
         id=42,
@@ -193,6 +218,21 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
         cancelled_by="withdrawn",
     ),
     ("coach_password_reset", ""): lambda: emails.coach_password_reset(_coach(), settings=_s()),
+    ("coach_set_password", ""): lambda: emails.coach_set_password(
+        _new_coach(), Coach(id=1, email="ada@example.org", name="Ada Lovell"), settings=_s()
+    ),
+    ("coach_set_password", "resent"): lambda: emails.coach_set_password(
+        _new_coach(),
+        Coach(id=1, email="ada@example.org", name="Ada Lovell"),
+        settings=_s(),
+        new_account=False,
+    ),
+    ("leader_proposed_times", "profile"): lambda: emails.leader_proposed_times(
+        _with_profile(_proposal()), settings=_s()
+    ),
+    ("invite_new", "leader.profile"): lambda: invite_emails.invitation(
+        _with_profile(_session()), Role.LEADER, "new", now=NOW, settings=_s()
+    ),
     ("leader_proposed_times", "first"): lambda: emails.leader_proposed_times(
         _proposal(), settings=_s()
     ),

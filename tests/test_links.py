@@ -82,6 +82,11 @@ PURPOSES: dict[str, tuple[str, Any, Any]] = {
         lambda r: {"coach": r.coach, "fp": r.password_fingerprint},
         {"coach": UNKNOWN, "fp": "x"},
     ),
+    "set-password": (
+        "/coach/set-password/",
+        lambda r: {"coach": r.coach, "fp": r.password_fingerprint},
+        {"coach": UNKNOWN, "fp": "x"},
+    ),
 }
 
 
@@ -198,6 +203,7 @@ def test_every_link_is_built_on_base_url_and_reaches_its_page(app, rows):
             "public.leader_session": (links.leader_session_url(session), "leader-session"),
             "public.questionnaire": (links.questionnaire_url(session), "questionnaire"),
             "coach.password_reset": (links.password_reset_url(coach), "password-reset"),
+            "coach.set_password": (links.set_password_url(coach), "set-password"),
             "coach.lead_detail": (links.coach_lead_url(lead.id), None),
         }
         adapter = app.url_map.bind("booking.test")

@@ -28,6 +28,7 @@ from flask_login import current_user, login_user, logout_user
 
 from .. import links
 from ..extensions import db, limiter, login_manager
+from ..limits import PHOTO_UPLOAD_MAX_BYTES
 from ..models import Coach
 from ..passwords import fingerprint
 from ..settings import current_now, current_settings
@@ -41,11 +42,16 @@ from ..workflow.accounts import (
     sign_in_is_live,
     start_sign_in,
 )
-from .forms import NewPasswordForm, PasswordResetRequestForm, SignInForm
+from .forms import NewPasswordForm, PasswordResetRequestForm, SetPasswordForm, SignInForm
 
 # Reachable without signing in; everything else under /coach/ needs a signed-in coach.
 OPEN_ENDPOINTS = frozenset(
-    {"coach.sign_in", "coach.password_reset_request", "coach.password_reset"}
+    {
+        "coach.sign_in",
+        "coach.password_reset_request",
+        "coach.password_reset",
+        "coach.set_password",
+    }
 )
 SIGNED_OUT_MESSAGE = "Sign in to use the coach area."
 
@@ -227,3 +233,34 @@ def password_reset(token: str) -> ResponseReturnValue:
     _end_session()
     flash("Your password has been changed. Sign in with your new password.", "info")
     return redirect(url_for("coach.sign_in"))
+
+
+def set_password(token: str) -> ResponseReturnValue:
+    """A coach an admin added chooses their first password (links.load_set_password)."""
+    coach = links.load_set_password(token)
+    form = SetPasswordForm()
+    if request.method == "GET":
+        return render_template("coach/set_password.html", form=form, coach=coach)
+    if not form.validate():
+        return render_template("coach/set_password.html", form=form, coach=coach), 400
+    try:
+        reset_password(
+            coach, form.password.data or "", now=current_now(), settings=current_settings()
+        )
+    except DomainError as error:
+        db.session.rollback()
+        form.password.errors = [*form.password.errors, str(error).rstrip(".")]
+        return render_template("coach/set_password.html", form=form, coach=coach), 400
+    db.session.commit()
+    _end_session()
+    flash("Your password has been set. Sign in with your email address and new password.", "info")
+    return redirect(url_for("coach.sign_in"))
+
+
+def allow_photo_uploads() -> None:
+    """The profile page takes a photo of a few MB; every other request keeps the small
+    MAX_CONTENT_LENGTH. Runs before the form is parsed (CSRF reads it in a before_request), and
+    only for a signed-in coach, so no one else can make the server read a large body."""
+    if request.endpoint == "coach.profile" and request.method == "POST":
+        if current_user.is_authenticated:
+            request.max_content_length = PHOTO_UPLOAD_MAX_BYTES + 64 * 1024

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, views
+from . import auth, people, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 bp.record_once(auth.configure_login)  # Flask-Login's sign-in page and its user loader
 bp.before_request(auth.require_signed_in_coach)
 bp.after_request(auth.no_caching)
+# Runs before any before_request (CSRF parses the form there): the profile's photo upload.
+bp.url_value_preprocessor(lambda endpoint, values: auth.allow_photo_uploads())
 
 # Signing in and out, and password resets (auth.OPEN_ENDPOINTS need no sign-in)
 bp.add_url_rule("/sign-in", "sign_in", auth.sign_in, methods=["GET", "POST"])
@@ -28,6 +30,7 @@ bp.add_url_rule(
 bp.add_url_rule(
     "/password-reset/<token>", "password_reset", auth.password_reset, methods=["GET", "POST"]
 )
+bp.add_url_rule("/set-password/<token>", "set_password", auth.set_password, methods=["GET", "POST"])
 
 # The lead list and a lead's page
 # "/leads" first: url_for("coach.leads") builds the first rule of an endpoint.
@@ -61,4 +64,33 @@ bp.add_url_rule(
 bp.add_url_rule("/leads/<int:lead_id>/export", "lead_export", views.lead_export)
 bp.add_url_rule(
     "/leads/<int:lead_id>/erase", "lead_erase", views.lead_erase, methods=["GET", "POST"]
+)
+
+# Every coach's own account: their profile (what leaders see) and their password
+bp.add_url_rule("/profile", "profile", people.profile, methods=["GET", "POST"])
+bp.add_url_rule("/password", "password_change", people.password_change, methods=["GET", "POST"])
+
+# Admins only (people.py: each view is admin_required, 403 for other coaches)
+bp.add_url_rule("/admin/coaches", "admin_coaches", people.coaches, methods=["GET"])
+bp.add_url_rule("/admin/coaches/new", "admin_coach_add", people.coach_add, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/admin/coaches/<int:coach_id>/deactivate",
+    "admin_coach_deactivate",
+    people.coach_deactivate,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/admin/coaches/<int:coach_id>/reactivate",
+    "admin_coach_reactivate",
+    people.coach_reactivate,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/admin/coaches/<int:coach_id>/send-link",
+    "admin_coach_send_link",
+    people.coach_send_link,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/admin/coaches/<int:coach_id>/role", "admin_coach_role", people.coach_role, methods=["POST"]
 )

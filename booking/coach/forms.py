@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from markupsafe import Markup
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     Field,
@@ -16,19 +18,31 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    RadioField,
     SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
 
 from ..limits import (
+    COACH_BIO_MAX,
     COACH_NOTE_MAX,
     DETAIL_MAX,
     EMAIL_MAX,
     MAX_TIMES,
+    NAME_MAX,
+    PHOTO_UPLOAD_MAX_BYTES,
     SESSION_MINUTES_MAX,
     SESSION_MINUTES_MIN,
     TEXT_MAX,
@@ -36,6 +50,7 @@ from ..limits import (
 )
 from ..models import FORMAT_LABELS, LeadStatus, SessionFormat
 from ..passwords import MAX_LENGTH, MIN_LENGTH
+from ..photos import Photo, PhotoProblem, prepare_photo
 from ..validators import SingleLine
 
 FORMAT_CHOICES = [SelectChoice(f.value, FORMAT_LABELS[f]) for f in SessionFormat]
@@ -218,3 +233,125 @@ class CancelForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired("Say why the session is cancelled"), Length(max=TEXT_MAX)],
     )
+
+
+# ----- people: an admin's coach accounts, a coach's own password and profile ----------------
+
+
+class ErrorRows:
+    """(anchor id, label, first message) per field with an error, in page order: the rows of
+    the GOV.UK error summary (templates/_forms.html), each linking to its field."""
+
+    def error_rows(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for field in self:  # type: ignore[attr-defined]
+            if field.errors and field.type not in {"CSRFTokenField", "HiddenField"}:
+                anchor = f"{field.id}-0" if field.type == "RadioField" else field.id
+                rows.append((anchor, str(field.label.text), str(field.errors[0])))
+        return rows
+
+    def add_error(self, field_name: str, message: str) -> None:
+        """A problem found after the form's own checks (the workflow's), shown at its field."""
+        getattr(self, field_name).errors = [*getattr(self, field_name).errors, message]
+
+
+def _one_line(value: str | None) -> str | None:
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _lines(value: str | None) -> str | None:
+    # Browsers send line breaks as CRLF: count each as one character, as the person sees it.
+    return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
+
+
+class AddCoachForm(ErrorRows, FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    name = StringField(
+        "Full name",
+        filters=[_one_line],
+        validators=[
+            DataRequired("Enter the coach's full name"),
+            Length(max=NAME_MAX, message=f"Keep the name to {characters(NAME_MAX)}"),
+        ],
+    )
+    email = EmailField(
+        "Email address",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the coach's email address"),
+            Length(max=EMAIL_MAX, message=f"Keep the email address to {characters(EMAIL_MAX)}"),
+        ],
+    )
+    role = RadioField(
+        "Role",
+        choices=[
+            SelectChoice("coach", "Coach: works leads"),
+            SelectChoice("admin", "Admin: works leads, and manages coach accounts"),
+        ],
+        validators=[InputRequired("Choose the coach's role")],
+    )
+
+
+class ChangePasswordForm(ErrorRows, FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    current = PasswordField(
+        "Current password", validators=[DataRequired("Enter your current password")]
+    )
+    password = PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password"),
+            Length(
+                MIN_LENGTH,
+                MAX_LENGTH,
+                f"The new password must be between {MIN_LENGTH} and {MAX_LENGTH} characters",
+            ),
+        ],
+    )
+    confirm = PasswordField(
+        "Type the new password again",
+        validators=[
+            DataRequired("Type the new password again"),
+            EqualTo("password", "The two new passwords are not the same"),
+        ],
+    )
+
+
+class ProfileForm(ErrorRows, FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    shown_name = StringField(
+        "Your name as leaders see it",
+        filters=[_one_line],
+        validators=[Length(max=NAME_MAX, message=f"Keep the name to {characters(NAME_MAX)}")],
+    )
+    bio = TextAreaField(
+        "About you",
+        filters=[_lines],
+        validators=[
+            Length(max=COACH_BIO_MAX, message=f"Keep what you write to {characters(COACH_BIO_MAX)}")
+        ],
+    )
+    photo = FileField("Photo (optional)")
+    remove_photo = BooleanField("Remove my photo")
+
+    prepared_photo: Photo | None = None
+
+    def validate_photo(self, field: FileField) -> None:
+        upload = field.data
+        if upload is None or not getattr(upload, "filename", ""):
+            return  # no file chosen: the photo stays as it is
+        try:
+            # One byte over the limit is enough to know it is too big.
+            self.prepared_photo = prepare_photo(upload.read(PHOTO_UPLOAD_MAX_BYTES + 1))
+        except PhotoProblem as problem:
+            raise ValidationError(str(problem)) from problem
+
+
+class SetPasswordForm(ErrorRows, NewPasswordForm):
+    """A new coach's first password, from the link an admin's "add a coach" emailed."""

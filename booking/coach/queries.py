@@ -344,3 +344,10 @@ def _time_request(
         for p in proposals
     )
     return replace(request, none_suit=none_suit)
+
+
+def coach_accounts() -> list[Coach]:
+    """Every coach account for the admin's list: active ones first, then by name."""
+    return list(
+        db.session.scalars(select(Coach).order_by(Coach.active.desc(), Coach.name, Coach.id))
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import choose, invite_links, leader_session, views
+from . import choose, coach_photo, invite_links, leader_session, views
 
 bp = Blueprint("public", __name__)
 
@@ -54,4 +54,12 @@ bp.add_url_rule(
     "leader_session_cancel",
     leader_session.leader_session_cancel,
     methods=["GET", "POST"],
+)
+
+# A coach's profile photo (its digest is in the address: cached for good, see coach_photo.py)
+bp.add_url_rule(
+    "/coach-photos/<int:coach_id>/<digest>.jpg",
+    "coach_photo",
+    coach_photo.coach_photo,
+    methods=["GET"],
 )

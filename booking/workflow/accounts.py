@@ -143,6 +143,22 @@ def _check_throttle(email: str, address: str, now: datetime) -> None:
             raise SignInThrottled(math.ceil(remaining.total_seconds()), locked=False)
 
 
+def check_password_attempts(email: str, address: str, now: datetime) -> None:
+    """SignInThrottled when this account or address has failed too often lately (the same
+    count as signing in: a wrong current password on the password change counts too)."""
+    _check_throttle(normalise_coach_email(email)[:EMAIL_MAX], (address or "unknown")[:64], now)
+
+
+def record_wrong_password(email: str, address: str, now: datetime) -> None:
+    db.session.add(
+        LoginFailure(
+            email=normalise_coach_email(email)[:EMAIL_MAX],
+            address=(address or "unknown")[:64],
+            at=now,
+        )
+    )
+
+
 def authenticate(
     email: str, password: str, *, address: str, now: datetime, settings: Settings
 ) -> Coach:
@@ -210,6 +226,16 @@ def end_all_sign_ins(coach: Coach, *, now: datetime) -> None:
         .where(CoachSignIn.coach_id == coach.id, CoachSignIn.ended_at.is_(None))
         .values(ended_at=now)
     )
+
+
+def end_other_sign_ins(coach: Coach, keep: str | None, *, now: datetime) -> None:
+    """Every signed-in browser of this coach but the one whose key is `keep`."""
+    query = update(CoachSignIn).where(
+        CoachSignIn.coach_id == coach.id, CoachSignIn.ended_at.is_(None)
+    )
+    if keep:
+        query = query.where(CoachSignIn.key_digest != _digest(keep))
+    db.session.execute(query.values(ended_at=now))
 
 
 def set_password(coach: Coach, password: str, settings: Settings) -> None:
