@@ -1,7 +1,7 @@
 """coach profiles: the name shown to leaders, a bio, a photo (coach_photo)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0017
 Create Date: 2026-11-30 18:50:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0011"
-down_revision = "0009"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
