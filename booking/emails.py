@@ -15,6 +15,7 @@ from flask import render_template
 from . import links
 from .kinds import MailKind
 from .models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
+from .references import lead_reference
 from .settings import Settings
 from .validators import display_phone
 
@@ -65,6 +66,7 @@ def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
         [lead.email],
         "We have your request for personal support",
         lead=lead,
+        reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )
@@ -78,6 +80,7 @@ def leader_repeat_registration(lead: Any, *, settings: Settings) -> MailDraft:
         [lead.email],
         "We already have your request for personal support",
         lead=lead,
+        reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )
