@@ -44,6 +44,9 @@ def render_draft(
 ) -> MailDraft:
     """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
     MailKind, or the name of a template whose caller sets the draft's kind)."""
+    # One line, single-spaced: names are stored as typed ("Siân  O'Brien", a tab), and a
+    # subject shows every stray space.
+    subject = " ".join(subject.split())
     context.setdefault("firm_name", settings.firm_name)
     context.setdefault("base_url", settings.base_url)
     context.setdefault("subject", subject)

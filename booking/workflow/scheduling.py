@@ -615,17 +615,25 @@ def cancel_session(
         raise DomainError("Say why the session is cancelled.")
     _mark_cancelled(session, reason, now)
     lead = session.lead
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
+    # The history says who cancelled once (the Who column) and quotes the reason once: the
+    # stored reason ("Cancelled by Sian: …") is worded for the calendars, not for the page.
+    if leader_words is not None:
+        summary = f"{actor_label or lead.full_name} cancelled the session on {when}"
+        quoted = leader_words
+    else:
+        summary = f"Session {when} cancelled"
+        quoted = reason
     record_event(
         lead,
         EventKind.SESSION_CANCELLED,
-        f"Session {format_range(session.starts_at, session.ends_at, settings.zone)} "
-        f"cancelled: {reason}",
+        summary,
         now=now,
         actor=actor,
         actor_label=actor_label,
         detail={
             "session_id": session.id,
-            "reason": reason,
+            **({"reason": quoted} if quoted else {}),
             **({"by": "leader", "leader_words": leader_words} if leader_words is not None else {}),
         },
     )
@@ -637,9 +645,9 @@ def cancel_session(
             now=now,
             actor=actor,
             actor_label=actor_label,
-            reason=reason,
             summary="Back to “Contacted” (session cancelled)",
         )
+        lead.status_reason = ""  # the session says why; an older reason no longer applies
     if session.starts_at > now:
         if leader_words is None:
             _send_session_update(session, "cancelled", now, settings)
