@@ -615,10 +615,15 @@ def test_no_email_subject_has_a_double_or_stray_space(make_app):
         outbox.enqueue(coach_password_reset(coach, settings=settings), now=now)
         withdraw(lead, reason="", now=now, settings=settings)
         db.session.commit()
-        rows = db.session.execute(select(OutboxMessage.kind, OutboxMessage.subject)).all()
+        rows = db.session.execute(
+            select(OutboxMessage.kind, OutboxMessage.subject, OutboxMessage.body_html)
+        ).all()
     # Every kind of email the service sends is among them.
-    assert {kind for kind, _ in rows} == {k.value for k in MailKind}
-    subjects = [subject for _, subject in rows]
+    assert {kind for kind, _, _ in rows} == {k.value for k in MailKind}
+    # The Subject header, and the subject as the HTML part's title states it.
+    subjects = [subject for _, subject, _ in rows] + [
+        re.search(r"<title>(.*?)</title>", html, re.S)[1] for _, _, html in rows
+    ]
     assert any("Siân O'Brien" in s for s in subjects) and any("Maya Coach" in s for s in subjects)
     for subject in subjects:
         assert "  " not in subject and subject == subject.strip(), repr(subject)

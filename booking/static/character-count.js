@@ -8,7 +8,7 @@
   "use strict";
 
   function plural(n, word) {
-    return n + " " + word + (n === 1 ? "" : "s");
+    return n.toLocaleString("en-GB") + " " + word + (n === 1 ? "" : "s");
   }
 
   function wire(group) {
