@@ -454,6 +454,9 @@ def test_propose_times_reports_every_form_problem_at_once_naming_the_time(app, n
     assert page.by_id("propose-slots-1-duration")["attrs"]["value"] == "5"
     assert page.by_id("propose-slots-2-start")["attrs"]["value"] == "14:00"
     assert page.by_id("propose-slots-0-day")["attrs"]["value"] == day
+    # Times 3 to 5 are folded away, but not when one of them holds a problem.
+    [more] = [d for d in page.all("details") if d["attrs"].get("class") == "more-times"]
+    assert "open" in more["attrs"]
 
 
 def test_propose_times_workflow_problems_come_back_at_their_fields_all_at_once(app, now):
