@@ -670,3 +670,83 @@ def test_long_text_boxes_state_their_limit_without_javascript(app, client):
     assert box["attrs"]["maxlength"] == "2000"
     assert "help_text-info" in box["attrs"]["aria-describedby"].split()
     assert "".join(page.by_id("help_text-info")["text"]) == "You can enter up to 2,000 characters"
+
+
+# ----- 14. the lead page folds what is not needed now and highlights the chosen time --------
+
+
+def _details_open(page, summary_text: str) -> bool:
+    """Whether the <details> whose <summary> starts with this text is open."""
+    opened = []
+    for element in page.all("details"):
+        summaries = [
+            s
+            for s in page.all("summary")
+            if "".join(s["text"]).strip().startswith(summary_text)
+            and "".join(s["text"]) in "".join(element["text"])
+        ]
+        if summaries:
+            opened.append("open" in element["attrs"])
+    assert opened, (summary_text, ["".join(s["text"]).strip() for s in page.all("summary")])
+    return opened[-1]
+
+
+def test_lead_page_unfolds_proposing_when_it_is_next_and_highlights_the_chosen_time(app):
+    with app.app_context():
+        now = utcnow()
+        coach = add_coach(now=now)
+        new_lead = add_lead(now, 1)
+        waiting = add_lead(now, 2)
+        start = to_local(now + timedelta(days=4), current_settings().zone)
+        propose_times(
+            waiting, coach, [slot(start.date(), start.hour)], now, settings=current_settings()
+        )
+        chosen_lead = add_lead(now, 3)
+        proposal = propose_times(
+            chosen_lead,
+            coach,
+            [slot(start.date(), start.hour + 2), slot(start.date(), start.hour + 3)],
+            now,
+            settings=current_settings(),
+        )
+        picked = proposal.times[1]
+        agree_time(picked, now, settings=current_settings())
+        db.session.commit()
+        ids = new_lead.id, waiting.id, chosen_lead.id, picked.id
+    client = app.test_client()
+    sign_in(client)
+    first = parse(client.get(f"/coach/leads/{ids[0]}"))
+    assert _details_open(first, "Propose times")  # nothing else to do yet
+    assert not _details_open(first, "Change the status")
+    assert not _details_open(first, "2 changes") and not _details_open(first, "2 emails")
+    second = parse(client.get(f"/coach/leads/{ids[1]}"))
+    assert not _details_open(second, "Propose times")  # waiting for the leader
+    third = parse(client.get(f"/coach/leads/{ids[2]}"))
+    chosen = third.by_id(f"chosen-time-{ids[3]}")
+    assert chosen is not None and "proposal__time--chosen" in chosen["attrs"]["class"]
+    assert "Chosen" in "".join(chosen["text"])
+    assert len([e for e in third.all("li") if "Chosen" in "".join(e["text"])]) == 1
+
+
+def test_history_unfolds_once_the_lead_is_finished(app):
+    with app.app_context():
+        now = utcnow()
+        coach = add_coach(now=now)
+        lead = add_lead(now)
+        from booking.models import LeadStatus
+        from booking.workflow.leads import change_status
+
+        change_status(
+            lead,
+            LeadStatus.NOT_SUITABLE,
+            coach=coach,
+            reason="",
+            now=now,
+            settings=current_settings(),
+        )
+        db.session.commit()
+        lead_id = lead.id
+    client = app.test_client()
+    sign_in(client)
+    page = parse(client.get(f"/coach/leads/{lead_id}"))
+    assert _details_open(page, "3 changes")
