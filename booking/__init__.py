@@ -179,6 +179,8 @@ def register_template_helpers(app: Flask) -> None:
     from datetime import datetime
 
     from . import limits
+    from .form_errors import error_rows
+    from .references import lead_reference
 
     zone = app.extensions[settings.SETTINGS_KEY].zone
 
@@ -193,8 +195,10 @@ def register_template_helpers(app: Flask) -> None:
         FORMAT_LABELS=FORMAT_LABELS,
         firm_name=app.config["FIRM_NAME"],
         limits=limits,
+        error_rows=error_rows,
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_range"] = local_range
     app.jinja_env.filters["phone"] = display_phone
+    app.jinja_env.filters["reference"] = lead_reference
     app.jinja_env.filters["phone_link"] = phone_link

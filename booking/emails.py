@@ -15,6 +15,7 @@ from flask import render_template
 from . import links
 from .kinds import MailKind
 from .models import DIMENSION_LABELS, FORMAT_LABELS, Dimension, SessionFormat
+from .references import lead_reference
 from .settings import Settings
 from .validators import display_phone
 
@@ -43,6 +44,9 @@ def render_draft(
 ) -> MailDraft:
     """Render templates/email/<kind>.txt and .html with the shared context (`kind` is a
     MailKind, or the name of a template whose caller sets the draft's kind)."""
+    # One line, single-spaced: names are stored as typed ("Siân  O'Brien", a tab), and a
+    # subject shows every stray space.
+    subject = " ".join(subject.split())
     context.setdefault("firm_name", settings.firm_name)
     context.setdefault("base_url", settings.base_url)
     context.setdefault("subject", subject)
@@ -65,6 +69,7 @@ def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
         [lead.email],
         "We have your request for personal support",
         lead=lead,
+        reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )
@@ -78,6 +83,7 @@ def leader_repeat_registration(lead: Any, *, settings: Settings) -> MailDraft:
         [lead.email],
         "We already have your request for personal support",
         lead=lead,
+        reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )

@@ -71,6 +71,8 @@ def propose(
 ) -> None:
     """On the lead's page, the coach proposes these (date, "HH:MM") times."""
     for n, (day, start) in enumerate(times, start=1):
+        if n == 3:  # times 3 to 5 are folded away until asked for
+            page.get_by_text("Offer more times").click()
         page.get_by_label(f"Date for time {n}", exact=True).fill(day.isoformat())
         page.get_by_label(f"Start time for time {n}", exact=True).fill(start)
         page.get_by_label(f"Joining link, number to call or address for time {n}", exact=True).fill(

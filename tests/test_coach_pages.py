@@ -684,7 +684,7 @@ def test_propose_times_from_the_page(app, signed_in):
         (
             {**propose_data((SOON, "09:00")), "propose-slots-0-start": ""},
             400,
-            "enter both the date and the start time",
+            "Time 1: enter the start time",
         ),
         (
             {**propose_data((SOON, "09:00")), "propose-slots-0-duration": "5"},

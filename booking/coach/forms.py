@@ -51,7 +51,7 @@ from ..limits import (
 from ..models import FORMAT_LABELS, LeadStatus, SessionFormat
 from ..passwords import MAX_LENGTH, MIN_LENGTH
 from ..photos import Photo, PhotoProblem, prepare_photo
-from ..validators import SingleLine
+from ..validators import EmailAddress, SingleLine
 
 FORMAT_CHOICES = [SelectChoice(f.value, FORMAT_LABELS[f]) for f in SessionFormat]
 DURATION = dict(
@@ -69,6 +69,24 @@ DURATION = dict(
 
 def _strip(value: str | None) -> str | None:
     return value.strip() if isinstance(value, str) else value
+
+
+class Day(DateField):
+    """A date, refused in words a person understands (the browser's date box sends ISO)."""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError("Enter a real date, like 2027-03-14") from error
+
+
+class StartTime(TimeField):
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as error:
+            raise ValueError("Enter a start time in 24-hour format, like 09:30") from error
 
 
 class NoBrowserChecks:
@@ -99,7 +117,13 @@ class PasswordResetRequestForm(FlaskForm):
     email = EmailField(
         "Email address",
         filters=[_strip],
-        validators=[DataRequired("Enter your email address"), Length(max=EMAIL_MAX)],
+        validators=[
+            DataRequired("Enter your email address"),
+            Length(
+                max=EMAIL_MAX, message=f"Email address must be {characters(EMAIL_MAX)} or fewer"
+            ),
+            EmailAddress("Enter an email address in the correct format, like name@example.org"),
+        ],
     )
 
 
@@ -146,7 +170,11 @@ class StatusForm(FlaskForm):
         pass
 
     to = SelectField("Move to", choices=[SelectChoice(s.value, s.label) for s in LeadStatus])
-    reason = TextAreaField("Reason (optional)", filters=[_strip], validators=[Length(max=TEXT_MAX)])
+    reason = TextAreaField(
+        "Reason (optional)",
+        filters=[_strip],
+        validators=[Length(max=TEXT_MAX, message=f"Keep the reason to {characters(TEXT_MAX)}")],
+    )
 
 
 class AssignForm(FlaskForm):
@@ -162,8 +190,8 @@ class SlotForm(Form):
     class Meta(NoBrowserChecks):
         pass
 
-    day = DateField("Date", validators=[Optional()])
-    start = TimeField("Start time", validators=[Optional()])
+    day = Day("Date", validators=[Optional()])
+    start = StartTime("Start time", validators=[Optional()])
     duration = IntegerField("Length (minutes)", **DURATION)
     format = SelectField("Format", choices=FORMAT_CHOICES)
     detail = StringField(
@@ -201,10 +229,10 @@ class AgreedTimeForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    day = DateField("Date", validators=[InputRequired("Enter the date")])
-    start = TimeField("Start time", validators=[InputRequired("Enter the start time")])
-    duration = IntegerField("Length (minutes)", **DURATION)
-    format = SelectField("Format", choices=FORMAT_CHOICES)
+    day = Day("Agreed date", validators=[InputRequired("Enter the date")])
+    start = StartTime("Agreed start time", validators=[InputRequired("Enter the start time")])
+    duration = IntegerField("Agreed length (minutes)", **DURATION)
+    format = SelectField("Agreed format", choices=FORMAT_CHOICES)
     detail = StringField(
         "Joining link, number to call or address",
         filters=[_strip],
@@ -219,8 +247,8 @@ class RescheduleForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    day = DateField("New date", validators=[InputRequired("Enter the date")])
-    start = TimeField("New start time", validators=[InputRequired("Enter the start time")])
+    day = Day("New date", validators=[InputRequired("Enter the date")])
+    start = StartTime("New start time", validators=[InputRequired("Enter the start time")])
     duration = IntegerField("Length (minutes)", **DURATION)
 
 
@@ -231,7 +259,10 @@ class CancelForm(FlaskForm):
     reason = TextAreaField(
         "Why is it cancelled? (the leader sees this)",
         filters=[_strip],
-        validators=[DataRequired("Say why the session is cancelled"), Length(max=TEXT_MAX)],
+        validators=[
+            DataRequired("Say why the session is cancelled"),
+            Length(max=TEXT_MAX, message=f"Keep the reason to {characters(TEXT_MAX)}"),
+        ],
     )
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import selectinload
 from ..database import SQLITE_SEARCH_TABLE
 from ..extensions import db
 from ..inputs import parse_id
-from ..kinds import Role
+from ..kinds import EventKind, Role
 from ..limits import SEARCH_MAX
 from ..models import (
     Coach,
@@ -29,6 +29,7 @@ from ..models import (
     OutboxStatus,
     Proposal,
     ProposalStatus,
+    SessionStatus,
 )
 from ..questionnaire import (
     AnsweredQuestion,
@@ -37,6 +38,7 @@ from ..questionnaire import (
     answered_questions,
     load_questionnaire,
 )
+from ..references import reference_lead_id
 from ..settings import Settings
 from ..timefmt import time_ago
 from ..workflow.leads import contact_due_by, is_overdue
@@ -145,7 +147,11 @@ def lead_query(filters: LeadFilters, me: Coach) -> Select[Lead]:
         # Stored as a comma-separated list of fixed values.
         query = query.where(("," + Lead.dimensions + ",").like(f"%,{filters.dimension},%"))
     newest_first = Lead.created_at.desc()
-    if filters.q:
+    quoted = reference_lead_id(filters.q) if filters.q else None
+    if quoted is not None:
+        # A reference number the leader quoted ("PS-000123"): that lead.
+        query = query.where(Lead.id == quoted)
+    elif filters.q:
         pattern = _like(filters.q)
         columns = (Lead.full_name, Lead.email, Lead.organisation)
         if db.session.get_bind().dialect.name == "sqlite":
@@ -274,6 +280,12 @@ class LeadPage:
     moving: CoachingSession | None
     # The leader's open request to move that session.
     time_request: NewTimeRequest | None
+    # Proposed times the leader (or a coach) turned into a session: highlighted on the page.
+    chosen_time_ids: set[int]
+    # How each cancelled session came to be cancelled, in words (session id → words).
+    cancellations: dict[int, str]
+    # Proposing times is the next thing to do: the form starts unfolded.
+    propose_next: bool
 
     def context(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -326,7 +338,36 @@ def lead_page(lead: Lead, *, now: datetime, settings: Settings) -> LeadPage:
         in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED),
         moving=moving,
         time_request=_time_request(moving, proposals),
+        chosen_time_ids={s.proposed_time_id for s in sessions if s.proposed_time_id},
+        cancellations=cancellation_words(lead, sessions),
+        propose_next=lead.status in (LeadStatus.NEW, LeadStatus.CONTACTED)
+        and not any(p.status == ProposalStatus.OPEN for p in proposals),
     )
+
+
+def cancellation_words(lead: Lead, sessions: list[CoachingSession]) -> dict[int, str]:
+    """Who cancelled each cancelled session and why, worded by what happened ("Sian cancelled
+    it: “…”"), not the stored reason ("Cancelled by Sian: …"), which is for the calendars."""
+    words: dict[int, str] = {}
+    for event in lead.events:
+        if event.kind != EventKind.SESSION_CANCELLED:
+            continue
+        session_id = int(event.detail.get("session_id") or 0)
+        who = event.actor.name if event.actor else event.actor_label
+        if event.detail.get("by") == "leader":
+            said = str(event.detail.get("leader_words") or "")
+            words[session_id] = f"{who} (the leader) cancelled it" + (
+                f": “{said}”" if said else ", giving no reason"
+            )
+        elif "reason" in event.detail:
+            words[session_id] = f"{who} cancelled it: “{event.detail['reason']}”"
+    for session in sessions:
+        if session.status == SessionStatus.CANCELLED and session.id not in words:
+            if lead.status == LeadStatus.WITHDRAWN and not lead.erased_at:
+                words[session.id] = f"{lead.full_name} (the leader) withdrew their interest"
+            else:
+                words[session.id] = session.cancel_reason
+    return words
 
 
 def _time_request(

@@ -20,6 +20,7 @@ from wtforms import SelectChoice
 
 from ..database import lost_a_race
 from ..extensions import db
+from ..form_errors import error_rows
 from ..inputs import parse_id
 from ..models import (
     DIMENSION_LABELS,
@@ -28,9 +29,11 @@ from ..models import (
     Lead,
     LeadStatus,
     SessionFormat,
+    SessionStatus,
 )
 from ..settings import current_now, current_settings
 from ..workflow import DomainError
+from ..workflow.common import FieldProblems
 from ..workflow.leads import add_note, assign, change_status
 from ..workflow.privacy import erase_person, erasure_plan, export_person
 from ..workflow.responses import ANSWER_WORDS
@@ -113,27 +116,57 @@ def _assign_form(lead: Lead, coaches: list[Coach]) -> AssignForm:
     return form
 
 
+def _session_forms(
+    sessions: list[CoachingSession],
+    reschedule_forms: dict[int, RescheduleForm],
+    cancel_forms: dict[int, CancelForm],
+) -> None:
+    """A move and a cancel form for each booked session; the one sent back keeps its input."""
+    for s in sessions:
+        if s.status != SessionStatus.BOOKED:
+            continue
+        if s.id not in reschedule_forms:
+            form = RescheduleForm(prefix=f"move-{s.id}", formdata=None)
+            form.duration.data = int((s.ends_at - s.starts_at).total_seconds() // 60)
+            reschedule_forms[s.id] = form
+        if s.id not in cancel_forms:
+            cancel_forms[s.id] = CancelForm(prefix=f"cancel-{s.id}", formdata=None)
+
+
 def _render_lead(
     lead_id: int, status: int = 200, error: str | None = None, **forms: Any
 ) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     page = lead_page(lead, now=current_now(), settings=current_settings())
+    # The form sent back with problems (at most one) heads the page's error summary.
+    sent_back = [
+        form
+        for value in forms.values()
+        for form in (value.values() if isinstance(value, dict) else [value])
+        if error_rows(form)
+    ]
     agreed_form = forms.pop("agreed_form", None) or AgreedTimeForm(prefix="agreed", formdata=None)
     if not agreed_form.format.data:
         agreed_form.format.data = lead.preferred_format.value
+    status_form = forms.pop("status_form", None) or StatusForm(prefix="status", formdata=None)
+    status_form.to.choices = [SelectChoice(s.value, s.label) for s in page.moves]
+    reschedule_forms = forms.pop("reschedule_forms", {})
+    cancel_forms = forms.pop("cancel_forms", {})
+    _session_forms(page.sessions, reschedule_forms, cancel_forms)
     body = render_template(
         "coach/lead_detail.html",
         **page.context(),
         me=_me(),
         error=error,
+        summary_rows=error_rows(*sent_back),
         answer_words=ANSWER_WORDS,
         note_form=forms.pop("note_form", None) or NoteForm(prefix="note", formdata=None),
-        status_form=forms.pop("status_form", None) or StatusForm(prefix="status", formdata=None),
+        status_form=status_form,
         assign_form=_assign_form(lead, page.coaches),
         propose_form=_propose_form(lead, forms.pop("propose_form", None)),
         agreed_form=agreed_form,
-        reschedule_forms=forms.pop("reschedule_forms", {}),
-        cancel_forms=forms.pop("cancel_forms", {}),
+        reschedule_forms=reschedule_forms,
+        cancel_forms=cancel_forms,
     )
     return body, status
 
@@ -143,12 +176,23 @@ def lead_detail(lead_id: int) -> ResponseReturnValue:
 
 
 def _act(
-    lead_id: int, action: Callable[[], str], anchor: str = "", **forms: Any
+    lead_id: int,
+    action: Callable[[], str],
+    anchor: str = "",
+    mark: Callable[[FieldProblems], None] | None = None,
+    **forms: Any,
 ) -> ResponseReturnValue:
-    """Run a workflow step, commit, and come back to the lead's page (or say what was wrong)."""
+    """Run a workflow step, commit, and come back to the lead's page (or say what was wrong:
+    problems the workflow ties to fields are marked there by `mark`)."""
     try:
         message = action()
         db.session.commit()
+    except FieldProblems as problems:
+        db.session.rollback()
+        if mark is None:
+            return _render_lead(lead_id, 409, error=str(problems), **forms)
+        mark(problems)
+        return _render_lead(lead_id, 409, **forms)
     except DomainError as error:
         db.session.rollback()
         return _render_lead(lead_id, 409, error=str(error), **forms)
@@ -164,28 +208,8 @@ def _act(
 
 
 def _form_problem(lead_id: int, form: Any, key: str) -> ResponseReturnValue:
-    return _render_lead(
-        lead_id,
-        400,
-        error="Check the form: "
-        + "; ".join(str(message) for messages in _all_errors(form) for message in messages),
-        **{key: form},
-    )
-
-
-def _all_errors(form: Any) -> list[list[str]]:
-    found: list[list[str]] = []
-    errors = form.errors
-    stack: list[Any] = [errors]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, list) and all(isinstance(x, str) for x in item):
-            found.append(item)
-        elif isinstance(item, list):
-            stack.extend(item)
-    return found
+    """The lead's page with the form sent back: each problem in the summary and at its field."""
+    return _render_lead(lead_id, 400, **{key: form})
 
 
 def lead_status(lead_id: int) -> ResponseReturnValue:
@@ -242,35 +266,50 @@ def lead_note(lead_id: int) -> ResponseReturnValue:
     return _act(lead_id, action, "#notes", note_form=form)
 
 
+def _time_label(number: int, message: str) -> str:
+    """ "Time 2: give the joining link…": which of the times a problem is about."""
+    if message.startswith(f"Time {number}"):
+        return message
+    return f"Time {number}: {message[:1].lower()}{message[1:]}"
+
+
 def lead_propose(lead_id: int) -> ResponseReturnValue:
+    """Every problem with every time is reported at once, each at its field, naming the time;
+    the workflow's own checks (a clash, a time past, a length) come back the same way."""
     lead = _lead_or_404(lead_id)
     form = ProposeForm(prefix="propose")
-    if not form.validate():
-        return _form_problem(lead_id, form, "propose_form")
+    form.validate()
     slots: list[Slot] = []
-    for number, entry in enumerate(form.slots, start=1):
-        slot = entry.form
-        if slot.is_blank:
+    entries = [entry.form for entry in form.slots]
+    for entry in entries:
+        if entry.is_blank:
             continue
-        if slot.day.data is None or slot.start.data is None:
-            return _render_lead(
-                lead_id,
-                400,
-                propose_form=form,
-                error=f"Time {number}: enter both the date and the start time.",
-            )
+        if entry.day.data is None and not entry.day.errors:
+            entry.day.errors = [*entry.day.errors, "Enter the date"]
+        if entry.start.data is None and not entry.start.errors:
+            entry.start.errors = [*entry.start.errors, "Enter the start time"]
+    for number, entry in enumerate(entries, start=1):
+        for field in entry:
+            field.errors = [_time_label(number, str(message)) for message in field.errors]
+    if all(entry.is_blank for entry in entries):
+        entries[0].day.errors = ["Enter at least one time to propose"]
+    if error_rows(form):
+        return _form_problem(lead_id, form, "propose_form")
+    # The workflow numbers the times it is given; remember which row each one came from.
+    rows: list[int] = []
+    for index, entry in enumerate(entries):
+        if entry.is_blank:
+            continue
+        assert entry.day.data is not None and entry.start.data is not None
+        rows.append(index)
         slots.append(
             Slot(
-                day=slot.day.data,
-                start=slot.start.data,
-                format=SessionFormat(slot.format.data),
-                detail=slot.detail.data or "",
-                duration_minutes=int(slot.duration.data or 60),
+                day=entry.day.data,
+                start=entry.start.data,
+                format=SessionFormat(entry.format.data),
+                detail=entry.detail.data or "",
+                duration_minutes=int(entry.duration.data or 60),
             )
-        )
-    if not slots:
-        return _render_lead(
-            lead_id, 400, propose_form=form, error="Enter at least one time to propose."
         )
 
     def action() -> str:
@@ -279,7 +318,17 @@ def lead_propose(lead_id: int) -> ResponseReturnValue:
         new = "new " if proposal.moves_session_id is not None else ""
         return f"{count} {new}time{'s' if count != 1 else ''} sent to {lead.full_name}."
 
-    return _act(lead_id, action, "#proposals", propose_form=form)
+    def mark(problems: FieldProblems) -> None:
+        for problem in problems.problems:
+            row = rows[problem.entry or 0]
+            field = entries[row][problem.field]
+            message = problem.message
+            if len(rows) != len(entries) and message.startswith(f"Time {(problem.entry or 0) + 1}"):
+                # The workflow counted only the filled-in rows: name the row as the page does.
+                message = f"Time {row + 1}" + message[len(f"Time {(problem.entry or 0) + 1}") :]
+            field.errors = [*field.errors, message]
+
+    return _act(lead_id, action, "#proposals", mark=mark, propose_form=form)
 
 
 def lead_record_agreed(lead_id: int) -> ResponseReturnValue:
@@ -317,12 +366,7 @@ def session_reschedule(session_id: int) -> ResponseReturnValue:
     lead_id = session.lead_id
     form = RescheduleForm(prefix=f"move-{session_id}")
     if not form.validate():
-        return _render_lead(
-            lead_id,
-            400,
-            error="Check the new time: " + "; ".join(m for ms in _all_errors(form) for m in ms),
-            reschedule_forms={session_id: form},
-        )
+        return _render_lead(lead_id, 400, reschedule_forms={session_id: form})
 
     def action() -> str:
         assert form.day.data is not None and form.start.data is not None
@@ -344,9 +388,7 @@ def session_cancel(session_id: int) -> ResponseReturnValue:
     lead_id = session.lead_id
     form = CancelForm(prefix=f"cancel-{session_id}")
     if not form.validate():
-        return _render_lead(
-            lead_id, 400, error="Say why the session is cancelled.", cancel_forms={session_id: form}
-        )
+        return _render_lead(lead_id, 400, cancel_forms={session_id: form})
 
     def action() -> str:
         cancel_session(

@@ -32,7 +32,7 @@ from ..workflow.scheduling import (
     none_suit,
     proposal_open,
 )
-from .forms import ChooseTimeForm, SuitableTimesForm
+from .forms import ChooseTimeForm, LinkPageForm, SuitableTimesForm
 
 TAKEN = (
     "Sorry, that time was taken a moment ago. Nothing has been booked for you: "
@@ -96,8 +96,15 @@ def _open_proposal(token: str) -> Proposal | ResponseReturnValue:
 
 
 def _render_choices(
-    token: str, proposal: Proposal, error: str | None = None, status: int = 200, note: str = ""
+    token: str,
+    proposal: Proposal,
+    error: str | None = None,
+    status: int = 200,
+    *,
+    time_form: LinkPageForm | None = None,
+    note_form: SuitableTimesForm | None = None,
 ) -> ResponseReturnValue:
+    """The times to choose from; a form sent back with problems is shown with them marked."""
     now = current_now()
     times = [t for t in proposal.times if t.starts_at > now]
     return render_template(
@@ -107,7 +114,8 @@ def _render_choices(
         leader_asked=leader_asked_for_new_times(proposal),
         times=times,
         error=error,
-        note=note,
+        time_form=time_form,
+        note_form=note_form or SuitableTimesForm(formdata=None),
         withdraw_url=links.withdraw_url(proposal.lead),
     ), status
 
@@ -126,7 +134,7 @@ def choose_time_pick(token: str) -> ResponseReturnValue:
         return proposal
     form = ChooseTimeForm(time_ids=[t.id for t in proposal.times])
     if not form.validate():
-        return _render_choices(token, proposal, form.first_error(), 400)
+        return _render_choices(token, proposal, None, 400, time_form=form)
     picked = db.session.get(ProposedTime, form.time_id)
     assert picked is not None
     proposal_id = proposal.id
@@ -157,11 +165,11 @@ def choose_time_none_suit(token: str) -> ResponseReturnValue:
     form = SuitableTimesForm()
     note = form.note.data or ""
     if not form.validate():
-        return _render_choices(token, proposal, form.first_error(), 400, note=note)
+        return _render_choices(token, proposal, None, 400, note_form=form)
     try:
         none_suit(proposal, note, current_now(), settings=current_settings())
         db.session.commit()
     except DomainError as error:
         db.session.rollback()
-        return _render_choices(token, proposal, str(error), 409, note=note)
+        return _render_choices(token, proposal, str(error), 409, note_form=form)
     return redirect(url_for("public.choose_time", token=token))

@@ -232,10 +232,13 @@ class CancelSessionForm(LinkPageForm):
 
 
 class WithdrawForm(LinkPageForm):
-    """Withdrawing never fails for what was typed: the optional reason is cut to
-    TEXT_MAX characters (the page's text box stops there too)."""
+    """The optional reason. One too long is refused in words and kept, to be shortened (the
+    page counts the characters), rather than cut off unseen."""
 
-    reason = TextAreaField(filters=[lambda value: _multi_line(value)[:NOTE_MAX]])
+    reason = TextAreaField(
+        filters=[_multi_line],
+        validators=[Length(max=NOTE_MAX, message=f"Keep your reason to {characters(NOTE_MAX)}.")],
+    )
 
 
 RSVP_ANSWERS = (PartStat.ACCEPTED, PartStat.TENTATIVE, PartStat.DECLINED)

@@ -69,7 +69,7 @@ def rsvp(token: str) -> ResponseReturnValue:
         form = RsvpForm()
         if not form.validate():
             return render_template(
-                "public/rsvp.html", suggested=None, error=form.first_error(), **context
+                "public/rsvp.html", suggested=None, error=None, form=form, **context
             ), 400
         answer = form.chosen
         try:
@@ -80,14 +80,16 @@ def rsvp(token: str) -> ResponseReturnValue:
         except DomainError as error:
             db.session.rollback()
             return render_template(
-                "public/rsvp.html", suggested=None, error=str(error), **context
+                "public/rsvp.html", suggested=None, error=str(error), form=None, **context
             ), 409
         context["current"] = answer
         return render_template("public/rsvp_done.html", **context)
 
     # GET: show the question; the link's ?answer= only pre-selects the main button.
     suggested = rsvp_answer(request.args.get("answer"))
-    return render_template("public/rsvp.html", suggested=suggested, error=None, **context)
+    return render_template(
+        "public/rsvp.html", suggested=suggested, error=None, form=None, **context
+    )
 
 
 def questionnaire(token: str) -> ResponseReturnValue:

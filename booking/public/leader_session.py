@@ -77,7 +77,10 @@ def leader_session(token: str) -> ResponseReturnValue:
     if not isinstance(session, CoachingSession):
         return session
     return render_template(
-        "public/leader_session.html", error=None, note="", **_context(token, session)
+        "public/leader_session.html",
+        error=None,
+        note_form=SuitableTimesForm(formdata=None),
+        **_context(token, session),
     )
 
 
@@ -89,10 +92,7 @@ def leader_session_new_time(token: str) -> ResponseReturnValue:
     note = form.note.data or ""
     if not form.validate():
         return render_template(
-            "public/leader_session.html",
-            error=form.first_error(),
-            note=note,
-            **_context(token, session),
+            "public/leader_session.html", error=None, note_form=form, **_context(token, session)
         ), 400
     try:
         leader_request_new_time(session, note, current_now(), settings=current_settings())
@@ -100,7 +100,10 @@ def leader_session_new_time(token: str) -> ResponseReturnValue:
     except DomainError as problem:
         db.session.rollback()
         return render_template(
-            "public/leader_session.html", error=str(problem), note=note, **_context(token, session)
+            "public/leader_session.html",
+            error=str(problem),
+            note_form=form,
+            **_context(token, session),
         ), 409
     return render_template(
         "public/leader_session_done.html", done="requested", **_context(token, session)
@@ -114,16 +117,16 @@ def leader_session_cancel(token: str) -> ResponseReturnValue:
     if request.method == "GET":
         # The confirmation: nothing is cancelled until the button on this page is pressed.
         return render_template(
-            "public/leader_session_cancel.html", error=None, reason="", **_context(token, session)
+            "public/leader_session_cancel.html",
+            error=None,
+            form=CancelSessionForm(formdata=None),
+            **_context(token, session),
         )
     form = CancelSessionForm()
     reason = form.reason.data or ""
     if not form.validate():
         return render_template(
-            "public/leader_session_cancel.html",
-            reason=reason,
-            error=form.first_error(),
-            **_context(token, session),
+            "public/leader_session_cancel.html", error=None, form=form, **_context(token, session)
         ), 400
     try:
         leader_cancel_session(session, reason, current_now(), settings=current_settings())
@@ -132,7 +135,7 @@ def leader_session_cancel(token: str) -> ResponseReturnValue:
         db.session.rollback()
         return render_template(
             "public/leader_session_cancel.html",
-            reason=reason,
+            form=form,
             error=str(problem)
             if isinstance(problem, DomainError)
             else "Something changed at the same moment. Please try again.",

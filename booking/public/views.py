@@ -28,6 +28,7 @@ from ..extensions import csrf, db, limiter
 from ..limits import EMAIL_MAX
 from ..links import LinkRefused, make_token, read_token
 from ..models import Dimension, FormReceipt, Lead, LeadStatus, SessionFormat
+from ..references import lead_reference
 from ..settings import current_now, current_settings
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
@@ -180,13 +181,14 @@ def mask_email(address: str) -> str:
 
 
 def thank_you() -> ResponseReturnValue:
-    masked = None
+    masked = reference = None
     receipt = db.session.get(FormReceipt, str(session.get("registration") or ""))
     if receipt is not None and current_now() - receipt.created_at < THANK_YOU_SHOWS_EMAIL_FOR:
         lead = db.session.get(Lead, receipt.lead_id)
         if lead is not None and lead.erased_at is None:
             masked = mask_email(lead.email)
-    return render_template("public/thank_you.html", masked_email=masked)
+            reference = lead_reference(lead.id)
+    return render_template("public/thank_you.html", masked_email=masked, reference=reference)
 
 
 def _privacy_text() -> str | None:
@@ -262,8 +264,10 @@ def privacy() -> ResponseReturnValue:
 
 def withdraw_interest(token: str) -> ResponseReturnValue:
     lead = links.load_withdraw(token)
+    form = WithdrawForm()
     if request.method == "POST":
-        form = WithdrawForm()  # the reason is optional and cut to length: nothing to refuse
+        if not form.validate():
+            return render_template("public/withdraw.html", lead=lead, error=None, form=form), 400
         try:
             withdraw(
                 lead,
@@ -274,12 +278,14 @@ def withdraw_interest(token: str) -> ResponseReturnValue:
             db.session.commit()
         except DomainError as error:
             db.session.rollback()
-            return render_template("public/withdraw.html", lead=lead, error=str(error)), 409
+            return render_template(
+                "public/withdraw.html", lead=lead, error=str(error), form=form
+            ), 409
         return render_template("public/withdrawn.html")
     if lead.status == LeadStatus.WITHDRAWN:
         # Opened again after withdrawing: the outcome, not a button that would do nothing.
         return render_template("public/withdrawn.html")
-    return render_template("public/withdraw.html", lead=lead, error=None)
+    return render_template("public/withdraw.html", lead=lead, error=None, form=form)
 
 
 def healthz() -> ResponseReturnValue:

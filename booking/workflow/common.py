@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +18,26 @@ from ..settings import Settings
 
 class DomainError(Exception):
     """A move the workflow does not allow. The message is shown to the person as it is."""
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with what was typed, and where: `field` names the input (as the form
+    names it, e.g. "detail"), `entry` which of several repeated entries (0-based), if any."""
+
+    field: str
+    message: str
+    entry: int | None = None
+
+
+class FieldProblems(DomainError):
+    """Every problem found at once, each attributable to a field, so a page can mark each
+    field and link to it from its error summary (GOV.UK pattern). As a plain DomainError the
+    message is all of them, one after another."""
+
+    def __init__(self, problems: Iterable[FieldProblem]) -> None:
+        self.problems = list(problems)
+        super().__init__(" ".join(problem.message for problem in self.problems))
 
 
 def record_event(

@@ -32,7 +32,13 @@ from ..models import (
 )
 from ..settings import Settings
 from ..timefmt import format_range, local_to_utc
-from .common import DomainError, coach_notification_recipients, record_event
+from .common import (
+    DomainError,
+    FieldProblem,
+    FieldProblems,
+    coach_notification_recipients,
+    record_event,
+)
 from .lifecycle import booked_session, close_open_proposals, move, open_proposals
 
 DETAIL_NEEDED = {
@@ -158,6 +164,67 @@ def proposal_open(proposal: Proposal) -> bool:
     return proposal.lead.status == LeadStatus.TIMES_PROPOSED
 
 
+def _sentence_case_after_label(label: str, message: str) -> str:
+    return f"{label}: {message[:1].lower()}{message[1:]}"
+
+
+def _checked_times(
+    coach: Coach,
+    slots: list[Slot],
+    now: datetime,
+    settings: Settings,
+    moving: CoachingSession | None,
+) -> list[ProposedTime]:
+    """The slots as proposed times, or FieldProblems naming every problem of every slot
+    ("Time 2: give the joining link…"), each against the field it concerns."""
+    problems: list[FieldProblem] = []
+    times: list[ProposedTime] = []
+    starts_seen: set[datetime] = set()
+    for index, slot in enumerate(slots):
+        label = f"Time {index + 1}"
+        found = len(problems)
+
+        def problem(field: str, message: str, *, entry: int = index) -> None:
+            problems.append(FieldProblem(field, message, entry))
+
+        starts: datetime | None = None
+        length: timedelta | None = None
+        detail = ""
+        try:
+            starts = local_start(slot.day, slot.start, settings)
+        except DomainError as error:
+            problem("start", _sentence_case_after_label(label, str(error)))
+        try:
+            length = _check_duration(slot.duration_minutes)
+        except DomainError as error:
+            problem("duration", _sentence_case_after_label(label, str(error)))
+        try:
+            detail = _check_detail(slot.format, slot.detail)
+        except DomainError as error:
+            problem("detail", _sentence_case_after_label(label, str(error)))
+        if starts is not None and length is not None:
+            ends = starts + length
+            if starts in starts_seen:
+                problem("start", f"{label} is the same as an earlier time. Offer different times.")
+            else:
+                starts_seen.add(starts)
+                # The session being moved does not clash with its own new times.
+                try:
+                    _check_time(coach, starts, ends, now, label, settings, excluding=moving)
+                except DomainError as error:
+                    past = starts <= now
+                    problem("day" if past else "start", str(error))
+            if len(problems) == found:
+                times.append(
+                    ProposedTime(
+                        starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail
+                    )
+                )
+    if problems:
+        raise FieldProblems(problems)
+    return times
+
+
 def propose_times(
     lead: Lead, coach: Coach, slots: list[Slot], now: datetime, *, settings: Settings
 ) -> Proposal:
@@ -189,26 +256,7 @@ def propose_times(
     if not 1 <= len(slots) <= MAX_TIMES:
         raise DomainError(f"Propose between 1 and {MAX_TIMES} times.")
 
-    times: list[ProposedTime] = []
-    starts_seen: set[datetime] = set()
-    for number, slot in enumerate(slots, start=1):
-        label = f"Time {number}" if len(slots) > 1 else "The time"
-        try:
-            starts = local_start(slot.day, slot.start, settings)
-            length = _check_duration(slot.duration_minutes)
-            detail = _check_detail(slot.format, slot.detail)
-        except DomainError as error:
-            raise DomainError(f"{label}: {error}") from error
-        ends = starts + length
-        if starts in starts_seen:
-            raise DomainError(f"{label} is the same as an earlier time. Offer different times.")
-        starts_seen.add(starts)
-        # The session being moved does not clash with its own new times.
-        _check_time(coach, starts, ends, now, label, settings, excluding=moving)
-        times.append(
-            ProposedTime(starts_at=starts, ends_at=ends, format=slot.format, join_detail=detail)
-        )
-
+    times = _checked_times(coach, slots, now, settings, moving)
     # New times for a booked session answer the leader's request for a different time, or are
     # the coach's own offer (a session agreed by phone, say): the leader is told which.
     leader_asked = moving is not None and open_new_time_request(moving) is not None
@@ -567,17 +615,25 @@ def cancel_session(
         raise DomainError("Say why the session is cancelled.")
     _mark_cancelled(session, reason, now)
     lead = session.lead
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
+    # The history says who cancelled once (the Who column) and quotes the reason once: the
+    # stored reason ("Cancelled by Sian: …") is worded for the calendars, not for the page.
+    if leader_words is not None:
+        summary = f"{actor_label or lead.full_name} cancelled the session on {when}"
+        quoted = leader_words
+    else:
+        summary = f"Session {when} cancelled"
+        quoted = reason
     record_event(
         lead,
         EventKind.SESSION_CANCELLED,
-        f"Session {format_range(session.starts_at, session.ends_at, settings.zone)} "
-        f"cancelled: {reason}",
+        summary,
         now=now,
         actor=actor,
         actor_label=actor_label,
         detail={
             "session_id": session.id,
-            "reason": reason,
+            **({"reason": quoted} if quoted else {}),
             **({"by": "leader", "leader_words": leader_words} if leader_words is not None else {}),
         },
     )
@@ -589,9 +645,9 @@ def cancel_session(
             now=now,
             actor=actor,
             actor_label=actor_label,
-            reason=reason,
             summary="Back to “Contacted” (session cancelled)",
         )
+        lead.status_reason = ""  # the session says why; an older reason no longer applies
     if session.starts_at > now:
         if leader_words is None:
             _send_session_update(session, "cancelled", now, settings)
