@@ -212,6 +212,9 @@ class Lead(Model):
     __table_args__ = (
         Index("ix_lead_status_created", "status", "created_at"),
         Index("ix_lead_coach_created", "assigned_coach_id", "created_at"),
+        # The list sorted by last activity, for everyone or for one coach.
+        Index("ix_lead_updated_at", "updated_at"),
+        Index("ix_lead_coach_updated", "assigned_coach_id", "updated_at"),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(
