@@ -69,6 +69,7 @@ def pages(app, live_url) -> dict[str, str]:
             "your session": path(leader_session_url(session)),
             "coach sign-in": "/coach/sign-in",
             "not found": "/no-such-page",
+            "coach home": "/coach/",
             "lead list": "/coach/leads",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
@@ -104,7 +105,9 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    public = {
+        k: v for k, v in pages.items() if not (v == "/coach/" or v.startswith("/coach/leads"))
+    }
     for name, path in public.items():
         page.goto(live_url + path)
         found[name] = _problems_at_each_width(page)
@@ -121,7 +124,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path == "/coach/" or path.startswith("/coach/leads"):
             page.goto(live_url + path)
             found[name] = _problems_at_each_width(page)
 

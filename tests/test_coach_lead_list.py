@@ -261,7 +261,7 @@ def test_next_session_and_waiting_on_columns(app, signed_in, coach):
     assert "None booked" in rows[0]
     assert "Leader Times proposed, not yet chosen" in rows[1]
     assert "Leader Invitation not answered" in rows[2]
-    assert "Thursday 1 April 2027, 11:00 BST" in rows[2]
+    assert "Thu 1 Apr, 11:00 BST" in rows[2]
     assert "Coach Asked for a new time" in rows[3]
     assert "– Booked" in rows[4]
     assert "Coach Invitation declined" in rows[5]

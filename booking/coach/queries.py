@@ -320,6 +320,9 @@ class LeadRow:
     overdue: bool
     due_by: datetime
     session: CoachingSession | None
+    # The next session, short: "Thu 1 Apr, 11:00 BST" (the year when not this one).
+    session_when: str
+    activity_ago: str
     waiting: WaitingOn
     cursor: Cursor
 
@@ -388,6 +391,14 @@ def _booked_sessions(lead_ids: list[int]) -> dict[int, CoachingSession]:
     }
 
 
+def _short_when(session: CoachingSession | None, now: datetime, zone: ZoneInfo) -> str:
+    if session is None:
+        return ""
+    local = session.starts_at.astimezone(zone)
+    year = "" if local.year == now.astimezone(zone).year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M} {local.tzname()}"
+
+
 def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Settings) -> LeadList:
     """A page of the list in a fixed number of queries, however many leads there are."""
     rows = list(db.session.execute(lead_query(filters, me).limit(PER_PAGE + 1)))
@@ -409,6 +420,8 @@ def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Setti
             overdue=is_overdue(lead, now, days, zone),
             due_by=contact_due_by(lead.created_at, days, zone),
             session=sessions.get(lead.id),
+            session_when=_short_when(sessions.get(lead.id), now, zone),
+            activity_ago=time_ago(lead.updated_at, now),
             waiting=waiting_on(lead, sessions.get(lead.id), proposals.get(lead.id), now),
             cursor=Cursor(key, lead.id),
         )
