@@ -313,6 +313,8 @@ class Proposal(Model):
     """One round of times a coach offered a leader."""
 
     __tablename__ = "proposal"
+    # The coach's home page: "none of the times suit" answers.
+    __table_args__ = (Index("ix_proposal_status", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
@@ -377,6 +379,9 @@ class CoachingSession(Model):
             postgresql_where=text("status = 'booked'"),
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+        # The coach's home page finds booked sessions that need them (started, declined, asked
+        # to move) from these, not by walking every lead.
+        Index("ix_coaching_session_status_start", "status", "starts_at"),
         # Nor at overlapping times. The workflow checks for a clash first (with a message that
         # names the other session), but on PostgreSQL two transactions can both pass that check
         # before either commits; this constraint makes the second wait and then fail, which the

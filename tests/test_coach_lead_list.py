@@ -264,7 +264,7 @@ def test_next_session_and_waiting_on_columns(app, signed_in, coach):
     assert "Thu 1 Apr, 11:00 BST" in rows[2]
     assert "Coach Asked for a new time" in rows[3]
     assert "– Booked" in rows[4]
-    assert "Coach Invitation declined" in rows[5]
+    assert "Coach Declined: move or cancel the session" in rows[5]
 
     by_next = names(signed_in.get("/coach/leads?status=&coach=&sort=next"))
     assert by_next == ["Leader 6", "Leader 5", "Leader 4", "Leader 3", "Leader 1", "Leader 2"]

@@ -296,7 +296,7 @@ def waiting_on(
         if session.new_time_requested_at is not None:
             return WaitingOn("coach", "Asked for a new time")
         if declined_roles(session):
-            return WaitingOn("coach", "Invitation declined")
+            return WaitingOn("coach", "Declined: move or cancel the session")
         if session.starts_at <= now:
             return WaitingOn("coach", "Session started: mark it held")
         if (
