@@ -343,6 +343,7 @@ def test_this_week_groups_sessions_by_london_day_across_the_clock_change(
     assert "no reflection yet" in section(page, "day-2027-03-27")
     assert "Amara Okafor 5" not in section(page, "week") and "Someone Else" not in page.text
     assert "Nothing booked." in section(page, "day-2027-03-24")
+    assert "Wednesday 24 March (today)" in section(page, "day-2027-03-24")
     assert 'href="/coach/?week=2027-03-15"' in page.html
     assert 'href="/coach/?week=2027-03-29"' in page.html
 

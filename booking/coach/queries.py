@@ -677,6 +677,7 @@ class HomePage:
     needs: list[NeedGroup]
     week: list[WeekDay]
     this_week: date
+    today: date
 
     def context(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
@@ -953,4 +954,5 @@ def home_page(me: Coach, options: HomeOptions, *, now: datetime, settings: Setti
         needs=[group for group in groups if group.items],
         week=week_sessions(me, options.week, settings),
         this_week=today - timedelta(days=today.weekday()),
+        today=today,
     )
