@@ -215,6 +215,8 @@ class Lead(Model):
         # The list sorted by last activity, for everyone or for one coach.
         Index("ix_lead_updated_at", "updated_at"),
         Index("ix_lead_coach_updated", "assigned_coach_id", "updated_at"),
+        # The status filter's counts for one coach's leads, read from the index alone.
+        Index("ix_lead_coach_status", "assigned_coach_id", "status"),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(

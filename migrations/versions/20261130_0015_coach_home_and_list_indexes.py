@@ -1,5 +1,6 @@
 """Indexes for the coach's home page and lead list: lead.updated_at (sorting by last activity),
-coaching_session (status, starts_at) and proposal.status (what needs the coach)
+(assigned_coach_id, status) (the status filter's counts for one coach), coaching_session
+(status, starts_at) and proposal.status (what needs the coach)
 
 Revision ID: 0015
 Revises: 0009
@@ -22,6 +23,7 @@ def upgrade():
     op.create_index(
         "ix_lead_coach_updated", "lead", ["assigned_coach_id", "updated_at"], unique=False
     )
+    op.create_index("ix_lead_coach_status", "lead", ["assigned_coach_id", "status"], unique=False)
     op.create_index(
         "ix_coaching_session_status_start",
         "coaching_session",
@@ -34,5 +36,6 @@ def upgrade():
 def downgrade():
     op.drop_index("ix_proposal_status", table_name="proposal")
     op.drop_index("ix_coaching_session_status_start", table_name="coaching_session")
+    op.drop_index("ix_lead_coach_status", table_name="lead")
     op.drop_index("ix_lead_coach_updated", table_name="lead")
     op.drop_index("ix_lead_updated_at", table_name="lead")
