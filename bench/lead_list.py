@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, select, text
 
 FIRST = [
     "Amara",
@@ -204,13 +204,34 @@ def measure(client, path: str, repeat: int) -> list[float]:
 
 CASES = [
     ("trivial page", "/healthz"),
-    ("lead list", "/coach/leads"),
-    ("list, status filter", "/coach/leads?status=contacted"),
+    ("my open leads (default)", "/coach/leads"),
+    ("all leads", "/coach/leads?status=&coach="),
+    ("list, status filter", "/coach/leads?status=contacted&coach="),
     ("list, coach + dimension", "/coach/leads?coach=me&dimension=practical"),
-    ("list, page 200", "/coach/leads?page=200"),
+    ("list, by last activity", "/coach/leads?status=&coach=&sort=activity"),
+    ("list, by next session", "/coach/leads?status=&coach=&sort=next"),
+    ("list, page 200", "/coach/leads?status=&coach=&after={deep}"),
     ("search, common name", "/coach/leads?q=smith"),
     ("search, no match", "/coach/leads?q=zzzz"),
+    ("home page", "/coach/"),
 ]
+
+
+def deep_cursor(app, depth: int) -> str:
+    """The keyset cursor of the lead `depth` rows down the default order (newest first): the
+    list's "page 200" is the page after it."""
+    from booking.coach.queries import Cursor
+    from booking.extensions import db
+    from booking.models import Lead
+
+    with app.app_context():
+        row = db.session.execute(
+            select(Lead.created_at, Lead.id)
+            .order_by(Lead.created_at.desc(), Lead.id.desc())
+            .offset(depth)
+            .limit(1)
+        ).one()
+        return str(Cursor(row[0], row[1]))
 
 
 def main() -> None:
@@ -242,7 +263,9 @@ def main() -> None:
 
         client = app.test_client()
         sign_in(client)
-        results = [(label, path, measure(client, path, args.repeat)) for label, path in CASES]
+        deep = deep_cursor(app, min(args.leads - 1, 199 * 50))
+        cases = [(label, path.format(deep=deep)) for label, path in CASES]
+        results = [(label, path, measure(client, path, args.repeat)) for label, path in cases]
 
     base = statistics.median(results[0][2])
     print(f"\n{args.repeat} requests each (after 3 warm-up), median and 95th percentile:\n")

@@ -10,7 +10,7 @@ those lines before any handler sees them:
   e.g. ``/choose/<token>``; integer ids (``/coach/leads/12``) and static files stay readable;
   a path that matches no route has any long token-like segment replaced by ``<redacted>``;
 - a query string keeps its keys, and the values only of a few harmless filters (status,
-  coach, dimension, page, answer): ``/coach/leads?q=…&status=open``.
+  coach, dimension, page, answer, sort, dir, week, scope): ``/coach/leads?q=…&status=open``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,9 @@ REQUEST_LINE = re.compile(
 )
 EXCEPTION_LINE = re.compile(r"(?P<head>Exception on )(?P<target>/\S*) \[(?P<method>[A-Z]+)\]")
 LONG_SEGMENT = re.compile(r"[A-Za-z0-9_.~=-]{20,}")
-SAFE_QUERY_KEYS = frozenset({"status", "coach", "dimension", "page", "answer"})
+SAFE_QUERY_KEYS = frozenset(
+    {"status", "coach", "dimension", "page", "answer", "sort", "dir", "week", "scope"}
+)
 LOGGERS = ("werkzeug", "gunicorn.access")
 
 

@@ -237,6 +237,11 @@ class Lead(Model):
     __table_args__ = (
         Index("ix_lead_status_created", "status", "created_at"),
         Index("ix_lead_coach_created", "assigned_coach_id", "created_at"),
+        # The list sorted by last activity, for everyone or for one coach.
+        Index("ix_lead_updated_at", "updated_at"),
+        Index("ix_lead_coach_updated", "assigned_coach_id", "updated_at"),
+        # The status filter's counts for one coach's leads, read from the index alone.
+        Index("ix_lead_coach_status", "assigned_coach_id", "status"),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(
@@ -335,6 +340,8 @@ class Proposal(Model):
     """One round of times a coach offered a leader."""
 
     __tablename__ = "proposal"
+    # The coach's home page: "none of the times suit" answers.
+    __table_args__ = (Index("ix_proposal_status", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
@@ -399,6 +406,9 @@ class CoachingSession(Model):
             postgresql_where=text("status = 'booked'"),
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+        # The coach's home page finds booked sessions that need them (started, declined, asked
+        # to move) from these, not by walking every lead.
+        Index("ix_coaching_session_status_start", "status", "starts_at"),
         # Nor at overlapping times. The workflow checks for a clash first (with a message that
         # names the other session), but on PostgreSQL two transactions can both pass that check
         # before either commits; this constraint makes the second wait and then fail, which the

@@ -74,6 +74,7 @@ def pages(app, live_url) -> dict[str, str]:
             "your session": path(leader_session_url(session)),
             "coach sign-in": "/coach/sign-in",
             "not found": "/no-such-page",
+            "coach home": "/coach/",
             "lead list": "/coach/leads",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",

@@ -47,7 +47,7 @@ def test_no_page_breaks_the_policy(app, browser_page, live_url):
     page.get_by_label("Email address").fill("maya@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/coach/leads")
+    page.wait_for_url("**/coach/")
     page.goto(live_url + f"/coach/leads/{lead_id}")
     assert page.get_by_role("heading", level=1).is_visible()
 

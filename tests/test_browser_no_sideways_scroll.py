@@ -103,7 +103,9 @@ def pages(app, live_url) -> dict[str, str]:
             "coach sign-in": "/coach/sign-in",
             "password reset request": "/coach/password-reset",
             "password reset": path(password_reset_url(coach)),
+            "coach home": "/coach/",
             "lead list": "/coach/leads",
+            "lead list, everyone's, by next session": "/coach/leads?status=&coach=&sort=next",
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
@@ -153,7 +155,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     page.get_by_label("Email address").fill("maya@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/coach/leads**")
+    page.wait_for_url("**/coach/")
     for name, path in pages.items():
         if needs_sign_in(path):
             page.goto(live_url + path)

@@ -133,7 +133,7 @@ def test_sign_in_starts_a_new_session_and_sign_out_ends_it(client, coach):
         session["planted"] = "by someone else"
     before = client.get_cookie("session").value
     response = sign_in(client)
-    assert response.headers["Location"] == "/coach/leads"
+    assert response.headers["Location"] == "/coach/"  # the coach's home page
     with client.session_transaction() as session:
         assert "planted" not in session
         assert session["_user_id"] == str(coach)
@@ -229,7 +229,7 @@ def test_next_goes_back_to_the_page_asked_for_but_never_off_site(app, client, co
                 "next": evil,
             },
         )
-        assert response.headers["Location"] == "/coach/leads", evil
+        assert response.headers["Location"] == "/coach/", evil
         post(client, "/coach/sign-out", {})
 
 
@@ -297,7 +297,7 @@ def test_password_reset_by_email_works_once(app, client, coach):
         },
     )
     assert done.headers["Location"] == "/coach/sign-in"
-    assert sign_in(client, password="a new password").headers["Location"] == "/coach/leads"
+    assert sign_in(client, password="a new password").headers["Location"] == "/coach/"
     again = client.get(link)
     assert again.status_code == 409
     assert "already been used" in parse(again).text
@@ -385,7 +385,7 @@ def test_list_is_newest_first_with_age_and_overdue_flag(app, signed_in):
             ),
         ],
     )
-    response = signed_in.get("/coach/")
+    response = signed_in.get("/coach/leads?status=&coach=")
     assert names(response) == ["Fresh Lead", "Old But Contacted", "Old Lead"]
     text = parse(response).text
     assert "3 hours ago" in text and "1 week ago" in text
@@ -425,7 +425,8 @@ def test_list_filters_and_search(app, signed_in, coach):
     def listed(query: str) -> list[str]:
         return names(signed_in.get("/coach/leads?" + query))
 
-    assert listed("") == ["Ann Compassion", "Bob Practical", "Cat Purpose"]
+    assert listed("status=&coach=") == ["Ann Compassion", "Bob Practical", "Cat Purpose"]
+    assert listed("") == ["Ann Compassion"]  # the default view: my open leads
     assert listed("status=contacted") == ["Bob Practical"]
     assert listed("status=open") == ["Ann Compassion", "Bob Practical"]
     assert listed("coach=me") == ["Ann Compassion"]
@@ -443,7 +444,7 @@ def test_list_filters_and_search(app, signed_in, coach):
     assert listed("q=b%22ob") == []  # a quote is a character too, never search syntax
     assert listed("q=Practical+South") == []  # across two columns: not a substring of either
     assert listed("q=trust&dimension=compassionate&coach=me") == ["Ann Compassion"]
-    assert listed("status=bogus&coach=x&dimension=y&page=z") == listed("")
+    assert listed("status=bogus&coach=x&dimension=y&sort=z&after=1") == listed("status=")
     no_match = signed_in.get("/coach/leads?q=zzz")
     assert "No leads match these filters." in parse(no_match).text
 
@@ -494,15 +495,21 @@ def test_list_pages_fifty_at_a_time(app, signed_in):
             for i in range(120)
         ],
     )
-    first = signed_in.get("/coach/leads")
+
+    def next_link(response) -> str:
+        found = re.search(r'rel="next" href="([^"]+)"', response.get_data(as_text=True))
+        return found.group(1).replace("&amp;", "&") if found else ""
+
+    first = signed_in.get("/coach/leads?status=")
     assert names(first) == [f"Lead {i:03}" for i in range(50)]
-    assert 'rel="next" href="/coach/leads?page=2"' in first.get_data(as_text=True)
-    third = signed_in.get("/coach/leads?page=3")
+    second = signed_in.get(next_link(first))
+    assert names(second) == [f"Lead {i:03}" for i in range(50, 100)]
+    third = signed_in.get(next_link(second))
     assert names(third) == [f"Lead {i:03}" for i in range(100, 120)]
     assert 'rel="next"' not in third.get_data(as_text=True)
-    assert 'rel="prev" href="/coach/leads?page=2"' in third.get_data(as_text=True)
-    filtered = signed_in.get("/coach/leads?q=Lead&page=2")
-    assert 'href="/coach/leads?q=Lead&amp;page=3"' in filtered.get_data(as_text=True)
+    assert 'rel="prev"' in third.get_data(as_text=True)
+    filtered = signed_in.get("/coach/leads?q=Lead")
+    assert next_link(filtered).startswith("/coach/leads?status=&coach=&q=Lead&after=")
 
 
 def test_list_query_count_does_not_grow_with_rows(app, signed_in, coach):
@@ -510,7 +517,7 @@ def test_list_query_count_does_not_grow_with_rows(app, signed_in, coach):
     now = utcnow()
 
     def statements_for_list() -> int:
-        return count_statements(app, signed_in, "/coach/leads")
+        return count_statements(app, signed_in, "/coach/leads?status=")
 
     bulk_leads(
         app,

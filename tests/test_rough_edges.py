@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from booking import invite_emails, outbox
-from booking.emails import coach_password_reset
+from booking.emails import coach_password_reset, coach_set_password
 from booking.extensions import db
 from booking.kinds import MailKind, Role
 from booking.links import choose_url, coach_lead_url, leader_session_url
@@ -616,6 +616,7 @@ def test_no_email_subject_has_a_double_or_stray_space(make_app):
         reschedule_session(session, coach, now + timedelta(days=5), 60, now, settings=settings)
         cancel_session(session, coach, "Unwell", now, settings=settings)
         outbox.enqueue(coach_password_reset(coach, settings=settings), now=now)
+        outbox.enqueue(coach_set_password(coach, coach, settings=settings), now=now)
         withdraw(lead, reason="", now=now, settings=settings)
         db.session.commit()
         rows = db.session.execute(

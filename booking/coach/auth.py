@@ -143,7 +143,7 @@ def sign_in() -> ResponseReturnValue:
     form = SignInForm()
     if request.method == "GET":
         if current_user.is_authenticated:
-            return redirect(url_for("coach.leads"))
+            return redirect(url_for("coach.home"))
         form.next.data = _safe_next(request.args.get("next")) or ""
         return render_template("coach/sign_in.html", form=form, error=None)
     if not form.validate():
@@ -187,7 +187,7 @@ def sign_in() -> ResponseReturnValue:
     session["signed_in_at"] = session["last_seen"] = time.time()
     session["pw"] = fingerprint(coach.password_hash)
     session["sign_in"] = key
-    return redirect(next_path or url_for("coach.leads"))
+    return redirect(next_path or url_for("coach.home"))
 
 
 def sign_out() -> ResponseReturnValue:

@@ -32,10 +32,9 @@ bp.add_url_rule(
 )
 bp.add_url_rule("/set-password/<token>", "set_password", auth.set_password, methods=["GET", "POST"])
 
-# The lead list and a lead's page
-# "/leads" first: url_for("coach.leads") builds the first rule of an endpoint.
+# The coach's home page (what needs them, their week), the lead list and a lead's page
+bp.add_url_rule("/", "home", views.home, methods=["GET"])
 bp.add_url_rule("/leads", "leads", views.leads, methods=["GET"])
-bp.add_url_rule("/", "leads", views.leads, methods=["GET"])
 bp.add_url_rule("/leads/<int:lead_id>", "lead_detail", views.lead_detail, methods=["GET"])
 
 # The coach's actions on a lead

@@ -6,13 +6,27 @@ flash, no writes: the views parse the request, call these, and render.
 
 from __future__ import annotations
 
+import enum
 import logging
+import re
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, literal_column, or_, select, table
-from sqlalchemy.orm import selectinload
+from sqlalchemy import (
+    Integer,
+    Select,
+    case,
+    exists,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    table,
+)
+from sqlalchemy.orm import aliased, contains_eager, selectinload
 
 from ..database import SQLITE_SEARCH_TABLE
 from ..extensions import db
@@ -24,12 +38,16 @@ from ..models import (
     CoachingSession,
     Dimension,
     Lead,
+    LeadEvent,
     LeadStatus,
     OutboxMessage,
     OutboxStatus,
+    PartStat,
     Proposal,
     ProposalStatus,
+    QuestionnaireResponse,
     SessionStatus,
+    UTCDateTime,
 )
 from ..questionnaire import (
     AnsweredQuestion,
@@ -40,12 +58,11 @@ from ..questionnaire import (
 )
 from ..references import reference_lead_id
 from ..settings import Settings
-from ..timefmt import time_ago
+from ..timefmt import format_local, time_ago
 from ..workflow.leads import contact_due_by, is_overdue
 from ..workflow.lifecycle import booked_session, coach_moves
 from ..workflow.responses import (
     accepted_by_both,
-    declined_lead_ids,
     declined_roles,
     partstat_of,
     party_name,
@@ -60,6 +77,45 @@ PER_PAGE = 50
 
 # ----- the list ---------------------------------------------------------------------------
 
+OPEN_STATUSES = [s for s in LeadStatus if s.is_open]
+
+# Each column the list sorts by, and the direction a first click on its header sorts in.
+SORTS = {"registered": "desc", "activity": "desc", "next": "asc"}
+# The filter fields: a request with none of them is the default view ("my open leads"); the
+# form always sends them all, so there an empty value means "any".
+FILTER_KEYS = ("status", "coach", "dimension", "q")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# A lead with no booked session sorts after every session whichever way "next session" runs.
+_NO_SESSION_ASC = datetime(9999, 12, 31, tzinfo=UTC)
+_NO_SESSION_DESC = datetime(1900, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"(-?\d{1,18})_(\d{1,10})")
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where a page of the list starts or ends: the sort key of a row and its id (the tie-break),
+    as `<microseconds since 1970>_<id>` in the URL."""
+
+    key: datetime
+    id: int
+
+    def __str__(self) -> str:
+        return f"{(self.key - _EPOCH) // timedelta(microseconds=1)}_{self.id}"
+
+    @classmethod
+    def parse(cls, raw: Any) -> Cursor | None:
+        match = _CURSOR.fullmatch(raw) if isinstance(raw, str) else None
+        lead_id = parse_id(match.group(2)) if match else None
+        if match is None or lead_id is None:
+            return None
+        try:
+            key = _EPOCH + timedelta(microseconds=int(match.group(1)))
+        except OverflowError:
+            return None
+        if not _NO_SESSION_DESC <= key <= _NO_SESSION_ASC:
+            return None
+        return cls(key, lead_id)
+
 
 @dataclass(frozen=True)
 class LeadFilters:
@@ -67,38 +123,82 @@ class LeadFilters:
     coach: str = ""
     dimension: str = ""
     q: str = ""
-    page: int = 1
+    sort: str = "registered"
+    dir: str = "desc"
+    # Keyset pagination: the rows after (or before) this one, in the sort order.
+    after: Cursor | None = None
+    before: Cursor | None = None
 
     @classmethod
     def from_args(cls, args: Any) -> LeadFilters:
-        status = args.get("status", "")
+        if not any(key in args for key in FILTER_KEYS):
+            status, coach = "open", "me"  # the default view: my open leads
+        else:
+            status, coach = args.get("status", ""), args.get("coach", "")
         if status not in {s.value for s in LeadStatus} | {"open"}:
             status = ""
-        coach = args.get("coach", "")
         if not (coach in ("me", "none") or parse_id(coach)):
             coach = ""
         dimension = args.get("dimension", "")
         if dimension not in {d.value for d in Dimension}:
             dimension = ""
-        page = args.get("page", "1")
+        sort = args.get("sort", "")
+        sort = sort if sort in SORTS else "registered"
+        direction = args.get("dir", "")
+        direction = direction if direction in ("asc", "desc") else SORTS[sort]
+        after = Cursor.parse(args.get("after"))
         return cls(
             status=status,
             coach=coach,
             dimension=dimension,
             q=" ".join(args.get("q", "").split())[:SEARCH_MAX],
-            page=min(parse_id(page) or 1, 10_000),
+            sort=sort,
+            dir=direction,
+            after=after,
+            before=None if after else Cursor.parse(args.get("before")),
         )
 
+    @property
+    def is_default_view(self) -> bool:
+        return (self.status, self.coach, self.dimension, self.q) == ("open", "me", "", "")
+
     def args(self, **changes: Any) -> dict[str, Any]:
-        values = {
+        """The query string for this view with `changes`; the first page unless a cursor is
+        given. Status and coach are always there (even empty, meaning "any"), so a link never
+        falls back to the default view by accident."""
+        values: dict[str, Any] = {
             "status": self.status,
             "coach": self.coach,
             "dimension": self.dimension,
             "q": self.q,
-            "page": self.page,
+            "sort": self.sort,
+            "dir": self.dir,
         }
         values.update(changes)
-        return {k: v for k, v in values.items() if v and not (k == "page" and v == 1)}
+        if values["dir"] == SORTS[values["sort"]]:
+            del values["dir"]
+        if values["sort"] == "registered":
+            del values["sort"]
+        return {
+            k: str(v)
+            for k, v in values.items()
+            if v is not None and (v != "" or k in FILTER_KEYS[:2])
+        }
+
+    def sort_args(self, column: str) -> dict[str, Any]:
+        """The link on a column's header: sort by it, or turn it round if it is the sort."""
+        if self.sort == column:
+            return self.args(dir="asc" if self.dir == "desc" else "desc")
+        return self.args(sort=column, dir=SORTS[column])
+
+    def aria_sort(self, column: str) -> str:
+        if self.sort != column:
+            return "none"
+        return "ascending" if self.dir == "asc" else "descending"
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.status or self.coach or self.dimension or self.q)
 
 
 def _like(text: str) -> str:
@@ -120,54 +220,132 @@ def _sqlite_search(q: str) -> Select[Any]:
     )
 
 
-def lead_query(filters: LeadFilters, me: Coach) -> Select[Lead]:
-    """Newest first. Each filter narrows along an index (created_at, (status, created_at),
-    (assigned_coach_id, created_at)); the coach comes joined, so there are no N+1 queries."""
-    query = select(Lead)
-    if filters.status == "open":
-        query = query.where(
-            Lead.status.not_in(
-                [
-                    LeadStatus.CLOSED,
-                    LeadStatus.WITHDRAWN,
-                    LeadStatus.NOT_SUITABLE,
-                    LeadStatus.NO_RESPONSE,
-                ]
-            )
-        )
-    elif filters.status:
-        query = query.where(Lead.status == LeadStatus(filters.status))
+def _is_sqlite() -> bool:
+    return db.session.get_bind().dialect.name == "sqlite"
+
+
+def _conditions(filters: LeadFilters, me: Coach, *, with_status: bool = True) -> list[Any]:
+    """The WHERE clauses of the filters. Each narrows along an index (created_at,
+    (status, created_at), (assigned_coach_id, created_at) and their updated_at twins)."""
+    found: list[Any] = []
+    if with_status and filters.status == "open":
+        found.append(Lead.status.in_(OPEN_STATUSES))
+    elif with_status and filters.status:
+        found.append(Lead.status == LeadStatus(filters.status))
     if filters.coach == "me":
-        query = query.where(Lead.assigned_coach_id == me.id)
+        found.append(Lead.assigned_coach_id == me.id)
     elif filters.coach == "none":
-        query = query.where(Lead.assigned_coach_id.is_(None))
+        found.append(Lead.assigned_coach_id.is_(None))
     elif filters.coach:
-        query = query.where(Lead.assigned_coach_id == int(filters.coach))
+        found.append(Lead.assigned_coach_id == int(filters.coach))
     if filters.dimension:
         # Stored as a comma-separated list of fixed values.
-        query = query.where(("," + Lead.dimensions + ",").like(f"%,{filters.dimension},%"))
-    newest_first = Lead.created_at.desc()
+        found.append(("," + Lead.dimensions + ",").like(f"%,{filters.dimension},%"))
     quoted = reference_lead_id(filters.q) if filters.q else None
     if quoted is not None:
         # A reference number the leader quoted ("PS-000123"): that lead.
-        query = query.where(Lead.id == quoted)
+        found.append(Lead.id == quoted)
     elif filters.q:
         pattern = _like(filters.q)
         columns = (Lead.full_name, Lead.email, Lead.organisation)
-        if db.session.get_bind().dialect.name == "sqlite":
-            if len(filters.q) >= TRIGRAM:
-                # The FTS5 trigram index (migration 0017) finds substrings of 3+ characters,
-                # ignoring case, in all three columns at once.
-                query = query.where(Lead.id.in_(_sqlite_search(filters.q)))
-            else:
-                # SQLite's LIKE ignores ASCII case already (as its lower() does).
-                query = query.where(or_(*(c.like(pattern, escape="\\") for c in columns)))
-            # Sort the few matches rather than walk the created_at index probing each lead
-            # (~6x slower with few or no matches); unary + keeps the planner off that index.
-            newest_first = literal_column("+lead.created_at").desc()
+        if _is_sqlite() and len(filters.q) >= TRIGRAM:
+            # The FTS5 trigram index (migration 0017) finds substrings of 3+ characters,
+            # ignoring case, in all three columns at once.
+            found.append(Lead.id.in_(_sqlite_search(filters.q)))
+        elif _is_sqlite():
+            # SQLite's LIKE ignores ASCII case already (as its lower() does); ILIKE would call
+            # lower() on every column of every row, three times slower.
+            found.append(or_(*(c.like(pattern, escape="\\") for c in columns)))
         else:
-            query = query.where(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
-    return query.order_by(newest_first, Lead.id.desc())
+            found.append(or_(*(c.ilike(pattern, escape="\\") for c in columns)))
+    return found
+
+
+def _sort_key(filters: LeadFilters) -> Any:
+    if filters.sort == "activity":
+        return Lead.updated_at
+    if filters.sort == "next":
+        none = _NO_SESSION_ASC if filters.dir == "asc" else _NO_SESSION_DESC
+        return func.coalesce(CoachingSession.starts_at, literal(none, UTCDateTime()))
+    return Lead.created_at
+
+
+def lead_query(filters: LeadFilters, me: Coach) -> Select[Lead, datetime]:
+    """One page's worth of the list in its sort order, each lead with its sort key; the page
+    starts after (or ends before) the cursor, found by comparing (key, id) rather than by
+    skipping rows, so the 500th page costs what the first does. The coach comes joined, so
+    there are no N+1 queries."""
+    key = _sort_key(filters)
+    query = select(Lead, key).where(*_conditions(filters, me))
+    if filters.sort == "next":
+        query = query.outerjoin(
+            CoachingSession,
+            (CoachingSession.lead_id == Lead.id) & (CoachingSession.status == SessionStatus.BOOKED),
+        )
+    order_key = key
+    if filters.sort == "registered" and filters.q and _is_sqlite():
+        # A substring search cannot use an index. Walking the created_at index row by row to
+        # find a few matches is ~6x slower in SQLite (200 ms at 100,000 leads, no match) than
+        # scanning the table and sorting the matches; unary + is a no-op that keeps the
+        # planner off the index.
+        order_key = literal_column("+lead.created_at")
+    descending = filters.dir == "desc"
+    cursor = filters.after or filters.before
+    if filters.before is not None:
+        descending = not descending  # read backwards from the cursor, then turn the page round
+    if cursor is not None:
+        bound = literal(cursor.key, UTCDateTime())
+        if descending:
+            query = query.where(or_(key < bound, (key == bound) & (Lead.id < cursor.id)))
+        else:
+            query = query.where(or_(key > bound, (key == bound) & (Lead.id > cursor.id)))
+    if descending:
+        return query.order_by(order_key.desc(), Lead.id.desc())
+    return query.order_by(order_key.asc(), Lead.id.asc())
+
+
+@dataclass(frozen=True)
+class WaitingOn:
+    """Whose move it is on a lead, and why: "coach", "leader" or "" (nobody's)."""
+
+    who: str
+    why: str
+
+
+def waiting_on(
+    lead: Lead,
+    session: CoachingSession | None,
+    latest_proposal: Proposal | None,
+    now: datetime,
+) -> WaitingOn:
+    status = lead.status
+    if status == LeadStatus.NEW:
+        return WaitingOn("coach", "New lead: make contact")
+    if status == LeadStatus.CONTACTED:
+        if latest_proposal is not None and latest_proposal.status == ProposalStatus.NONE_SUIT:
+            return WaitingOn("coach", "None of the times suit")
+        return WaitingOn("coach", "Propose times")
+    if status == LeadStatus.TIMES_PROPOSED:
+        return WaitingOn("leader", "Times proposed, not yet chosen")
+    if status == LeadStatus.AGREED and session is not None:
+        if session.new_time_requested_at is not None:
+            return WaitingOn("coach", "Asked for a new time")
+        if declined_roles(session):
+            return WaitingOn("coach", "Declined: move or cancel the session")
+        if session.starts_at <= now:
+            return WaitingOn("coach", "Session started: mark it held")
+        if (
+            latest_proposal is not None
+            and latest_proposal.status == ProposalStatus.OPEN
+            and latest_proposal.moves_session_id == session.id
+        ):
+            return WaitingOn("leader", "New times proposed, not yet chosen")
+        if session.leader_partstat == PartStat.NEEDS_ACTION:
+            return WaitingOn("leader", "Invitation not answered")
+        return WaitingOn("", "Booked")
+    if status == LeadStatus.HELD:
+        return WaitingOn("coach", "Session held: close the lead when done")
+    return WaitingOn("", "Closed")
 
 
 @dataclass(frozen=True)
@@ -176,6 +354,12 @@ class LeadRow:
     ago: str
     overdue: bool
     due_by: datetime
+    session: CoachingSession | None
+    # The next session, short: "Thu 1 Apr, 11:00 BST" (the year when not this one).
+    session_when: str
+    activity_ago: str
+    waiting: WaitingOn
+    cursor: Cursor
 
 
 @dataclass(frozen=True)
@@ -184,16 +368,85 @@ class LeadList:
 
     items: list[LeadRow]
     has_next: bool
+    has_prev: bool
     # Leads on this page whose booked session someone has declined.
     declined: set[int]
     coaches: list[Coach]
+    # How many leads each status has under the other filters ("open" and "" too).
+    counts: dict[str, int]
+
+    @property
+    def first(self) -> Cursor | None:
+        return self.items[0].cursor if self.items else None
+
+    @property
+    def last(self) -> Cursor | None:
+        return self.items[-1].cursor if self.items else None
+
+
+def status_counts(filters: LeadFilters, me: Coach) -> dict[str, int]:
+    """Leads per status under every filter but the status: one GROUP BY."""
+    rows = db.session.execute(
+        select(Lead.status, func.count())
+        .where(*_conditions(filters, me, with_status=False))
+        .group_by(Lead.status)
+    ).all()
+    counts = {status.value: 0 for status in LeadStatus}
+    counts.update({LeadStatus(status).value: int(n) for status, n in rows})
+    counts["open"] = sum(counts[s.value] for s in OPEN_STATUSES)
+    counts[""] = sum(counts[s.value] for s in LeadStatus)
+    return counts
+
+
+def _latest_proposals(lead_ids: list[int]) -> dict[int, Proposal]:
+    if not lead_ids:
+        return {}
+    newest = (
+        select(func.max(Proposal.id))
+        .where(Proposal.lead_id.in_(lead_ids))
+        .group_by(Proposal.lead_id)
+        .scalar_subquery()
+    )
+    return {
+        p.lead_id: p for p in db.session.scalars(select(Proposal).where(Proposal.id.in_(newest)))
+    }
+
+
+def _booked_sessions(lead_ids: list[int]) -> dict[int, CoachingSession]:
+    if not lead_ids:
+        return {}
+    return {
+        s.lead_id: s
+        for s in db.session.scalars(
+            select(CoachingSession).where(
+                CoachingSession.lead_id.in_(lead_ids),
+                CoachingSession.status == SessionStatus.BOOKED,
+            )
+        )
+    }
+
+
+def _short_when(session: CoachingSession | None, now: datetime, zone: ZoneInfo) -> str:
+    if session is None:
+        return ""
+    local = session.starts_at.astimezone(zone)
+    year = "" if local.year == now.astimezone(zone).year else f" {local.year}"
+    return f"{local:%a} {local.day} {local:%b}{year}, {local:%H:%M} {local.tzname()}"
 
 
 def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Settings) -> LeadList:
-    query = lead_query(filters, me).limit(PER_PAGE + 1).offset((filters.page - 1) * PER_PAGE)
-    rows = list(db.session.scalars(query).unique())
-    has_next = len(rows) > PER_PAGE
+    """A page of the list in a fixed number of queries, however many leads there are."""
+    rows = list(db.session.execute(lead_query(filters, me).limit(PER_PAGE + 1)))
+    more = len(rows) > PER_PAGE
     rows = rows[:PER_PAGE]
+    if filters.before is not None:
+        rows.reverse()
+        has_prev, has_next = more, True
+    else:
+        has_prev, has_next = filters.after is not None, more
+    ids = [lead.id for lead, _ in rows]
+    sessions = _booked_sessions(ids)
+    proposals = _latest_proposals(ids)
     days, zone = settings.contact_promise_working_days, settings.zone
     items = [
         LeadRow(
@@ -201,14 +454,21 @@ def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Setti
             ago=time_ago(lead.created_at, now),
             overdue=is_overdue(lead, now, days, zone),
             due_by=contact_due_by(lead.created_at, days, zone),
+            session=sessions.get(lead.id),
+            session_when=_short_when(sessions.get(lead.id), now, zone),
+            activity_ago=time_ago(lead.updated_at, now),
+            waiting=waiting_on(lead, sessions.get(lead.id), proposals.get(lead.id), now),
+            cursor=Cursor(key, lead.id),
         )
-        for lead in rows
+        for lead, key in rows
     ]
     return LeadList(
         items=items,
         has_next=has_next,
-        declined=declined_lead_ids([lead.id for lead in rows]),
+        has_prev=has_prev,
+        declined={s.lead_id for s in sessions.values() if declined_roles(s)},
         coaches=list(db.session.scalars(select(Coach).order_by(Coach.name))),
+        counts=status_counts(filters, me),
     )
 
 
@@ -391,4 +651,385 @@ def coach_accounts() -> list[Coach]:
     """Every coach account for the admin's list: active ones first, then by name."""
     return list(
         db.session.scalars(select(Coach).order_by(Coach.active.desc(), Coach.name, Coach.id))
+    )
+
+
+# ----- the coach's home page: what needs them, and their week --------------------------------
+
+# At most this many items of each kind of "needs you" (the oldest first); the rest are counted
+# as "more" and the list or the lead pages have them all.
+NEEDS_CAP = 25
+
+
+class NeedKind(enum.StrEnum):
+    OVERDUE = "overdue"
+    NEW_TIME = "new-time"
+    NONE_SUIT = "none-suit"
+    DECLINED = "declined"
+    NOT_HELD = "not-held"
+    EMAIL = "email"
+
+
+NEED_HEADINGS = {
+    NeedKind.OVERDUE: "New leads not contacted in time",
+    NeedKind.NEW_TIME: "Leaders who asked for a new time",
+    NeedKind.NONE_SUIT: "Leaders who said none of the times suit",
+    NeedKind.DECLINED: "Declined invitations",
+    NeedKind.NOT_HELD: "Sessions that started and are not marked held",
+    NeedKind.EMAIL: "Emails that may not have arrived",
+}
+
+
+@dataclass(frozen=True)
+class NeedItem:
+    kind: NeedKind
+    lead: Lead
+    # Why it is here, and since when.
+    why: str
+    since: datetime
+    # What to do, and where on the lead's page to do it.
+    action: str
+    anchor: str = ""
+
+
+@dataclass(frozen=True)
+class NeedGroup:
+    kind: NeedKind
+    heading: str
+    items: list[NeedItem]
+    more: bool
+
+
+@dataclass(frozen=True)
+class WeekSession:
+    session: CoachingSession
+    reflection_in: bool
+    # "09:00–10:00 BST"
+    times: str
+
+
+@dataclass(frozen=True)
+class WeekDay:
+    day: date
+    sessions: list[WeekSession]
+
+
+@dataclass(frozen=True)
+class HomeOptions:
+    """What the home page shows, from its URL: whose leads, and which week."""
+
+    scope_all: bool
+    week: date  # the Monday
+
+    @classmethod
+    def from_args(cls, args: Any, me: Coach, *, now: datetime, settings: Settings) -> HomeOptions:
+        try:
+            day = date.fromisoformat(args.get("week", ""))
+        except ValueError:
+            day = now.astimezone(settings.zone).date()
+        if not date(2000, 1, 1) <= day <= date(2200, 1, 1):
+            day = now.astimezone(settings.zone).date()
+        return cls(
+            scope_all=me.is_admin and args.get("scope") == "all",
+            week=day - timedelta(days=day.weekday()),
+        )
+
+    @property
+    def prev_week(self) -> date:
+        return self.week - timedelta(days=7)
+
+    @property
+    def next_week(self) -> date:
+        return self.week + timedelta(days=7)
+
+    def args(self, **changes: Any) -> dict[str, str]:
+        values: dict[str, Any] = {"scope": "all" if self.scope_all else "", "week": self.week}
+        values.update(changes)
+        return {k: str(v) for k, v in values.items() if v}
+
+
+@dataclass
+class HomePage:
+    options: HomeOptions
+    needs: list[NeedGroup]
+    week: list[WeekDay]
+    this_week: date
+    today: date
+
+    def context(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+def _scope(me: Coach, scope_all: bool) -> list[Any]:
+    if scope_all:
+        return []
+    return [or_(Lead.assigned_coach_id == me.id, Lead.assigned_coach_id.is_(None))]
+
+
+def _capped(kind: NeedKind, items: list[NeedItem]) -> NeedGroup:
+    return NeedGroup(kind, NEED_HEADINGS[kind], items[:NEEDS_CAP], len(items) > NEEDS_CAP)
+
+
+def _overdue(scope: list[Any], now: datetime, settings: Settings) -> list[NeedItem]:
+    days, zone = settings.contact_promise_working_days, settings.zone
+    # The promise ends at least `days` whole days after registering, so only leads older than
+    # that can be overdue; the exact working-day rule is checked on those. Oldest first, and
+    # the overdue ones are the oldest, so the cap cannot cut one off before a younger one.
+    leads = db.session.scalars(
+        select(Lead)
+        .where(
+            *scope,
+            Lead.status == LeadStatus.NEW,
+            Lead.first_contacted_at.is_(None),
+            Lead.created_at <= now - timedelta(days=days),
+        )
+        .order_by(Lead.created_at, Lead.id)
+        .limit(NEEDS_CAP + 1)
+    )
+    return [
+        NeedItem(
+            NeedKind.OVERDUE,
+            lead,
+            why=f"Registered {time_ago(lead.created_at, now)}; promised contact within "
+            f"{days} working days",
+            since=contact_due_by(lead.created_at, days, zone),
+            action="Contact them",
+            anchor="#status",
+        )
+        for lead in leads
+        if is_overdue(lead, now, days, zone)
+    ]
+
+
+def _sessions_needing(scope: list[Any], *where: Any) -> Select[CoachingSession]:
+    return (
+        select(CoachingSession)
+        .join(Lead, CoachingSession.lead_id == Lead.id)
+        .where(*scope, CoachingSession.status == SessionStatus.BOOKED, *where)
+        .options(contains_eager(CoachingSession.lead))
+        .limit(NEEDS_CAP + 1)
+    )
+
+
+def _new_time_requests(scope: list[Any]) -> list[NeedItem]:
+    # The request is open again when the leader said none of the new times suit: say which.
+    none_suit = (
+        exists()
+        .where(
+            Proposal.moves_session_id == CoachingSession.id,
+            Proposal.status == ProposalStatus.NONE_SUIT,
+            Proposal.responded_at >= CoachingSession.new_time_requested_at,
+        )
+        .correlate(CoachingSession)
+    )
+    sessions = _sessions_needing(scope, CoachingSession.new_time_requested_at.is_not(None))
+    query = sessions.add_columns(none_suit).order_by(
+        CoachingSession.new_time_requested_at, CoachingSession.id
+    )
+    items = []
+    for session, after_new_times in db.session.execute(query):
+        assert session.new_time_requested_at is not None
+        why = (
+            "None of the new times you offered suit"
+            if after_new_times
+            else "Asked for a different time for their booked session"
+        )
+        if session.new_time_request_note:
+            why += f": “{session.new_time_request_note}”"
+        items.append(
+            NeedItem(
+                NeedKind.NEW_TIME,
+                session.lead,
+                why=why,
+                since=session.new_time_requested_at,
+                action="Move the session or offer new times",
+                anchor=f"#session-{session.id}",
+            )
+        )
+    return items
+
+
+def _none_suit(scope: list[Any]) -> list[NeedItem]:
+    newer = aliased(Proposal)
+    query = (
+        select(Proposal)
+        .join(Lead, Proposal.lead_id == Lead.id)
+        .where(
+            *scope,
+            Lead.status == LeadStatus.CONTACTED,
+            Proposal.status == ProposalStatus.NONE_SUIT,
+            Proposal.moves_session_id.is_(None),
+            ~exists().where(newer.lead_id == Proposal.lead_id, newer.id > Proposal.id),
+        )
+        .options(contains_eager(Proposal.lead))
+        .order_by(Proposal.responded_at, Proposal.id)
+        .limit(NEEDS_CAP + 1)
+    )
+    items = []
+    for proposal in db.session.scalars(query):
+        why = "None of the times you proposed suit"
+        if proposal.leader_note:
+            why += f": “{proposal.leader_note}”"
+        items.append(
+            NeedItem(
+                NeedKind.NONE_SUIT,
+                proposal.lead,
+                why=why,
+                since=proposal.responded_at or proposal.created_at,
+                action="Propose new times",
+                anchor="#propose",
+            )
+        )
+    return items
+
+
+def _declined(scope: list[Any], zone: ZoneInfo) -> list[NeedItem]:
+    declined_at = (
+        select(func.max(LeadEvent.at))
+        .where(
+            LeadEvent.lead_id == CoachingSession.lead_id,
+            LeadEvent.kind == EventKind.SESSION_DECLINED,
+        )
+        .correlate(CoachingSession)
+        .scalar_subquery()
+    )
+    sessions = _sessions_needing(
+        scope,
+        or_(
+            CoachingSession.leader_partstat == PartStat.DECLINED,
+            CoachingSession.coach_partstat == PartStat.DECLINED,
+        ),
+    )
+    query = sessions.add_columns(declined_at).order_by(
+        CoachingSession.starts_at, CoachingSession.id
+    )
+    items = []
+    for session, at in db.session.execute(query):
+        who = " and ".join(
+            "the leader" if role == Role.LEADER else "you" for role in declined_roles(session)
+        )
+        items.append(
+            NeedItem(
+                NeedKind.DECLINED,
+                session.lead,
+                why=f"Declined by {who}: the session on "
+                f"{format_local(session.starts_at, zone)} is still booked",
+                since=at or session.updated_at,
+                action="Move or cancel the session",
+                anchor=f"#session-{session.id}",
+            )
+        )
+    return items
+
+
+def _not_held(scope: list[Any], now: datetime) -> list[NeedItem]:
+    query = _sessions_needing(scope, CoachingSession.starts_at <= now).order_by(
+        CoachingSession.starts_at, CoachingSession.id
+    )
+    return [
+        NeedItem(
+            NeedKind.NOT_HELD,
+            session.lead,
+            why="The session has started and is not marked as held",
+            since=session.starts_at,
+            action="Mark it held (or cancel it)",
+            anchor="#status",
+        )
+        for session in db.session.scalars(query)
+    ]
+
+
+def _failed_emails(scope: list[Any]) -> list[NeedItem]:
+    # An email that failed (or whose outcome is unknown) needs the coach until they record
+    # anything on the lead afterwards: a note of how they reached the leader, a status change.
+    since = case(
+        (OutboxMessage.status == OutboxStatus.FAILED, OutboxMessage.due_at),
+        else_=OutboxMessage.created_at,
+    )
+    acted = exists().where(
+        LeadEvent.lead_id == OutboxMessage.lead_id,
+        LeadEvent.actor_coach_id.is_not(None),
+        LeadEvent.at > since,
+    )
+    query = (
+        select(OutboxMessage, Lead, since)
+        .join(Lead, OutboxMessage.lead_id == Lead.id)
+        .where(
+            *scope,
+            OutboxMessage.status.in_([OutboxStatus.FAILED, OutboxStatus.UNKNOWN]),
+            ~acted,
+        )
+        .order_by(since, OutboxMessage.id)
+        .limit(NEEDS_CAP + 1)
+    )
+    items = []
+    for message, lead, at in db.session.execute(query):
+        what = (
+            "could not be delivered"
+            if message.status == OutboxStatus.FAILED
+            else "may not have arrived (the mail server's answer was lost)"
+        )
+        items.append(
+            NeedItem(
+                NeedKind.EMAIL,
+                lead,
+                why=f"The email “{message.subject}” to {', '.join(message.recipients)} {what}",
+                since=at,
+                action="Reach them another way, then add a note",
+                anchor=f"#email-{message.id}",
+            )
+        )
+    return items
+
+
+def week_sessions(coach: Coach, monday: date, settings: Settings) -> list[WeekDay]:
+    """The coach's booked and held sessions from Monday to Sunday (local days), in one query."""
+    zone = settings.zone
+    start = datetime.combine(monday, time(0), tzinfo=zone)
+    end = datetime.combine(monday + timedelta(days=7), time(0), tzinfo=zone)
+    reflection = (
+        exists()
+        .where(QuestionnaireResponse.session_id == CoachingSession.id)
+        .correlate(CoachingSession)
+    )
+    query = (
+        select(CoachingSession, reflection)
+        .join(Lead, CoachingSession.lead_id == Lead.id)
+        .where(
+            CoachingSession.coach_id == coach.id,
+            CoachingSession.status.in_([SessionStatus.BOOKED, SessionStatus.HELD]),
+            CoachingSession.starts_at >= start,
+            CoachingSession.starts_at < end,
+        )
+        .options(contains_eager(CoachingSession.lead))
+        .order_by(CoachingSession.starts_at, CoachingSession.id)
+    )
+    by_day: dict[date, list[WeekSession]] = {monday + timedelta(days=i): [] for i in range(7)}
+    for session, reflection_in in db.session.execute(query):
+        start, end = session.starts_at.astimezone(zone), session.ends_at.astimezone(zone)
+        by_day[start.date()].append(
+            WeekSession(session, bool(reflection_in), f"{start:%H:%M}–{end:%H:%M} {end.tzname()}")
+        )
+    return [WeekDay(day, sessions) for day, sessions in by_day.items()]
+
+
+def home_page(me: Coach, options: HomeOptions, *, now: datetime, settings: Settings) -> HomePage:
+    """Everything the home page shows, in a fixed number of queries (one per kind of item,
+    one for the week) whatever the number of leads."""
+    scope = _scope(me, options.scope_all)
+    groups = [
+        _capped(NeedKind.OVERDUE, _overdue(scope, now, settings)),
+        _capped(NeedKind.NEW_TIME, _new_time_requests(scope)),
+        _capped(NeedKind.NONE_SUIT, _none_suit(scope)),
+        _capped(NeedKind.DECLINED, _declined(scope, settings.zone)),
+        _capped(NeedKind.NOT_HELD, _not_held(scope, now)),
+        _capped(NeedKind.EMAIL, _failed_emails(scope)),
+    ]
+    today = now.astimezone(settings.zone).date()
+    return HomePage(
+        options=options,
+        needs=[group for group in groups if group.items],
+        week=week_sessions(me, options.week, settings),
+        this_week=today - timedelta(days=today.weekday()),
+        today=today,
     )

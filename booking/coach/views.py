@@ -1,4 +1,4 @@
-"""Coach area: the lead list, a lead's page and the coach's actions on it.
+"""Coach area: the home page, the lead list, a lead's page and the coach's actions on it.
 
 Views are thin: parse the form, call the workflow, commit, redirect. A move the workflow
 refuses comes back as a DomainError and is shown on the lead's page with a 409.
@@ -54,7 +54,7 @@ from .forms import (
     RescheduleForm,
     StatusForm,
 )
-from .queries import LeadFilters, lead_list, lead_page
+from .queries import HomeOptions, LeadFilters, home_page, lead_list, lead_page
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,30 @@ def _me() -> Coach:
 # ----- the list ---------------------------------------------------------------------------
 
 
+def home() -> ResponseReturnValue:
+    settings, now = current_settings(), current_now()
+    options = HomeOptions.from_args(request.args, _me(), now=now, settings=settings)
+    page = home_page(_me(), options, now=now, settings=settings)
+    return render_template(
+        "coach/home.html", **page.context(), me=_me(), now=now, answer_words=ANSWER_WORDS
+    )
+
+
 def leads() -> ResponseReturnValue:
     filters = LeadFilters.from_args(request.args)
     settings = current_settings()
     page = lead_list(filters, _me(), now=current_now(), settings=settings)
     return render_template(
         "coach/leads.html",
+        page=page,
         items=page.items,
         declined=page.declined,
         filters=filters,
-        has_next=page.has_next,
         coaches=page.coaches,
         statuses=list(LeadStatus),
         dimensions=DIMENSION_LABELS,
         promise_days=settings.contact_promise_working_days,
+        answer_words=ANSWER_WORDS,
     )
 
 
