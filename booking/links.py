@@ -228,3 +228,8 @@ def load_password_reset(token: str) -> Coach:
 
 def coach_lead_url(lead_id: int) -> str:
     return _absolute(f"/coach/leads/{lead_id}")
+
+
+def coach_notification_settings_url() -> str:
+    """The coach's own email preferences (immediate emails or a daily digest)."""
+    return _absolute("/coach/account/notifications")

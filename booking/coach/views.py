@@ -223,7 +223,7 @@ def lead_assign(lead_id: int) -> ResponseReturnValue:
 
     def action() -> str:
         assert target is not None
-        assign(lead, target, actor=me, now=current_now())
+        assign(lead, target, actor=me, now=current_now(), settings=current_settings())
         return "You have taken this lead." if target.id == me.id else f"Handed on to {target.name}."
 
     return _act(lead_id, action, "#assignment")

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .. import emails
 from ..extensions import db
-from ..kinds import EventKind
+from ..kinds import EventKind, NoticeKind
 from ..models import Coach, Lead, LeadStatus, Note, SessionStatus
 from ..settings import Settings
 from .common import DomainError, record_event
@@ -23,6 +24,7 @@ from .lifecycle import (
     move_refusal,
     open_proposals,
 )
+from .notices import tell_coach
 from .scheduling import cancel_session
 
 S = LeadStatus
@@ -68,8 +70,8 @@ def change_status(
         )
 
 
-def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
-    """Take a lead (to is actor) or hand it on to another active coach."""
+def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime, settings: Settings) -> None:
+    """Take a lead (to is actor) or hand it on to another active coach, who is told."""
     if not to.active:
         raise DomainError(f"{to.name} is no longer an active coach.")
     if lead.assigned_coach_id == to.id:
@@ -85,6 +87,18 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
     record_event(
         lead, EventKind.ASSIGNED, summary, now=now, actor=actor, detail={"coach_id": to.id}
     )
+    if to.id != actor.id:
+        tell_coach(
+            to,
+            lead,
+            NoticeKind.ASSIGNED,
+            f"{actor.name} handed this lead to you",
+            lambda recipients: emails.coach_lead_assigned(
+                lead, recipients, actor.name, settings=settings
+            ),
+            now=now,
+            settings=settings,
+        )
 
 
 def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
