@@ -7,10 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from .. import emails
+from .. import emails, outbox
 from ..extensions import db
 from ..kinds import EventKind, NoticeKind
-from ..models import Coach, Lead, LeadStatus, Note, SessionStatus
+from ..limits import SUBJECT_MAX, TEXT_MAX, characters
+from ..models import Coach, Lead, LeadStatus, Note, OutboxMessage, SessionStatus
 from ..settings import Settings
 from .common import DomainError, record_event
 from .lifecycle import (
@@ -101,6 +102,45 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime, settings: Sett
         )
 
 
+DEFAULT_MESSAGE_SUBJECT = "A message from your coach"
+
+
+def email_leader(
+    lead: Lead, coach: Coach, subject: str, body: str, *, now: datetime, settings: Settings
+) -> OutboxMessage:
+    """A coach writes to the leader from the lead's page: sent through the outbox From the
+    service with Reply-To the coach, and recorded in the history (the text in the event's
+    detail, which an erasure removes)."""
+    if lead.erased_at is not None:
+        raise DomainError("This leader's personal data was erased, so they cannot be emailed.")
+    if lead.status == LeadStatus.WITHDRAWN:
+        raise DomainError(
+            "This leader withdrew their interest, so they cannot be emailed from here: "
+            "we promised them no more emails."
+        )
+    subject = " ".join(subject.split())[:SUBJECT_MAX] or DEFAULT_MESSAGE_SUBJECT
+    body = body.strip()
+    if not body:
+        raise DomainError("Write the message before sending it.")
+    if len(body) > TEXT_MAX:
+        raise DomainError(f"Keep the message to {characters(TEXT_MAX)}.")
+    row = outbox.enqueue(
+        emails.leader_message(lead, coach, subject, body, settings=settings),
+        lead_id=lead.id,
+        now=now,
+    )
+    db.session.flush()
+    record_event(
+        lead,
+        EventKind.MESSAGE_SENT,
+        f"Emailed the leader: “{subject}”",
+        now=now,
+        actor=coach,
+        detail={"outbox_id": row.id, "subject": subject, "message": body},
+    )
+    return row
+
+
 def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
     body = body.strip()
     if not body:
@@ -146,6 +186,7 @@ __all__ = [
     "close_open_proposals",
     "coach_moves",
     "contact_due_by",
+    "email_leader",
     "is_overdue",
     "move",
     "open_proposals",

@@ -71,6 +71,12 @@ def tell_coach(
     outbox.enqueue(draft(recipients), lead_id=lead.id, session_id=session_id, now=now)
 
 
+def set_email_digest(coach: Coach, digest: bool) -> None:
+    """The coach's choice. Switching to immediate emails leaves notices already waiting for
+    the next digest run, so nothing is lost on the way."""
+    coach.email_digest = digest
+
+
 def coach_of(lead: Lead, fallback: Coach | None = None) -> Coach | None:
     """The coach to tell about an event on `lead`: the assigned coach, else `fallback` (the
     coach of the proposal or session concerned)."""
@@ -130,4 +136,4 @@ def queue_digest(coach: Coach, *, now: datetime, settings: Settings) -> CoachDig
     return digest
 
 
-__all__ = ["coach_of", "digest_due", "queue_digest", "tell_coach"]
+__all__ = ["coach_of", "digest_due", "queue_digest", "set_email_digest", "tell_coach"]
