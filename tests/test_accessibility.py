@@ -29,6 +29,9 @@ pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
 
+# Pages checked after signing in as a coach.
+SIGNED_IN = ("/coach/leads", "/coach/account")
+
 
 @pytest.fixture
 def pages(app, live_url) -> dict[str, str]:
@@ -73,6 +76,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "email preferences": "/coach/account/notifications",
         }
 
 
@@ -104,7 +108,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    public = {k: v for k, v in pages.items() if not v.startswith(SIGNED_IN)}
     for name, path in public.items():
         page.goto(live_url + path)
         found[name] = _problems_at_each_width(page)
@@ -121,7 +125,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN):
             page.goto(live_url + path)
             found[name] = _problems_at_each_width(page)
 

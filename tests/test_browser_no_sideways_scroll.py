@@ -38,6 +38,9 @@ LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-
 LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Services-Directorate"
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
 
+# Pages checked after signing in as a coach.
+SIGNED_IN = ("/coach/leads", "/coach/account")
+
 
 @pytest.fixture
 def pages(app, live_url) -> dict[str, str]:
@@ -102,6 +105,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "email preferences": "/coach/account/notifications",
         }
 
 
@@ -126,7 +130,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     problems: list[str] = []
     checked = 0
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN):
             continue
         page.goto(live_url + path)
         problems += _overflow_at_each_width(page, name)
@@ -145,7 +149,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/leads**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN):
             page.goto(live_url + path)
             problems += _overflow_at_each_width(page, name)
             checked += 1
