@@ -234,15 +234,19 @@ def test_the_coach_now_assigned_is_told_rather_than_the_sessions_coach(app_ctx, 
     assert _told(mark) == [(expected, ["sam@example.org"])]
 
 
-def test_a_coach_who_left_is_replaced_by_the_usual_recipients(app_ctx, now):
+@pytest.mark.parametrize(
+    ("act", "kind"),
+    [(_decline, MailKind.COACH_SESSION_DECLINED), (_cancel, MailKind.COACH_SESSION_CANCELLED)],
+)
+def test_a_coach_who_left_is_replaced_by_the_usual_recipients(app_ctx, now, act, kind):
     maya, sam = _two_coaches(now)
     lead, session = _booked(now, maya)
     maya.active = False
     db.session.commit()
     mark = _last_id()
-    _decline(lead, session, now)
+    act(lead, session, now)
     db.session.commit()
-    assert _told(mark) == [(MailKind.COACH_SESSION_DECLINED, ["sam@example.org"])]
+    assert _told(mark) == [(kind, ["sam@example.org"])]
 
 
 # ----- the daily digest ------------------------------------------------------------------

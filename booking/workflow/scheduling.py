@@ -709,7 +709,8 @@ def leader_cancel_session(
         leader_words=reason,
     )
     # The session's coach has just been sent the calendar CANCEL, which tells them: only a
-    # digest coach (a line in the digest) or another coach now assigned (an email) hear more.
+    # digest coach (a line in the digest), another coach now assigned, or the usual
+    # recipients when the coach has left (an email) hear more.
     told = coach_of(session.lead, session.coach)
     tell_coach(
         told,
@@ -717,7 +718,7 @@ def leader_cancel_session(
         NoticeKind.CANCELLED,
         f"Cancelled the session on {when}",
         None
-        if told is session.coach
+        if told is session.coach and told.active
         else lambda recipients: emails.coach_session_cancelled(
             session, recipients, reason, settings=settings
         ),
