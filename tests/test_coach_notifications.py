@@ -324,6 +324,22 @@ def test_the_digest_runs_once_a_day_and_lists_each_event_once(app, app_ctx, now)
     assert len(_digests()) == 2
 
 
+def test_a_deactivated_coach_gets_no_digest_until_reactivated(app, app_ctx, now):
+    _, sam = _two_coaches(now)
+    lead, session = _booked(now, sam)
+    sam.email_digest = True
+    db.session.commit()
+    _ask_new_time(lead, session, now)
+    sam.active = False
+    db.session.commit()
+    _digest(app, now + timedelta(days=1))
+    assert _digests() == []
+    sam.active = True
+    db.session.commit()
+    _digest(app, now + timedelta(days=2))
+    assert [r.recipients for r in _digests()] == [["sam@example.org"]]
+
+
 def test_a_crash_before_the_commit_sends_nothing_twice_and_loses_nothing(app, app_ctx, now):
     """The digest row, its outbox row and the notices' marks are one transaction."""
     _, sam = _two_coaches(now)

@@ -87,13 +87,23 @@ def coach_of(lead: Lead, fallback: Coach | None = None) -> Coach | None:
 
 
 def digest_due(*, now: datetime, settings: Settings) -> list[int]:
-    """The coaches with notices waiting and no digest yet today (local day), by id."""
+    """The active coaches with notices waiting and no digest yet today (local day), by id.
+
+    A deactivated coach is not emailed about leads any more (they may have left the firm);
+    their waiting notices stay, and go out if they are reactivated. Each event is on its
+    lead's history either way.
+    """
     day = now.astimezone(settings.zone).date()
     had_today = select(CoachDigest.coach_id).where(CoachDigest.day == day)
     return list(
         db.session.scalars(
             select(CoachNotice.coach_id)
-            .where(CoachNotice.digest_id.is_(None), CoachNotice.coach_id.not_in(had_today))
+            .join(Coach, Coach.id == CoachNotice.coach_id)
+            .where(
+                Coach.active,
+                CoachNotice.digest_id.is_(None),
+                CoachNotice.coach_id.not_in(had_today),
+            )
             .distinct()
             .order_by(CoachNotice.coach_id)
         )
@@ -109,8 +119,8 @@ def queue_digest(coach: Coach, *, now: datetime, settings: Settings) -> CoachDig
     its outbox row and the notices' `digest_id` go in the one transaction, so a crash before
     the commit leaves the notices waiting for the next run and one after it leaves them
     listed once: nothing is sent twice or lost. Notices that arrive after today's digest wait
-    for tomorrow's. A coach who left (inactive) or switched to immediate emails still gets
-    the notices already waiting.
+    for tomorrow's. A coach who switched to immediate emails still gets the notices already
+    waiting.
     """
     day = now.astimezone(settings.zone).date()
     exists = db.session.scalar(
