@@ -8,6 +8,7 @@ from typing import Any
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy.exc import IntegrityError
 
 from . import outbox, replies
 from .extensions import db
@@ -16,6 +17,7 @@ from .models import Coach, OutboxMessage, OutboxStatus, utcnow
 from .settings import current_now, current_settings
 from .workflow import DomainError
 from .workflow.accounts import create_coach, deactivate_coach
+from .workflow.notices import digest_due, queue_digest
 
 outbox_cli = AppGroup("outbox", help="Send queued email.")
 
@@ -151,6 +153,31 @@ def coach_deactivate(email: str) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"coach {coach.email} deactivated")
+
+
+@coach_cli.command("digest")
+def coach_digest() -> None:
+    """Email each digest coach what happened on their leads since their last digest.
+
+    Schedule it once a day (e.g. 07:30). Safe to run again: a coach gets at most one digest a
+    day, and what a digest listed is never listed again.
+    """
+    now, settings = current_now(), current_settings()
+    queued = 0
+    for coach_id in digest_due(now=now, settings=settings):
+        coach = db.session.get(Coach, coach_id)
+        if coach is None:
+            continue
+        try:
+            digest = queue_digest(coach, now=now, settings=settings)
+            db.session.commit()
+        except IntegrityError:
+            # Another run queued this coach's digest for today between our check and write.
+            db.session.rollback()
+            continue
+        if digest is not None:
+            queued += 1
+    click.echo(f"digest: {queued} digest{'s' if queued != 1 else ''} queued")
 
 
 invites_cli = AppGroup("invites", help="Calendar invitations: read the replies calendars send.")

@@ -7,6 +7,7 @@ autoescaped, so whatever a leader typed is shown, never interpreted.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from email.headerregistry import Address
 from types import SimpleNamespace
 from typing import Any
 
@@ -37,6 +38,9 @@ class MailDraft:
     calendar: str | None = None
     calendar_method: str | None = None
     attachments: list[Attachment] = field(default_factory=list)
+    # Who a reply should reach ("Name <address>"). None: the outbox fills in the assigned
+    # coach for mail to a leader (see outbox.enqueue).
+    reply_to: str | None = None
 
 
 def render_draft(
@@ -57,6 +61,13 @@ def render_draft(
         text=render_template(f"email/{kind}.txt", **context),
         html=render_template(f"email/{kind}.html", **context),
     )
+
+
+def coach_address(coach: Any) -> str:
+    """The coach as a Reply-To: "Name <address>", the name quoted when it needs to be and left
+    unencoded (the mailer encodes a non-ASCII name when it builds the header)."""
+    name = " ".join(str(coach.name).split())
+    return str(Address(display_name=name, addr_spec=str(coach.email).strip()))
 
 
 def _lead_url(lead: Any) -> str:
@@ -282,16 +293,128 @@ def coach_new_time_requested(
 
 
 def coach_session_declined(
-    session: Any, leader_name: str, when: str, source: str, *, settings: Settings
+    session: Any,
+    recipients: list[str],
+    leader_name: str,
+    when: str,
+    source: str,
+    *,
+    settings: Settings,
 ) -> MailDraft:
     return render_draft(
         MailKind.COACH_SESSION_DECLINED,
-        [session.coach.email],
+        recipients,
         f"{leader_name} declined the session on {when}",
         session=session,
         leader_name=leader_name,
         when=when,
         source=source,
+        lead_url=_lead_url(session.lead),
+        settings=settings,
+    )
+
+
+# ----- telling the right coach (issue 8) ----------------------------------------------------
+
+
+def coach_lead_assigned(
+    lead: Any, recipients: list[str], handed_by: str, *, settings: Settings
+) -> MailDraft:
+    """Another coach handed this lead to the recipient."""
+    return render_draft(
+        MailKind.COACH_LEAD_ASSIGNED,
+        recipients,
+        f"{handed_by} handed you a lead: {lead.full_name}, {lead.organisation}",
+        lead=lead,
+        handed_by=handed_by,
+        lead_url=_lead_url(lead),
+        settings=settings,
+    )
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    at: Any
+    summary: str
+
+
+@dataclass(frozen=True)
+class DigestLead:
+    """One lead's lines in a digest, and the link to its page."""
+
+    name: str
+    organisation: str
+    url: str
+    lines: list[DigestLine]
+
+
+def digest_leads(notices: list[Any]) -> list[DigestLead]:
+    """The digest's notices grouped by lead, leads in the order of their first notice. An
+    erased lead is named as such (the notices never copy the leader's name)."""
+    grouped: dict[int, DigestLead] = {}
+    for notice in notices:
+        lead = notice.lead
+        entry = grouped.get(lead.id)
+        if entry is None:
+            erased = lead.erased_at is not None
+            entry = grouped[lead.id] = DigestLead(
+                name="A leader whose data was erased" if erased else lead.full_name,
+                organisation="" if erased else lead.organisation,
+                url=_lead_url(lead),
+                lines=[],
+            )
+        entry.lines.append(DigestLine(notice.at, notice.summary))
+    return list(grouped.values())
+
+
+def coach_digest(coach: Any, notices: list[Any], day: Any, *, settings: Settings) -> MailDraft:
+    """One coach's daily digest: what happened on their leads since their last digest."""
+    leads = digest_leads(notices)
+    count = len(notices)
+    return render_draft(
+        MailKind.COACH_DIGEST,
+        [coach.email],
+        f"Your leads: {count} update{'s' if count != 1 else ''} "
+        f"({day.strftime('%A')} {day.day} {day.strftime('%B')})",
+        coach=coach,
+        leads=leads,
+        count=count,
+        preferences_url=links.coach_notification_settings_url(),
+        settings=settings,
+    )
+
+
+def leader_message(
+    lead: Any, coach: Any, subject: str, body: str, *, settings: Settings
+) -> MailDraft:
+    """A coach's own message to the leader, from the lead's page. Replies go to that coach
+    (who may not be the lead's assigned coach)."""
+    draft = render_draft(
+        MailKind.LEADER_MESSAGE,
+        [lead.email],
+        subject,
+        lead=lead,
+        coach=coach,
+        body=body,
+        withdraw_url=links.withdraw_url(lead),
+        settings=settings,
+    )
+    draft.reply_to = coach_address(coach)
+    return draft
+
+
+def coach_session_cancelled(
+    session: Any, recipients: list[str], leader_words: str, *, settings: Settings
+) -> MailDraft:
+    """The leader cancelled a session held with another coach; this tells the lead's coach (the
+    session's own coach hears through the calendar cancellation)."""
+    return render_draft(
+        MailKind.COACH_SESSION_CANCELLED,
+        recipients,
+        f"{session.lead.full_name} cancelled their session",
+        lead=session.lead,
+        session=session,
+        leader_words=leader_words,
         lead_url=_lead_url(session.lead),
         settings=settings,
     )

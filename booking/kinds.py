@@ -36,6 +36,10 @@ class MailKind(enum.StrEnum):
     COACH_SESSION_CONFIRMED = "coach_session_confirmed"
     COACH_SESSION_UPDATE = "coach_session_update"
     SESSION_REMINDER = "session_reminder"
+    COACH_LEAD_ASSIGNED = "coach_lead_assigned"
+    COACH_SESSION_CANCELLED = "coach_session_cancelled"
+    COACH_DIGEST = "coach_digest"
+    LEADER_MESSAGE = "leader_message"
 
 
 # A calendar invitation's outbox kind names its purpose for the coach area: a confirmation of
@@ -72,6 +76,20 @@ class EventKind(enum.StrEnum):
     SESSION_DECLINED = "session-declined"
     QUESTIONNAIRE = "questionnaire"
     ERASED = "erased"
+    MESSAGE_SENT = "message-sent"
 
 
-__all__ = ["EventKind", "MailKind", "Role", "invitation_kind"]
+class NoticeKind(enum.StrEnum):
+    """What a coach is told about (coach_notice.kind): one email each, or a line of a digest."""
+
+    NEW_LEAD = "new-lead"
+    REGISTERED_AGAIN = "registered-again"
+    ASSIGNED = "assigned"
+    NEW_TIME_REQUESTED = "new-time-requested"
+    NONE_SUIT = "none-suit"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    WITHDRAWN = "withdrawn"
+
+
+__all__ = ["EventKind", "MailKind", "NoticeKind", "Role", "invitation_kind"]

@@ -17,6 +17,8 @@ NAME_MAX = 200
 PHONE_MAX = 32
 # One-line details: when the leader is usually free; a joining link, number or address.
 DETAIL_MAX = 500
+# The subject of a coach's message to a leader (one line).
+SUBJECT_MAX = 150
 # The coach's search box on the lead list.
 SEARCH_MAX = 100
 

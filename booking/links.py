@@ -273,3 +273,8 @@ def coach_photo_url(coach: Coach) -> str | None:
     if path is None or not current_app.config["BASE_URL"].startswith("https://"):
         return None
     return _absolute(path)
+
+
+def coach_notification_settings_url() -> str:
+    """The coach's own email preferences (immediate emails or a daily digest)."""
+    return _absolute("/coach/account/notifications")

@@ -218,6 +218,7 @@ def build_message(row: OutboxMessage) -> InviteMessage:
         sender=row.sender,
         recipients=list[str | tuple[str, str]](row.recipients),
         body=row.body_text,
+        reply_to=row.reply_to,
     )
     # Set after construction: Message.__init__ applies its `html=None` default through a setter
     # that pops "html" from `alts`, which silently dropped every HTML part.

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     column,
     false,
     func,
@@ -180,6 +182,10 @@ class Coach(Model):
     def display_name(self) -> str:
         """The coach's name as leaders see it."""
         return self.shown_name or self.name
+
+    # How the coach hears about their leads' events: one email each (False) or one daily
+    # digest (True, sent by `flask coach digest`).
+    email_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     # Flask-Login
     @property
@@ -509,6 +515,8 @@ class OutboxMessage(Model):
     body_html: Mapped[str] = mapped_column(Text, default="")
     calendar: Mapped[str | None] = mapped_column(Text)
     calendar_method: Mapped[str | None] = mapped_column(String(20))
+    # "Name <address>" of the person a reply should reach (the leader's coach), or None.
+    reply_to: Mapped[str | None] = mapped_column(String(320))
     # JSON list of {"filename", "content_type", "data_b64"}.
     attachments_json: Mapped[str] = mapped_column(Text, default="[]")
     status: Mapped[OutboxStatus] = mapped_column(_enum(OutboxStatus), default=OutboxStatus.PENDING)
@@ -529,8 +537,48 @@ class OutboxMessage(Model):
         return list(json.loads(self.recipients_json))
 
 
+class CoachDigest(Model):
+    """One coach's daily digest email: at most one per coach and (local) day, so running the
+    digest command twice the same day, or in two processes at once, sends one."""
+
+    __tablename__ = "coach_digest"
+    __table_args__ = (UniqueConstraint("coach_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outbox_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL")
+    )
+
+
+class CoachNotice(Model):
+    """Something a digest coach is to be told about in their next digest. Written in the
+    transaction of the event itself; `digest_id` is set in the transaction that queues the
+    digest listing it. The leader's name is not copied here: the digest reads it from the
+    lead, so an erasure leaves nothing behind."""
+
+    __tablename__ = "coach_notice"
+    __table_args__ = (Index("ix_coach_notice_coach_digest", "coach_id", "digest_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(40))
+    summary: Mapped[str] = mapped_column(String(300))
+    digest_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coach_digest.id", ondelete="SET NULL")
+    )
+
+    lead: Mapped[Lead] = relationship()
+
+
 __all__ = [
     "CLOSED_STATUSES",
+    "CoachDigest",
+    "CoachNotice",
     "DIMENSION_LABELS",
     "FORMAT_LABELS",
     "Coach",

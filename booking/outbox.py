@@ -30,11 +30,11 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, or_, select, update
 
-from .emails import MailDraft
+from .emails import MailDraft, coach_address
 from .extensions import db
 from .log_privacy import redact
 from .mailer import OutcomeUnknown, SMTPSession, SMTPSettings, build_message, capture_to_file
-from .models import OutboxMessage, OutboxStatus, utcnow
+from .models import Lead, OutboxMessage, OutboxStatus, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,23 @@ def _one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+def _leaders_coach(draft: MailDraft, lead_id: int | None) -> str | None:
+    """Mail to the leader of an assigned lead carries Reply-To their coach, so a reply reaches
+    a person rather than the service's mailbox. Decided here, once, so no leader email (the
+    acknowledgement, times, invitations, reminders, and any added later) can miss it.
+
+    Calendar invitations too: a calendar client sends its METHOD:REPLY to the ORGANIZER in the
+    calendar data (RFC 6047), not to Reply-To, so answers still reach the service.
+    """
+    if lead_id is None:
+        return None
+    lead = db.session.get(Lead, lead_id)
+    if lead is None or lead.assigned_coach is None or not lead.assigned_coach.active:
+        return None
+    to_leader = any(address.strip().lower() == lead.email.strip().lower() for address in draft.to)
+    return coach_address(lead.assigned_coach) if to_leader else None
+
+
 def enqueue(
     draft: MailDraft,
     *,
@@ -98,6 +115,7 @@ def enqueue(
     """Add the draft to the current transaction; it is sent only if the transaction commits."""
     now = now or utcnow()
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
+    reply_to = draft.reply_to or _leaders_coach(draft, lead_id)
     domain = sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
     row = OutboxMessage(
         created_at=now,
@@ -114,6 +132,7 @@ def enqueue(
         body_html=draft.html,
         calendar=draft.calendar,
         calendar_method=draft.calendar_method,
+        reply_to=reply_to,
         attachments_json=json.dumps(
             [
                 {

@@ -30,6 +30,8 @@ pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
 
+# Pages checked after signing in as a coach.
+
 
 @pytest.fixture
 def pages(app, live_url) -> dict[str, str]:
@@ -84,6 +86,7 @@ def pages(app, live_url) -> dict[str, str]:
             "change your password": "/coach/password",
             "coaches (admin)": "/coach/admin/coaches",
             "add a coach (admin)": "/coach/admin/coaches/new",
+            "email preferences": "/coach/account/notifications",
         }
 
 

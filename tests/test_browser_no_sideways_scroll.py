@@ -39,6 +39,8 @@ LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-
 LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Services-Directorate"
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
 
+# Pages checked after signing in as a coach.
+
 
 @pytest.fixture
 def pages(app, live_url) -> dict[str, str]:
@@ -114,6 +116,7 @@ def pages(app, live_url) -> dict[str, str]:
             "change your password": "/coach/password",
             "coaches (admin)": "/coach/admin/coaches",
             "add a coach (admin)": "/coach/admin/coaches/new",
+            "email preferences": "/coach/account/notifications",
         }
 
 

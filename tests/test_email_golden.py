@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ from booking.kinds import Role
 from booking.models import (
     Coach,
     CoachingSession,
+    CoachNotice,
     Lead,
     LeadStatus,
     Proposal,
@@ -171,6 +172,35 @@ def _proposal(moves: bool = False) -> Proposal:
 COACHES = ["coaches@example.org"]
 
 
+def _digest_notices() -> list[CoachNotice]:
+    """Three notices on two leads, one of them erased (named as such, never by a copy)."""
+    first, erased = _lead(LeadStatus.AGREED), _lead(LeadStatus.WITHDRAWN)
+    erased.id, erased.erased_at = 43, NOW
+    return [
+        CoachNotice(
+            lead=first,
+            lead_id=first.id,
+            at=NOW,
+            kind="new-time-requested",
+            summary="Asked for a different time for the session on Tuesday 8 December 2026",
+        ),
+        CoachNotice(
+            lead=erased,
+            lead_id=erased.id,
+            at=NOW + timedelta(hours=2),
+            kind="withdrawn",
+            summary="Withdrew their interest",
+        ),
+        CoachNotice(
+            lead=first,
+            lead_id=first.id,
+            at=NOW + timedelta(hours=5),
+            kind="declined",
+            summary="Declined the session on Tuesday 8 December 2026, 10:00–11:00 GMT",
+        ),
+    ]
+
+
 def _s() -> Settings:
     return current_settings()
 
@@ -259,6 +289,7 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
     ),
     ("coach_session_declined", ""): lambda: emails.coach_session_declined(
         _session(),
+        ["maya@example.org"],
         "Siân O'Brien-Smith",
         "Tuesday 8 December 2026, 10:00–11:00 GMT",
         "email",
@@ -266,6 +297,22 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
     ),
     ("session_reminder", "leader"): lambda: invite_emails.reminder(
         _session(), Role.LEADER, settings=_s()
+    ),
+    ("coach_lead_assigned", ""): lambda: emails.coach_lead_assigned(
+        _lead(LeadStatus.CONTACTED), ["maya@example.org"], "Sam Okafor", settings=_s()
+    ),
+    ("coach_session_cancelled", ""): lambda: emails.coach_session_cancelled(
+        _session(), ["sam@example.org"], "I have a clash at work, sorry.", settings=_s()
+    ),
+    ("coach_digest", ""): lambda: emails.coach_digest(
+        _coach(), _digest_notices(), date(2026, 12, 1), settings=_s()
+    ),
+    ("leader_message", ""): lambda: emails.leader_message(
+        _lead(LeadStatus.CONTACTED),
+        _coach(),
+        "A message from your coach",
+        "Thank you for your time on the phone today.\nI will send <two> times by Friday.",
+        settings=_s(),
     ),
     ("session_reminder", "coach"): lambda: invite_emails.reminder(
         _session(), Role.COACH, settings=_s()
@@ -298,6 +345,8 @@ def _outputs(template: str, case: str, built: MailDraft | str) -> dict[str, str]
         return {f"{stem}.ics": built.replace("\r\n", "\n")}
     assert built.kind == template
     header = f"To: {', '.join(built.to)}\nSubject: {built.subject}\n"
+    if built.reply_to:
+        header += f"Reply-To: {built.reply_to}\n"
     if built.attachments:
         header += "Attachments: " + ", ".join(a.filename for a in built.attachments) + "\n"
     return {f"{stem}.txt": header + "\n" + built.text, f"{stem}.html": built.html}

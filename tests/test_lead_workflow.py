@@ -468,7 +468,7 @@ def test_lead_assigned_to_another_coach_must_be_taken_first(app_ctx, now):
     assert lead.assigned_coach_id == maya.id
     with pytest.raises(DomainError, match="assigned to Maya Coach. Take it first"):
         propose_times(lead, sam, [slot(date(2026, 12, 2), 9)], now, settings=current_settings())
-    assign(lead, sam, actor=sam, now=now)
+    assign(lead, sam, actor=sam, now=now, settings=current_settings())
     assert (
         propose_times(
             lead, sam, [slot(date(2026, 12, 2), 9)], now, settings=current_settings()
@@ -872,15 +872,15 @@ def test_take_and_hand_on(app_ctx, now):
     sam = add_coach("sam@example.org", "Sam Coach", now=now)
     lead = add_lead(now)
     assert lead.assigned_coach_id == maya.id
-    assign(lead, sam, actor=sam, now=now)
+    assign(lead, sam, actor=sam, now=now, settings=current_settings())
     assert lead.events[-1].summary == "Taken by Sam Coach (was Maya Coach)"
-    assign(lead, maya, actor=sam, now=now)
+    assign(lead, maya, actor=sam, now=now, settings=current_settings())
     assert lead.events[-1].summary == "Handed on to Maya Coach (was Sam Coach)"
     with pytest.raises(DomainError, match="already assigned to Maya"):
-        assign(lead, maya, actor=maya, now=now)
+        assign(lead, maya, actor=maya, now=now, settings=current_settings())
     sam.active = False
     with pytest.raises(DomainError, match="no longer an active coach"):
-        assign(lead, sam, actor=maya, now=now)
+        assign(lead, sam, actor=maya, now=now, settings=current_settings())
 
 
 def test_notes_are_kept_and_recorded(app_ctx, now):

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import select
 
 from booking import invite_emails, outbox
-from booking.emails import coach_password_reset, coach_set_password
+from booking.emails import (
+    coach_digest,
+    coach_lead_assigned,
+    coach_password_reset,
+    coach_session_cancelled,
+    coach_set_password,
+    leader_message,
+)
 from booking.extensions import db
 from booking.kinds import MailKind, Role
 from booking.links import choose_url, coach_lead_url, leader_session_url
@@ -617,6 +625,15 @@ def test_no_email_subject_has_a_double_or_stray_space(make_app):
         cancel_session(session, coach, "Unwell", now, settings=settings)
         outbox.enqueue(coach_password_reset(coach, settings=settings), now=now)
         outbox.enqueue(coach_set_password(coach, coach, settings=settings), now=now)
+        outbox.enqueue(
+            coach_lead_assigned(lead, [coach.email], coach.name, settings=settings), now=now
+        )
+        outbox.enqueue(leader_message(lead, coach, "A  note", "Hello", settings=settings), now=now)
+        outbox.enqueue(
+            coach_session_cancelled(session, [coach.email], "Unwell", settings=settings), now=now
+        )
+        notice = SimpleNamespace(lead=lead, at=now, summary="Asked  for a new time")
+        outbox.enqueue(coach_digest(coach, [notice], now.date(), settings=settings), now=now)
         withdraw(lead, reason="", now=now, settings=settings)
         db.session.commit()
         rows = db.session.execute(

@@ -42,6 +42,9 @@ bp.add_url_rule("/leads/<int:lead_id>/status", "lead_status", views.lead_status,
 bp.add_url_rule("/leads/<int:lead_id>/assign", "lead_assign", views.lead_assign, methods=["POST"])
 bp.add_url_rule("/leads/<int:lead_id>/notes", "lead_note", views.lead_note, methods=["POST"])
 bp.add_url_rule(
+    "/leads/<int:lead_id>/message", "lead_message", views.lead_message, methods=["POST"]
+)
+bp.add_url_rule(
     "/leads/<int:lead_id>/propose", "lead_propose", views.lead_propose, methods=["POST"]
 )
 bp.add_url_rule(
@@ -57,6 +60,14 @@ bp.add_url_rule(
 )
 bp.add_url_rule(
     "/sessions/<int:session_id>/cancel", "session_cancel", views.session_cancel, methods=["POST"]
+)
+
+# The coach's own account: how they hear about their leads
+bp.add_url_rule(
+    "/account/notifications",
+    "notification_settings",
+    views.notification_settings,
+    methods=["GET", "POST"],
 )
 
 # The leader's data rights: a copy of everything held, and erasure (with a confirmation page)

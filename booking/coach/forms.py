@@ -45,13 +45,14 @@ from ..limits import (
     PHOTO_UPLOAD_MAX_BYTES,
     SESSION_MINUTES_MAX,
     SESSION_MINUTES_MIN,
+    SUBJECT_MAX,
     TEXT_MAX,
     characters,
 )
 from ..models import FORMAT_LABELS, LeadStatus, SessionFormat
 from ..passwords import MAX_LENGTH, MIN_LENGTH
 from ..photos import Photo, PhotoProblem, prepare_photo
-from ..validators import EmailAddress, SingleLine
+from ..validators import EmailAddress, SingleLine, strip_control_characters
 
 FORMAT_CHOICES = [SelectChoice(f.value, FORMAT_LABELS[f]) for f in SessionFormat]
 DURATION = dict(
@@ -163,6 +164,64 @@ class NoteForm(FlaskForm):
             Length(max=COACH_NOTE_MAX, message=f"Keep a note to {characters(COACH_NOTE_MAX)}"),
         ],
     )
+
+
+class LeaderMessageForm(FlaskForm):
+    """A short email to the leader from the lead's page (replies reach the coach)."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    subject = StringField(
+        "Subject (optional)",
+        filters=[_strip],
+        validators=[
+            SingleLine(),
+            Length(max=SUBJECT_MAX, message=f"Keep the subject to {characters(SUBJECT_MAX)}"),
+        ],
+    )
+    body = TextAreaField(
+        "Message",
+        filters=[strip_control_characters, _strip],
+        validators=[
+            DataRequired("Write the message to the leader"),
+            Length(max=TEXT_MAX, message=f"Keep the message to {characters(TEXT_MAX)}"),
+        ],
+    )
+
+    def error_fields(self) -> list[tuple[str, str, str]]:
+        """(anchor id, label, first message) for the error summary, in page order."""
+        return [
+            (field.id, str(field.label.text), str(field.errors[0]))
+            for field in self
+            if field.errors and field.name != "csrf_token"
+        ]
+
+
+NOTIFICATION_CHOICES = [
+    SelectChoice("immediate", "An email each time something happens"),
+    SelectChoice("digest", "One email a day listing what happened (a daily digest)"),
+]
+
+
+class EmailPreferencesForm(FlaskForm):
+    """How a coach hears about their leads: one email per event, or a daily digest."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    mode = RadioField(
+        "How do you want to hear about your leads?",
+        choices=NOTIFICATION_CHOICES,
+        validators=[InputRequired("Choose how you want to hear about your leads")],
+    )
+
+    def error_fields(self) -> list[tuple[str, str, str]]:
+        return [
+            (f"{field.id}-0", str(field.label.text), str(field.errors[0]))
+            for field in self
+            if field.errors and field.name != "csrf_token"
+        ]
 
 
 class StatusForm(FlaskForm):

@@ -34,7 +34,8 @@ from ..models import (
 from ..settings import current_now, current_settings
 from ..workflow import DomainError
 from ..workflow.common import FieldProblems
-from ..workflow.leads import add_note, assign, change_status
+from ..workflow.leads import add_note, assign, change_status, email_leader
+from ..workflow.notices import set_email_digest
 from ..workflow.privacy import erase_person, erasure_plan, export_person
 from ..workflow.responses import ANSWER_WORDS
 from ..workflow.scheduling import (
@@ -49,6 +50,8 @@ from .forms import (
     AgreedTimeForm,
     AssignForm,
     CancelForm,
+    EmailPreferencesForm,
+    LeaderMessageForm,
     NoteForm,
     ProposeForm,
     RescheduleForm,
@@ -177,6 +180,8 @@ def _render_lead(
         agreed_form=agreed_form,
         reschedule_forms=reschedule_forms,
         cancel_forms=cancel_forms,
+        message_form=forms.pop("message_form", None)
+        or LeaderMessageForm(prefix="message", formdata=None),
     )
     return body, status
 
@@ -257,10 +262,51 @@ def lead_assign(lead_id: int) -> ResponseReturnValue:
 
     def action() -> str:
         assert target is not None
-        assign(lead, target, actor=me, now=current_now())
+        assign(lead, target, actor=me, now=current_now(), settings=current_settings())
         return "You have taken this lead." if target.id == me.id else f"Handed on to {target.name}."
 
     return _act(lead_id, action, "#assignment")
+
+
+def lead_message(lead_id: int) -> ResponseReturnValue:
+    """Email the leader from the lead's page (GOV.UK errors: summary, field, values kept)."""
+    lead = _lead_or_404(lead_id)
+    form = LeaderMessageForm(prefix="message")
+    if not form.validate():
+        return _render_lead(lead_id, 400, message_form=form)
+
+    def action() -> str:
+        email_leader(
+            lead,
+            _me(),
+            form.subject.data or "",
+            form.body.data or "",
+            now=current_now(),
+            settings=current_settings(),
+        )
+        return f"Your message to {lead.full_name} is on its way. Replies come to you."
+
+    return _act(lead_id, action, "#emails", message_form=form)
+
+
+def notification_settings() -> ResponseReturnValue:
+    """The coach's email preferences: immediate emails or one daily digest."""
+    me = _me()
+    form = EmailPreferencesForm()
+    if request.method == "GET":
+        form.mode.data = "digest" if me.email_digest else "immediate"
+        return render_template("coach/notification_settings.html", form=form)
+    if not form.validate():
+        return render_template("coach/notification_settings.html", form=form), 400
+    set_email_digest(me, form.mode.data == "digest")
+    db.session.commit()
+    flash(
+        "Saved: you will get one email a day listing what happened on your leads."
+        if me.email_digest
+        else "Saved: you will get an email each time something happens on your leads.",
+        "success",
+    )
+    return redirect(url_for("coach.notification_settings"))
 
 
 def lead_note(lead_id: int) -> ResponseReturnValue:

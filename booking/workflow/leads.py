@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from .. import emails, outbox
 from ..extensions import db
-from ..kinds import EventKind
-from ..models import Coach, Lead, LeadStatus, Note, SessionStatus
+from ..kinds import EventKind, NoticeKind
+from ..limits import SUBJECT_MAX, TEXT_MAX, characters
+from ..models import Coach, Lead, LeadStatus, Note, OutboxMessage, SessionStatus
 from ..settings import Settings
 from .common import DomainError, record_event
 from .lifecycle import (
@@ -23,6 +25,7 @@ from .lifecycle import (
     move_refusal,
     open_proposals,
 )
+from .notices import tell_coach
 from .scheduling import cancel_session
 
 S = LeadStatus
@@ -68,8 +71,8 @@ def change_status(
         )
 
 
-def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
-    """Take a lead (to is actor) or hand it on to another active coach."""
+def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime, settings: Settings) -> None:
+    """Take a lead (to is actor) or hand it on to another active coach, who is told."""
     if not to.active:
         raise DomainError(f"{to.name} is no longer an active coach.")
     if lead.assigned_coach_id == to.id:
@@ -85,6 +88,57 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime) -> None:
     record_event(
         lead, EventKind.ASSIGNED, summary, now=now, actor=actor, detail={"coach_id": to.id}
     )
+    if to.id != actor.id:
+        tell_coach(
+            to,
+            lead,
+            NoticeKind.ASSIGNED,
+            f"{actor.name} handed this lead to you",
+            lambda recipients: emails.coach_lead_assigned(
+                lead, recipients, actor.name, settings=settings
+            ),
+            now=now,
+            settings=settings,
+        )
+
+
+DEFAULT_MESSAGE_SUBJECT = "A message from your coach"
+
+
+def email_leader(
+    lead: Lead, coach: Coach, subject: str, body: str, *, now: datetime, settings: Settings
+) -> OutboxMessage:
+    """A coach writes to the leader from the lead's page: sent through the outbox From the
+    service with Reply-To the coach, and recorded in the history (the text in the event's
+    detail, which an erasure removes)."""
+    if lead.erased_at is not None:
+        raise DomainError("This leader's personal data was erased, so they cannot be emailed.")
+    if lead.status == LeadStatus.WITHDRAWN:
+        raise DomainError(
+            "This leader withdrew their interest, so they cannot be emailed from here: "
+            "we promised them no more emails."
+        )
+    subject = " ".join(subject.split())[:SUBJECT_MAX] or DEFAULT_MESSAGE_SUBJECT
+    body = body.strip()
+    if not body:
+        raise DomainError("Write the message before sending it.")
+    if len(body) > TEXT_MAX:
+        raise DomainError(f"Keep the message to {characters(TEXT_MAX)}.")
+    row = outbox.enqueue(
+        emails.leader_message(lead, coach, subject, body, settings=settings),
+        lead_id=lead.id,
+        now=now,
+    )
+    db.session.flush()
+    record_event(
+        lead,
+        EventKind.MESSAGE_SENT,
+        f"Emailed the leader: “{subject}”",
+        now=now,
+        actor=coach,
+        detail={"outbox_id": row.id, "subject": subject, "message": body},
+    )
+    return row
 
 
 def add_note(lead: Lead, coach: Coach, body: str, *, now: datetime) -> Note:
@@ -132,6 +186,7 @@ __all__ = [
     "close_open_proposals",
     "coach_moves",
     "contact_due_by",
+    "email_leader",
     "is_overdue",
     "move",
     "open_proposals",

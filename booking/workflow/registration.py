@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from .. import emails, outbox
 from ..extensions import db
-from ..kinds import EventKind
+from ..kinds import EventKind, NoticeKind
 from ..models import (
     CLOSED_STATUSES,
     Coach,
@@ -21,8 +21,10 @@ from ..models import (
     SessionFormat,
 )
 from ..settings import Settings
-from .common import DomainError, coach_notification_recipients, record_event
+from ..timefmt import format_range
+from .common import DomainError, record_event
 from .lifecycle import close_open_proposals
+from .notices import tell_coach
 from .scheduling import cancel_for_withdrawal
 
 log = logging.getLogger(__name__)
@@ -109,15 +111,17 @@ def register_interest(
             lead_id=existing.id,
             now=now,
         )
-        recipients = coach_notification_recipients(settings)
-        if recipients:
-            outbox.enqueue(
-                emails.coach_repeat_registration(
-                    existing, recipients, submitted, settings=settings
-                ),
-                lead_id=existing.id,
-                now=now,
-            )
+        tell_coach(
+            existing.assigned_coach,
+            existing,
+            NoticeKind.REGISTERED_AGAIN,
+            "Registered again while the request was open",
+            lambda recipients: emails.coach_repeat_registration(
+                existing, recipients, submitted, settings=settings
+            ),
+            now=now,
+            settings=settings,
+        )
         return RegistrationOutcome(existing, "repeat")
 
     lead = Lead(
@@ -137,9 +141,6 @@ def register_interest(
     )
     coach = _next_coach(now, settings)
     lead.assigned_coach = coach
-    # Read before writing: a query after the rows below are added would flush them one by one;
-    # this way the receipt, the events and the outbox rows go in at commit, a statement each.
-    recipients = coach_notification_recipients(settings)
     db.session.add(lead)
     db.session.flush()  # the lead's id goes into links in the emails
     db.session.add(FormReceipt(token=form_token, lead_id=lead.id, created_at=now))
@@ -150,14 +151,17 @@ def register_interest(
         record_event(lead, EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", now=now)
 
     outbox.enqueue(emails.leader_acknowledgement(lead, settings=settings), lead_id=lead.id, now=now)
-    if recipients:
-        outbox.enqueue(
-            emails.coach_new_lead(lead, recipients, settings=settings), lead_id=lead.id, now=now
-        )
-    else:
-        log.warning(
-            "lead %s: no coach to tell (no active coaches, COACH_NOTIFY_EMAILS empty)", lead.id
-        )
+    # An assigned lead is its coach's to hear about; an unassigned one goes where new leads
+    # always have (COACH_NOTIFY_EMAILS, or every active coach).
+    tell_coach(
+        coach,
+        lead,
+        NoticeKind.NEW_LEAD,
+        "New request for personal support, assigned to you (round-robin)",
+        lambda recipients: emails.coach_new_lead(lead, recipients, settings=settings),
+        now=now,
+        settings=settings,
+    )
     return RegistrationOutcome(lead, "created")
 
 
@@ -191,16 +195,21 @@ def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> N
     # calendar CANCELs for a booked session and the coach's notice.
     outbox.cancel_pending(lead_id=lead.id)
     session = cancel_for_withdrawal(lead, now, settings=settings)
-    coach = lead.assigned_coach
-    recipients = (
-        [coach.email]
-        if coach is not None and coach.active
-        else coach_notification_recipients(settings)
+    cancelled = (
+        f" (the session on {format_range(session.starts_at, session.ends_at, settings.zone)} "
+        "is cancelled)"
+        if session is not None
+        else ""
     )
-    if recipients:
-        outbox.enqueue(
-            emails.coach_leader_withdrawn(lead, recipients, session, settings=settings),
-            lead_id=lead.id,
-            session_id=session.id if session else None,
-            now=now,
-        )
+    tell_coach(
+        lead.assigned_coach,
+        lead,
+        NoticeKind.WITHDRAWN,
+        f"Withdrew their interest{cancelled}",
+        lambda recipients: emails.coach_leader_withdrawn(
+            lead, recipients, session, settings=settings
+        ),
+        now=now,
+        settings=settings,
+        session_id=session.id if session else None,
+    )

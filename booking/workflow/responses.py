@@ -15,15 +15,16 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from .. import emails, outbox
+from .. import emails
 from ..extensions import db
 from ..invites import Reply
-from ..kinds import EventKind, Role
+from ..kinds import EventKind, NoticeKind, Role
 from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
 from ..questionnaire import check_answers, load_questionnaire
 from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
+from .notices import coach_of, tell_coach
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +118,17 @@ def record_partstat(
         },
     )
     if declined and role == Role.LEADER:
-        outbox.enqueue(
-            emails.coach_session_declined(session, name, when, source, settings=settings),
-            lead_id=session.lead_id,
-            session_id=session.id,
+        tell_coach(
+            coach_of(session.lead, session.coach),
+            session.lead,
+            NoticeKind.DECLINED,
+            f"Declined the session on {when}",
+            lambda recipients: emails.coach_session_declined(
+                session, recipients, name, when, source, settings=settings
+            ),
             now=now,
+            settings=settings,
+            session_id=session.id,
         )
     return True
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from .. import emails, invite_emails, outbox
 from ..extensions import db
-from ..kinds import EventKind, Role, invitation_kind
+from ..kinds import EventKind, NoticeKind, Role, invitation_kind
 from ..limits import MAX_TIMES, SESSION_MINUTES_MAX, SESSION_MINUTES_MIN, TEXT_MAX
 from ..models import (
     Coach,
@@ -32,14 +32,9 @@ from ..models import (
 )
 from ..settings import Settings
 from ..timefmt import format_range, local_to_utc
-from .common import (
-    DomainError,
-    FieldProblem,
-    FieldProblems,
-    coach_notification_recipients,
-    record_event,
-)
+from .common import DomainError, FieldProblem, FieldProblems, record_event
 from .lifecycle import booked_session, close_open_proposals, move, open_proposals
+from .notices import coach_of, tell_coach
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -455,15 +450,17 @@ def none_suit(proposal: Proposal, note: str, now: datetime, *, settings: Setting
             reason=proposal.leader_note,
             summary="None of the proposed times suit",
         )
-    recipients = (
-        [proposal.coach.email] if proposal.coach.active else coach_notification_recipients(settings)
+    tell_coach(
+        coach_of(lead, proposal.coach),
+        lead,
+        NoticeKind.NONE_SUIT,
+        "Said none of the new times suit (the session stays booked)"
+        if moving is not None
+        else "Said none of the proposed times suit",
+        lambda recipients: emails.coach_none_suit(proposal, recipients, settings=settings),
+        now=now,
+        settings=settings,
     )
-    if recipients:
-        outbox.enqueue(
-            emails.coach_none_suit(proposal, recipients, settings=settings),
-            lead_id=lead.id,
-            now=now,
-        )
 
 
 def record_agreed_time(
@@ -751,6 +748,7 @@ def leader_cancel_session(
     _check_leader_can_change(session, now)
     name = session.lead.full_name
     reason = " ".join(reason.split())[:TEXT_MAX]
+    when = format_range(session.starts_at, session.ends_at, settings.zone)
     cancel_session(
         session,
         None,
@@ -759,6 +757,24 @@ def leader_cancel_session(
         settings=settings,
         actor_label=name,
         leader_words=reason,
+    )
+    # The session's coach has just been sent the calendar CANCEL, which tells them: only a
+    # digest coach (a line in the digest), another coach now assigned, or the usual
+    # recipients when the coach has left (an email) hear more.
+    told = coach_of(session.lead, session.coach)
+    tell_coach(
+        told,
+        session.lead,
+        NoticeKind.CANCELLED,
+        f"Cancelled the session on {when}",
+        None
+        if told is session.coach and told.active
+        else lambda recipients: emails.coach_session_cancelled(
+            session, recipients, reason, settings=settings
+        ),
+        now=now,
+        settings=settings,
+        session_id=session.id,
     )
 
 
@@ -800,15 +816,18 @@ def leader_request_new_time(
         detail={"session_id": session.id, "reason": note},
     )
     db.session.flush()
-    coach = lead.assigned_coach or session.coach
-    recipients = [coach.email] if coach.active else coach_notification_recipients(settings)
-    if recipients:
-        outbox.enqueue(
-            emails.coach_new_time_requested(session, note, recipients, settings=settings),
-            lead_id=lead.id,
-            session_id=session.id,
-            now=now,
-        )
+    tell_coach(
+        coach_of(lead, session.coach),
+        lead,
+        NoticeKind.NEW_TIME_REQUESTED,
+        f"Asked for a different time for the session on {when}",
+        lambda recipients: emails.coach_new_time_requested(
+            session, note, recipients, settings=settings
+        ),
+        now=now,
+        settings=settings,
+        session_id=session.id,
+    )
     return True
 
 
