@@ -35,6 +35,11 @@ class MailKind(enum.StrEnum):
     COACH_SESSION_CONFIRMED = "coach_session_confirmed"
     COACH_SESSION_UPDATE = "coach_session_update"
     SESSION_REMINDER = "session_reminder"
+    # The journey: the agreed actions of a held session (when the coach sends them), and the
+    # follow-up questionnaire and its one reminder (both from the leader_follow_up templates).
+    LEADER_SESSION_ACTIONS = "leader_session_actions"
+    LEADER_FOLLOW_UP = "leader_follow_up"
+    LEADER_FOLLOW_UP_REMINDER = "leader_follow_up_reminder"
 
 
 # A calendar invitation's outbox kind names its purpose for the coach area: a confirmation of
@@ -71,6 +76,8 @@ class EventKind(enum.StrEnum):
     SESSION_DECLINED = "session-declined"
     QUESTIONNAIRE = "questionnaire"
     ERASED = "erased"
+    SESSION_NOTES = "session-notes"
+    FOLLOW_UP = "follow-up"
 
 
 __all__ = ["EventKind", "MailKind", "Role", "invitation_kind"]

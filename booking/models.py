@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
     column,
     false,
     func,
@@ -85,6 +86,16 @@ DIMENSION_LABELS = {
     Dimension.PRACTICAL: "Practical",
     Dimension.NOT_SURE: "Not sure yet",
 }
+
+
+# The three dimensions a leader rates themselves on, before the first session and after the
+# journey (NOT_SURE is a registration choice, not a dimension to rate).
+RATED_DIMENSIONS = (Dimension.COMPASSIONATE, Dimension.PURPOSE_LED, Dimension.PRACTICAL)
+
+
+class RatingKind(enum.StrEnum):
+    BEFORE = "before"
+    AFTER = "after"
 
 
 class SessionFormat(enum.StrEnum):
@@ -212,6 +223,8 @@ class Lead(Model):
     __table_args__ = (
         Index("ix_lead_status_created", "status", "created_at"),
         Index("ix_lead_coach_created", "assigned_coach_id", "created_at"),
+        # Reports filtered by organisation, by month of registration.
+        Index("ix_lead_organisation_created", "organisation", "created_at"),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(
@@ -374,6 +387,9 @@ class CoachingSession(Model):
             postgresql_where=text("status = 'booked'"),
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
+        # A lead's journey (its sessions by status), and the reports' funnel and held counts.
+        Index("ix_coaching_session_lead_status", "lead_id", "status"),
+        Index("ix_coaching_session_status_start", "status", "starts_at", "coach_id"),
         # Nor at overlapping times. The workflow checks for a clash first (with a message that
         # names the other session), but on PostgreSQL two transactions can both pass that check
         # before either commits; this constraint makes the second wait and then fail, which the
@@ -450,6 +466,63 @@ class QuestionnaireResponse(Model):
         return dict(json.loads(self.answers_json or "{}"))
 
 
+class SelfRating(Model):
+    """A leader's self-rating on one dimension: before the first session (from the reflection
+    questionnaire) or after the journey (the follow-up). A row each, so reports average them
+    in SQL; one per lead, kind and dimension (answering again replaces the value)."""
+
+    __tablename__ = "self_rating"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "kind", "dimension", name="uq_self_rating_lead_kind_dimension"),
+        Index("ix_self_rating_kind_dimension", "kind", "dimension", "lead_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="SET NULL")
+    )
+    kind: Mapped[RatingKind] = mapped_column(_enum(RatingKind))
+    dimension: Mapped[Dimension] = mapped_column(_enum(Dimension, "rating_dimension"))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SessionNote(Model):
+    """The coach's record of a held session: private notes, and the actions agreed (which the
+    leader is emailed only when the coach chooses: `actions_sent_at`)."""
+
+    __tablename__ = "session_note"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    actions: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actions_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FollowUp(Model):
+    """The follow-up questionnaire of a closed journey: due a set time after the last held
+    session, sent once, reminded once, unless answered or cancelled (withdrawal, erasure)."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_due", "cancelled_at", "answered_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lead: Mapped[Lead] = relationship()
+
+
 class OutboxMessage(Model):
     """A composed email waiting to be sent (or sent). Written in the transaction that caused it."""
 
@@ -502,6 +575,7 @@ __all__ = [
     "CoachSignIn",
     "CoachingSession",
     "Dimension",
+    "FollowUp",
     "FormReceipt",
     "Lead",
     "LeadEvent",
@@ -515,6 +589,10 @@ __all__ = [
     "ProposalStatus",
     "ProposedTime",
     "QuestionnaireResponse",
+    "RATED_DIMENSIONS",
+    "RatingKind",
+    "SelfRating",
+    "SessionNote",
     "SessionFormat",
     "SessionStatus",
     "UTCDateTime",

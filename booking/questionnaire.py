@@ -50,10 +50,27 @@ class Questionnaire:
     scale_max: int = 5
     low_label: str = ""
     high_label: str = ""
+    # A worded anchor for each point of the scale ("3": "Often"), so every number means the
+    # same to every leader, before and after.
+    anchors: dict[int, str] = field(default_factory=dict)
 
     @property
     def scale(self) -> list[int]:
         return list(range(self.scale_min, self.scale_max + 1))
+
+    def anchor(self, value: int) -> str:
+        """The words for a point of the scale ("" when the file gives none)."""
+        if value in self.anchors:
+            return self.anchors[value]
+        if value == self.scale_min:
+            return self.low_label
+        if value == self.scale_max:
+            return self.high_label
+        return ""
+
+    def rating_question(self, dimension: str) -> Question | None:
+        """The rating question for a dimension (compassionate, purpose-led, practical)."""
+        return next((q for q in self.ratings if q.dimension == dimension), None)
 
     @property
     def ratings(self) -> list[Question]:
@@ -86,6 +103,16 @@ def parse_questionnaire(data: Any, source: str = "questionnaire") -> Questionnai
         raise QuestionnaireError(f"{source}: scale min/max must be whole numbers") from error
     if not 0 <= scale_min < scale_max <= 10:
         raise QuestionnaireError(f"{source}: scale must run upwards, within 0 to 10")
+    raw_anchors = scale.get("anchors") or {}
+    if not isinstance(raw_anchors, dict):
+        raise QuestionnaireError(f"{source}: scale anchors must be an object of number: words")
+    anchors: dict[int, str] = {}
+    for key, words in raw_anchors.items():
+        if not (str(key).isascii() and str(key).isdigit()) or not isinstance(words, str):
+            raise QuestionnaireError(f"{source}: scale anchor {key!r} must be a number: words")
+        if not scale_min <= int(key) <= scale_max:
+            raise QuestionnaireError(f"{source}: scale anchor {key} is outside the scale")
+        anchors[int(key)] = words.strip()
 
     questions: list[Question] = []
     seen: set[str] = set()
@@ -125,6 +152,7 @@ def parse_questionnaire(data: Any, source: str = "questionnaire") -> Questionnai
         scale_max=scale_max,
         low_label=str(scale.get("low_label", "")),
         high_label=str(scale.get("high_label", "")),
+        anchors=anchors,
     )
 
 
@@ -210,10 +238,8 @@ def answered_questions(
         value = answers[question.id]
         if question.kind == "rating":
             text = f"{value} out of {questionnaire.scale_max}"
-            if value == questionnaire.scale_min and questionnaire.low_label:
-                text += f" ({questionnaire.low_label})"
-            elif value == questionnaire.scale_max and questionnaire.high_label:
-                text += f" ({questionnaire.high_label})"
+            if isinstance(value, int) and questionnaire.anchor(value):
+                text += f" ({questionnaire.anchor(value)})"
         else:
             text = str(value)
         rows.append(AnsweredQuestion(question.label, question.kind, text))
@@ -326,7 +352,13 @@ def render_pdf(
             for value in q.scale:
                 pdf.cell(18, 9, str(value), border=1, align="C")
                 pdf.cell(4, 9, "")
-            pdf.ln(14)
+            pdf.ln(9)
+            # The worded anchor under each number.
+            pdf.set_font(family, "", 7)
+            for value in q.scale:
+                pdf.cell(18, 5, text(q.anchor(value)), align="C")
+                pdf.cell(4, 5, "")
+            pdf.ln(9)
 
     if q.open_questions:
         pdf.start_section(text("Reflect"), level=1)

@@ -7,6 +7,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from markupsafe import Markup
 from wtforms import (
+    BooleanField,
     DateField,
     EmailField,
     Field,
@@ -218,3 +219,22 @@ class CancelForm(FlaskForm):
         filters=[_strip],
         validators=[DataRequired("Say why the session is cancelled"), Length(max=TEXT_MAX)],
     )
+
+
+class SessionNoteForm(FlaskForm):
+    """A held session's private notes and agreed actions (journey.py)."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    notes = TextAreaField(
+        "Private notes (only coaches see these)",
+        filters=[_strip],
+        validators=[Length(max=TEXT_MAX, message=f"Keep the notes to {characters(TEXT_MAX)}")],
+    )
+    actions = TextAreaField(
+        "Actions agreed",
+        filters=[_strip],
+        validators=[Length(max=TEXT_MAX, message=f"Keep the actions to {characters(TEXT_MAX)}")],
+    )
+    send_actions = BooleanField("Email the actions to the leader now")

@@ -51,6 +51,7 @@ from .forms import (
     RescheduleForm,
     StatusForm,
 )
+from .journey import journey_context
 from .queries import LeadFilters, lead_list, lead_page
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ def _render_lead(
         agreed_form=agreed_form,
         reschedule_forms=forms.pop("reschedule_forms", {}),
         cancel_forms=forms.pop("cancel_forms", {}),
+        **journey_context(lead, forms.pop("note_forms", None)),
     )
     return body, status
 

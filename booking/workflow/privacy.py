@@ -52,6 +52,7 @@ from ..questionnaire import QuestionnaireError, answered_questions, load_questio
 from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
+from .outcomes import erase_outcomes
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"
 ERASE_KIND = EventKind.ERASED
@@ -375,6 +376,7 @@ def erase_lead(
     db.session.execute(delete(FormReceipt).where(FormReceipt.lead_id == lead.id))
     for note in list(lead.notes):
         lead.notes.remove(note)
+    erase_outcomes(lead, now=now)
 
     if lead.status.is_open:
         move(

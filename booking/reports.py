@@ -1,0 +1,437 @@
+"""The firm's reports (read side): registrations per week, time to first contact against the
+promise, the funnel, sessions per coach and outcomes per dimension, by month, optionally for one
+organisation. Aggregates are computed in SQL (indexes from migration 0014) except the working-day
+count of the contact promise, which walks one narrow row per lead of the period.
+
+Suppression: the reports go to NHS bodies, so no figure about fewer than 5 leaders is shown
+(counts 1–4, and means or shares over fewer than 5, read "fewer than 5"). A count of 0 is shown.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from statistics import median
+from typing import Any
+
+from sqlalchemy import and_, case, exists, func, literal_column, select
+from sqlalchemy.orm import aliased
+
+from .extensions import db
+from .models import (
+    DIMENSION_LABELS,
+    RATED_DIMENSIONS,
+    Coach,
+    CoachingSession,
+    Lead,
+    LeadStatus,
+    RatingKind,
+    SelfRating,
+    SessionStatus,
+)
+from .settings import Settings
+from .workflow.leads import contact_due_by
+
+MIN_LEADERS = 5
+SUPPRESSED = "fewer than 5"
+MONTHS = 12
+WEEKS = 12
+
+
+class Suppressed:
+    """A figure withheld because it is about fewer than MIN_LEADERS leaders."""
+
+    def __str__(self) -> str:
+        return SUPPRESSED
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Suppressed) or other == SUPPRESSED
+
+    def __hash__(self) -> int:
+        return hash(SUPPRESSED)
+
+
+Cell = int | float | str | Suppressed | None
+
+
+def count_cell(n: int) -> int | Suppressed:
+    return Suppressed() if 0 < n < MIN_LEADERS else n
+
+
+def over(n: int, value: float | None, digits: int = 1) -> float | Suppressed | None:
+    """A mean or share computed over n leaders: withheld below MIN_LEADERS."""
+    if n < MIN_LEADERS:
+        return Suppressed()
+    return None if value is None else round(value, digits)
+
+
+@dataclass
+class ReportTable:
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[Cell]] = field(default_factory=list)
+    # (series name, column index) drawn in the chart, with the first column as labels.
+    chart_columns: list[int] = field(default_factory=list)
+
+    def series(self) -> list[tuple[str, list[float | None]]]:
+        found = []
+        for index in self.chart_columns:
+            values: list[float | None] = []
+            for row in self.rows:
+                value = row[index]
+                values.append(float(value) if isinstance(value, int | float) else None)
+            found.append((self.columns[index], values))
+        return found
+
+
+@dataclass(frozen=True)
+class ReportFilters:
+    organisation: str = ""
+
+    def where(self, stmt: Any) -> Any:
+        if self.organisation:
+            return stmt.where(Lead.organisation == self.organisation)
+        return stmt
+
+
+def _month(column: Any) -> Any:
+    """'YYYY-MM' of a UTC timestamp, on SQLite or PostgreSQL."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), literal_column("'YYYY-MM'"))
+    return func.strftime("%Y-%m", column)
+
+
+def _week(column: Any) -> Any:
+    """The Monday (YYYY-MM-DD) of a UTC timestamp's week."""
+    if db.engine.dialect.name == "postgresql":
+        return func.to_char(
+            func.date_trunc("week", func.timezone("UTC", column)), literal_column("'YYYY-MM-DD'")
+        )
+    return func.date(column, "weekday 0", "-6 days")
+
+
+def _month_starts(now: datetime) -> list[str]:
+    year, month = now.year, now.month
+    found = []
+    for _ in range(MONTHS):
+        found.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return list(reversed(found))
+
+
+def _period_start(now: datetime) -> datetime:
+    first = _month_starts(now)[0]
+    return now.replace(
+        year=int(first[:4]), month=int(first[5:]), day=1, hour=0, minute=0, second=0, microsecond=0
+    )
+
+
+def registrations_per_week(filters: ReportFilters, *, now: datetime) -> ReportTable:
+    monday = (now - timedelta(days=now.weekday())).date()
+    weeks = [monday - timedelta(weeks=n) for n in range(WEEKS - 1, -1, -1)]
+    start = datetime.combine(weeks[0], datetime.min.time(), tzinfo=now.tzinfo)
+    week = _week(Lead.created_at).label("week")
+    stmt = filters.where(select(week, func.count()).where(Lead.created_at >= start).group_by(week))
+    counts = {str(w): int(n) for w, n in db.session.execute(stmt)}
+    table = ReportTable(
+        "registrations", "Registrations per week", ["Week starting", "Registrations"], [], [1]
+    )
+    for w in weeks:
+        table.rows.append([w.isoformat(), count_cell(counts.get(w.isoformat(), 0))])
+    return table
+
+
+def working_days_between(start: datetime, end: datetime, settings: Settings) -> int:
+    """Whole working days (Mon–Fri) after the day of `start` up to and including the day of
+    `end`, in the firm's zone: contacted the same day is 0, the next working day 1."""
+    first, last = start.astimezone(settings.zone).date(), end.astimezone(settings.zone).date()
+    days, day = 0, first
+    while day < last:
+        day += timedelta(days=1)
+        if day.weekday() < 5:
+            days += 1
+    return days
+
+
+def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) -> ReportTable:
+    stmt = filters.where(
+        select(Lead.created_at, Lead.first_contacted_at).where(
+            Lead.created_at >= _period_start(now)
+        )
+    )
+    by_month: dict[str, list[tuple[datetime, datetime | None]]] = defaultdict(list)
+    for created, contacted in db.session.execute(stmt):
+        by_month[f"{created:%Y-%m}"].append((created, contacted))
+    days = settings.contact_promise_working_days
+    table = ReportTable(
+        "first-contact",
+        f"Time to first contact (promise: {days} working days)",
+        [
+            "Month registered",
+            "Registered",
+            "Contacted",
+            "Contacted within the promise (%)",
+            "Median working days to contact",
+        ],
+        [],
+        [3],
+    )
+    for month in _month_starts(now):
+        rows = by_month.get(month, [])
+        contacted = [(c, f) for c, f in rows if f is not None]
+        within = sum(1 for c, f in contacted if f < contact_due_by(c, days, settings.zone))
+        waits = [working_days_between(c, f, settings) for c, f in contacted]
+        table.rows.append(
+            [
+                month,
+                count_cell(len(rows)),
+                count_cell(len(contacted)),
+                over(len(contacted), 100 * within / len(contacted) if contacted else None, 0),
+                over(len(contacted), float(median(waits)) if waits else None),
+            ]
+        )
+    return table
+
+
+def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
+    month = _month(Lead.created_at).label("month")
+    any_session = exists().where(
+        CoachingSession.lead_id == Lead.id,
+        CoachingSession.status.in_((SessionStatus.BOOKED, SessionStatus.HELD)),
+    )
+    held = exists().where(
+        CoachingSession.lead_id == Lead.id, CoachingSession.status == SessionStatus.HELD
+    )
+    stmt = filters.where(
+        select(
+            month,
+            func.count(),
+            func.sum(case((any_session | held, 1), else_=0)),
+            func.sum(case((held, 1), else_=0)),
+            func.sum(case((Lead.status == LeadStatus.CLOSED, 1), else_=0)),
+        )
+        .where(Lead.created_at >= _period_start(now))
+        .group_by(month)
+    )
+    found = {str(m): [int(x or 0) for x in rest] for m, *rest in db.session.execute(stmt)}
+    table = ReportTable(
+        "funnel",
+        "From registration to a closed journey (by month registered)",
+        ["Month registered", "Registered", "Agreed a session", "Held a session", "Closed"],
+        [],
+        [1, 2, 3, 4],
+    )
+    for m in _month_starts(now):
+        counts = found.get(m, [0, 0, 0, 0])
+        table.rows.append([m, *(count_cell(n) for n in counts)])
+    return table
+
+
+def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
+    month = _month(CoachingSession.starts_at).label("month")
+    stmt = filters.where(
+        select(
+            Coach.name,
+            month,
+            func.count(),
+            func.count(func.distinct(CoachingSession.lead_id)),
+        )
+        .join(Coach, Coach.id == CoachingSession.coach_id)
+        .join(Lead, Lead.id == CoachingSession.lead_id)
+        .where(
+            CoachingSession.status == SessionStatus.HELD,
+            CoachingSession.starts_at >= _period_start(now),
+        )
+        .group_by(Coach.name, month)
+        .order_by(Coach.name, month)
+    )
+    table = ReportTable(
+        "sessions-per-coach",
+        "Sessions held per coach",
+        ["Coach", "Month", "Sessions held", "Leaders"],
+        [],
+        [],
+    )
+    totals: dict[str, int] = defaultdict(int)
+    for name, m, sessions, leaders in db.session.execute(stmt):
+        suppressed = leaders < MIN_LEADERS
+        table.rows.append(
+            [
+                name,
+                str(m),
+                Suppressed() if suppressed else int(sessions),
+                count_cell(int(leaders)),
+            ]
+        )
+        if not suppressed:
+            totals[name] += int(sessions)
+    return table
+
+
+def outcomes(filters: ReportFilters, *, now: datetime) -> ReportTable:
+    """Mean change (after − before) per dimension and month the follow-up was answered, over
+    the leaders who rated that dimension both times."""
+    before, after = aliased(SelfRating), aliased(SelfRating)
+    month = _month(after.created_at).label("month")
+    stmt = filters.where(
+        select(
+            month,
+            after.dimension,
+            func.count(),
+            func.avg(after.value - before.value),
+            func.avg(before.value),
+            func.avg(after.value),
+        )
+        .select_from(after)
+        .join(
+            before,
+            and_(
+                before.lead_id == after.lead_id,
+                before.dimension == after.dimension,
+                before.kind == RatingKind.BEFORE,
+            ),
+        )
+        .join(Lead, Lead.id == after.lead_id)
+        .where(after.kind == RatingKind.AFTER, after.created_at >= _period_start(now))
+        .group_by(month, after.dimension)
+    )
+    found = {(str(m), d): (int(n), ch, b, a) for m, d, n, ch, b, a in db.session.execute(stmt)}
+    columns = ["Month answered"]
+    for d in RATED_DIMENSIONS:
+        label = DIMENSION_LABELS[d]
+        columns += [f"{label}: mean change", f"{label}: leaders"]
+    table = ReportTable(
+        "outcomes",
+        "Outcomes: mean change in self-rating (after − before)",
+        columns,
+        [],
+        [1, 3, 5],
+    )
+    for m in _month_starts(now):
+        row: list[Cell] = [m]
+        for d in RATED_DIMENSIONS:
+            n, change, _b, _a = found.get((m, d), (0, None, None, None))
+            row += [over(n, float(change) if change is not None else None, 2), count_cell(n)]
+        table.rows.append(row)
+    return table
+
+
+def organisations() -> list[str]:
+    """Organisations with at least MIN_LEADERS leads: a filter for a smaller one would
+    single people out."""
+    stmt = (
+        select(Lead.organisation)
+        .where(Lead.erased_at.is_(None), Lead.organisation != "")
+        .group_by(Lead.organisation)
+        .having(func.count() >= MIN_LEADERS)
+        .order_by(Lead.organisation)
+    )
+    return [str(o) for o in db.session.scalars(stmt)]
+
+
+def all_tables(filters: ReportFilters, *, now: datetime, settings: Settings) -> list[ReportTable]:
+    return [
+        registrations_per_week(filters, now=now),
+        first_contact(filters, now=now, settings=settings),
+        funnel(filters, now=now),
+        sessions_per_coach(filters, now=now),
+        outcomes(filters, now=now),
+    ]
+
+
+# ----- CSV ----------------------------------------------------------------------------------
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> str:
+    """A cell a spreadsheet will not run: text starting with =, +, -, @, a tab or a carriage
+    return gets a leading apostrophe (OWASP's advice for CSV injection). Numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int | float):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+def to_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([csv_safe(c) for c in columns])
+    for row in rows:
+        writer.writerow([csv_safe(v) for v in row])
+    return out.getvalue()
+
+
+LEAD_COLUMNS = [
+    "id",
+    "registered",
+    "full_name",
+    "email",
+    "phone",
+    "organisation",
+    "role",
+    "dimensions",
+    "status",
+    "first_contacted",
+    "coach",
+]
+
+
+def lead_rows(filters: ReportFilters, settings: Settings) -> Iterable[list[Any]]:
+    """Every lead whose data has not been erased, for the firm's CRM (streamed)."""
+    stmt = filters.where(
+        select(Lead, Coach.name)
+        .outerjoin(Coach, Coach.id == Lead.assigned_coach_id)
+        .where(Lead.erased_at.is_(None))
+        .order_by(Lead.id)
+    ).execution_options(yield_per=1000)
+    zone = settings.zone
+    for lead, coach_name in db.session.execute(stmt):
+        yield [
+            lead.id,
+            lead.created_at.astimezone(zone).isoformat(timespec="minutes"),
+            lead.full_name,
+            lead.email,
+            lead.phone or "",
+            lead.organisation,
+            lead.role,
+            ", ".join(DIMENSION_LABELS[d] for d in lead.dimension_list),
+            lead.status.label,
+            lead.first_contacted_at.astimezone(zone).isoformat(timespec="minutes")
+            if lead.first_contacted_at
+            else "",
+            coach_name or "",
+        ]
+
+
+def month_label(month: str) -> str:
+    return date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
+
+
+__all__ = [
+    "MIN_LEADERS",
+    "SUPPRESSED",
+    "ReportFilters",
+    "ReportTable",
+    "Suppressed",
+    "all_tables",
+    "csv_safe",
+    "first_contact",
+    "funnel",
+    "lead_rows",
+    "organisations",
+    "outcomes",
+    "registrations_per_week",
+    "sessions_per_coach",
+    "to_csv",
+    "working_days_between",
+]
