@@ -14,6 +14,7 @@ import pytest
 from booking.extensions import db
 from booking.links import (
     choose_url,
+    follow_up_url,
     leader_session_url,
     questionnaire_url,
     rsvp_url,
@@ -24,6 +25,7 @@ from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, slot  # noqa: F401
+from .outcomes_helpers import finished_journey
 
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
@@ -55,6 +57,12 @@ def pages(app, live_url) -> dict[str, str]:
         )
         db.session.commit()
 
+        coach = db.session.get(Coach, coach.id)
+        coach.is_admin = True  # the reports page is for admins
+        journey, _ = finished_journey(coach, 20, now, answered=False)
+        _, answered = finished_journey(coach, 21, now, answered=True)
+        _, waiting = finished_journey(coach, 22, now, answered=False)
+
         def path(url: str) -> str:
             return urlsplit(url).path
 
@@ -73,6 +81,10 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "lead page, journey": f"/coach/leads/{journey.id}",
+            "reports": "/coach/reports",
+            "follow-up": path(follow_up_url(waiting)),
+            "follow-up, before and after": path(follow_up_url(answered)),
         }
 
 
@@ -104,7 +116,9 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    public = {
+        k: v for k, v in pages.items() if not v.startswith(("/coach/leads", "/coach/reports"))
+    }
     for name, path in public.items():
         page.goto(live_url + path)
         found[name] = _problems_at_each_width(page)
@@ -121,7 +135,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(("/coach/leads", "/coach/reports")):
             page.goto(live_url + path)
             found[name] = _problems_at_each_width(page)
 

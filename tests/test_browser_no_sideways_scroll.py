@@ -18,6 +18,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.links import (
     choose_url,
+    follow_up_url,
     leader_session_url,
     password_reset_url,
     questionnaire_url,
@@ -30,6 +31,7 @@ from booking.workflow.leads import add_note
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, slot
+from .outcomes_helpers import finished_journey
 
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
@@ -81,6 +83,12 @@ def pages(app, live_url) -> dict[str, str]:
         failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
         db.session.commit()
 
+        coach = db.session.get(Coach, coach.id)
+        coach.is_admin = True  # the reports page is for admins
+        journey, _ = finished_journey(coach, 20, now, answered=False)
+        _, answered = finished_journey(coach, 21, now, answered=True)
+        _, waiting = finished_journey(coach, 22, now, answered=False)
+
         def path(url: str) -> str:
             return urlsplit(url).path
 
@@ -102,6 +110,10 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "lead page, journey": f"/coach/leads/{journey.id}",
+            "reports": "/coach/reports",
+            "follow-up": path(follow_up_url(waiting)),
+            "follow-up, before and after": path(follow_up_url(answered)),
         }
 
 
@@ -115,7 +127,7 @@ def _overflow_at_each_width(page, name: str) -> list[str]:
         )
         if scroll > inner:
             found.append(f"{name} at {width}: {scroll} px wide in a {inner} px window")
-        if SCREENSHOTS and name.startswith("lead"):
+        if SCREENSHOTS and name.startswith(("lead", "reports", "follow-up")):
             slug = name.replace(" ", "-").replace(",", "")
             page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
     return found
@@ -126,7 +138,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     problems: list[str] = []
     checked = 0
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(("/coach/leads", "/coach/reports")):
             continue
         page.goto(live_url + path)
         problems += _overflow_at_each_width(page, name)
@@ -145,7 +157,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/leads**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(("/coach/leads", "/coach/reports")):
             page.goto(live_url + path)
             problems += _overflow_at_each_width(page, name)
             checked += 1

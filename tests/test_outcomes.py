@@ -431,3 +431,136 @@ def test_csv_cells_that_could_run_as_formulas_are_neutralised(value):
     assert rows[1] == ["'" + value]
     assert rows[2] == ["plain"]
     assert rows[3] == ["-3"]  # a number stays a number
+
+
+def test_the_send_due_command_queues_once(app):
+    from booking.settings import set_clock
+
+    with app.app_context():
+        _, _, _, follow_up = _closed(None)
+        due = follow_up.due_at
+    set_clock(app, lambda: due + timedelta(hours=1))
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["outcomes", "send-due"])
+    assert first.exit_code == 0, first.output
+    assert "1 follow-up(s) and 0 reminder(s) queued" in first.output
+    again = runner.invoke(args=["outcomes", "send-due"])
+    assert "0 follow-up(s) and 0 reminder(s) queued" in again.output
+
+
+# ----- pages ------------------------------------------------------------------------------
+
+
+def _admin_client(app, client, admin: bool = True):
+    from .coach_helpers import sign_in
+
+    with app.app_context():
+        coach = db.session.scalar(select(Coach)) or add_coach(now=NOW)
+        coach.is_admin = admin
+        db.session.commit()
+    sign_in(client)
+    return client
+
+
+def test_the_lead_page_shows_the_journey_and_the_chart(app, client):
+    from booking.settings import set_clock
+
+    with app.app_context():
+        _, lead, held, follow_up = _closed(None)
+        _run(follow_up.due_at)
+        save_follow_up(
+            follow_up,
+            {"rating_compassionate": "4"},
+            now=follow_up.due_at,
+            settings=current_settings(),
+        )
+        db.session.commit()
+        lead_id, first_id = lead.id, held[0].id
+    set_clock(app, lambda: NOW + timedelta(days=60))
+    _admin_client(app, client, admin=False)
+    page = client.get(f"/coach/leads/{lead_id}").get_data(as_text=True)
+    assert 'id="journey"' in page
+    assert f'id="journey-session-{first_id}"' in page
+    assert "Session 2:" in page
+    assert "Answered" in page
+    assert "data:image/svg+xml;base64," in page
+    assert '<th scope="row" role="rowheader" data-label="Dimension">Compassionate</th>' in page
+
+
+def test_session_notes_from_the_lead_page(app, client):
+    from booking.settings import set_clock
+
+    from .coach_helpers import post
+
+    with app.app_context():
+        _, lead, held = _journey(None, sessions=1)
+        lead_id, session_id = lead.id, held[0].id
+    set_clock(app, lambda: NOW + timedelta(days=3))
+    _admin_client(app, client, admin=False)
+    page = f"/coach/leads/{lead_id}"
+    response = post(
+        client,
+        f"/coach/sessions/{session_id}/notes",
+        {
+            f"snote-{session_id}-notes": "Private",
+            f"snote-{session_id}-actions": "=cmd()",
+            f"snote-{session_id}-send_actions": "y",
+        },
+        page,
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        [mail] = _outbox(MailKind.LEADER_SESSION_ACTIONS)
+        assert "=cmd()" in mail.body_text
+
+
+def test_the_follow_up_page_saves_and_shows_before_and_after(app, client):
+    from booking import links
+    from booking.settings import set_clock
+
+    from .conftest import hidden_fields
+
+    with app.app_context():
+        _, _, _, follow_up = _closed(None)
+        _run(follow_up.due_at)
+        due = follow_up.due_at
+        with app.test_request_context():
+            url = links.follow_up_url(follow_up)
+    set_clock(app, lambda: due + timedelta(hours=2))
+    path = url.split("http://localhost", 1)[-1].split(app.config["BASE_URL"], 1)[-1]
+    form = client.get(path)
+    assert form.status_code == 200
+    html = form.get_data(as_text=True)
+    assert "3 – Sometimes" in html  # worded anchors
+    data = {**hidden_fields(html), "rating_compassionate": "5", "rating_practical": "2"}
+    saved = client.post(path, data=data)
+    assert saved.status_code == 200
+    text = saved.get_data(as_text=True)
+    assert "Your before and after" in text
+    assert "data:image/svg+xml;base64," in text
+    assert "+3" in text  # compassionate 2 → 5
+
+
+def test_reports_are_for_admins_only_and_export_csv(app, client):
+    _admin_client(app, client, admin=False)
+    assert client.get("/coach/reports").status_code == 403
+    assert client.get("/coach/reports/leads.csv").status_code == 403
+
+
+def test_reports_page_and_csv(app, client):
+    with app.app_context():
+        add_lead(NOW, n=1, full_name="=HYPERLINK(1)")
+    _admin_client(app, client)
+    page = client.get("/coach/reports")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    for key in ("registrations", "first-contact", "funnel", "sessions-per-coach", "outcomes"):
+        assert f'id="table-{key}"' in html
+        response = client.get(f"/coach/reports/{key}.csv")
+        assert response.status_code == 200
+        assert list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    leads = client.get("/coach/reports/leads.csv")
+    rows = list(csv.reader(io.StringIO(leads.get_data(as_text=True))))
+    assert rows[0][:3] == ["id", "registered", "full_name"]
+    assert rows[1][2] == "'=HYPERLINK(1)"
+    assert client.get("/coach/reports/nope.csv").status_code == 404
