@@ -41,6 +41,7 @@ _STYLE = Style(
     legend_font_size=14,
     value_font_size=14,
     value_label_font_size=14,
+    no_data_font_size=16,
 )
 
 
@@ -58,6 +59,9 @@ def _config(title: str, labels: Sequence[str], **extra: object) -> pygal.Bar:
         width=640,
         height=360,
         explicit_size=False,
+        truncate_label=-1,
+        x_label_rotation=40 if len(labels) > 6 else 0,
+        no_data_text="No figures to show (each is about fewer than 5 leaders, or none)",
         **extra,
     )
     return chart

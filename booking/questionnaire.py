@@ -271,10 +271,15 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
+# (dimension label, before, after) for the "your ratings so far" chart; None: not rated.
+RatingRows = tuple[tuple[str, int | None, int | None], ...]
+
+
 def render_pdf(
     questionnaire: Questionnaire | None = None,
     created_at: datetime | None = None,
     firm: str = "",
+    ratings: RatingRows | None = None,
 ) -> bytes:
     """An A4 PDF to print and write on: real text (searchable, read aloud by screen readers),
     a title, document language and metadata, the title shown by viewers, bookmarks per part.
@@ -337,6 +342,32 @@ def render_pdf(
     if q.introduction:
         paragraph(q.introduction, gap=5)
 
+    if ratings:
+        # Bars drawn with the PDF's own lines (fpdf2 cannot style pygal's SVG), with each
+        # value also written as text: the numbers are read aloud, not only seen.
+        pdf.start_section(text("Your ratings so far"), level=1)
+        paragraph("Your ratings so far", size=14, style="B")
+        paragraph(
+            f"Before your first session and after your coaching, out of {q.scale_max}.", gap=3
+        )
+        label_w, bar_max = 45.0, width - 45.0 - 25.0
+        series = (("Before", (111, 119, 123)), ("After", (0, 112, 60)))
+        for label, *values in ratings:
+            pdf.set_font(family, "B", 11)
+            pdf.cell(width, 7, text(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            for (name, colour), value in zip(series, values, strict=True):
+                pdf.set_font(family, "", 10)
+                pdf.cell(label_w, 7, text(name))
+                x, y = pdf.get_x(), pdf.get_y()
+                if value is not None:
+                    pdf.set_fill_color(*colour)
+                    pdf.rect(x, y + 1, bar_max * value / q.scale_max, 5, style="F")
+                pdf.set_x(x + bar_max + 3)
+                pdf.cell(22, 7, text(str(value) if value is not None else "not rated"))
+                pdf.ln(7)
+            pdf.ln(2)
+        pdf.ln(4)
+
     if q.ratings:
         pdf.start_section(text("Rate yourself today"), level=1)
         paragraph("Rate yourself today", size=14, style="B")
@@ -383,10 +414,15 @@ def render_pdf(
 _pdf_cache: dict[tuple[str, int, int, str], bytes] = {}
 
 
-def questionnaire_pdf(configured: str | Path | None = None, firm: str = "") -> bytes:
+def questionnaire_pdf(
+    configured: str | Path | None = None, firm: str = "", ratings: RatingRows | None = None
+) -> bytes:
     """The PDF of the current questionnaire file, rendered once while the file is unchanged
-    (rendering with an embedded font takes a noticeable fraction of a second)."""
+    (rendering with an embedded font takes a noticeable fraction of a second). With a
+    leader's `ratings` it carries their before/after chart, and is rendered for them alone."""
     path = questionnaire_path(configured)
+    if ratings:
+        return render_pdf(load_questionnaire(path), firm=firm, ratings=ratings)
     try:
         stat = path.stat()
     except OSError as error:

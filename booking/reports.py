@@ -77,6 +77,13 @@ class ReportTable:
     rows: list[list[Cell]] = field(default_factory=list)
     # (series name, column index) drawn in the chart, with the first column as labels.
     chart_columns: list[int] = field(default_factory=list)
+    # Shorter x-axis labels for the chart than the first column's values (None: those).
+    labels: list[str] | None = None
+
+    def chart_labels(self) -> list[str]:
+        if self.labels is not None:
+            return self.labels
+        return [month_label(str(row[0])) if _is_month(row[0]) else str(row[0]) for row in self.rows]
 
     def series(self) -> list[tuple[str, list[float | None]]]:
         found = []
@@ -143,6 +150,7 @@ def registrations_per_week(filters: ReportFilters, *, now: datetime) -> ReportTa
     )
     for w in weeks:
         table.rows.append([w.isoformat(), count_cell(counts.get(w.isoformat(), 0))])
+    table.labels = [f"{w:%-d %b}" for w in weeks]
     return table
 
 
@@ -414,7 +422,13 @@ def lead_rows(filters: ReportFilters, settings: Settings) -> Iterable[list[Any]]
 
 
 def month_label(month: str) -> str:
-    return date(int(month[:4]), int(month[5:7]), 1).strftime("%B %Y")
+    """'2026-03' → 'Mar 2026' (chart axes)."""
+    return date(int(month[:4]), int(month[5:7]), 1).strftime("%b %Y")
+
+
+def _is_month(value: object) -> bool:
+    text = str(value)
+    return len(text) == 7 and text[4] == "-" and text[:4].isdigit() and text[5:].isdigit()
 
 
 __all__ = [

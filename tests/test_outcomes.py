@@ -564,3 +564,25 @@ def test_reports_page_and_csv(app, client):
     assert rows[0][:3] == ["id", "registered", "full_name"]
     assert rows[1][2] == "'=HYPERLINK(1)"
     assert client.get("/coach/reports/nope.csv").status_code == 404
+
+
+def test_the_next_session_invitation_carries_the_ratings_chart_in_its_pdf(app_ctx):
+    import base64
+    import json
+
+    import pypdf
+
+    coach, lead, _ = _journey(app_ctx, sessions=1)
+    _book(lead, coach, NOW + timedelta(days=20))
+    db.session.commit()
+    first, second = _outbox(MailKind.LEADER_SESSION_CONFIRMED)
+
+    def pdf_text(message: OutboxMessage) -> str:
+        [pdf] = [a for a in json.loads(message.attachments_json) if a["filename"].endswith(".pdf")]
+        reader = pypdf.PdfReader(io.BytesIO(base64.b64decode(pdf["data_b64"])))
+        return " ".join(page.extract_text() for page in reader.pages)
+
+    assert "Your ratings so far" not in pdf_text(first)  # before anything was held
+    text = pdf_text(second)
+    assert "Your ratings so far" in text
+    assert "Compassionate" in text and "not rated" in text

@@ -28,8 +28,9 @@ def reports_page() -> ResponseReturnValue:
     charts = {}
     for table in tables:
         if table.chart_columns:
-            labels = [str(row[0]) for row in table.rows]
-            charts[table.key] = data_uri(bar_svg(labels, table.series(), title=table.title))
+            charts[table.key] = data_uri(
+                bar_svg(table.chart_labels(), table.series(), title=table.title)
+            )
     return render_template(
         "coach/reports.html",
         tables=tables,

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..kinds import EventKind, MailKind
 from ..limits import TEXT_MAX
 from ..models import (
+    DIMENSION_LABELS,
     RATED_DIMENSIONS,
     Coach,
     CoachingSession,
@@ -372,6 +373,19 @@ def before_after(lead: Lead) -> BeforeAfter:
     return BeforeAfter(
         before={d: found.get((RatingKind.BEFORE, d)) for d in RATED_DIMENSIONS},
         after={d: found.get((RatingKind.AFTER, d)) for d in RATED_DIMENSIONS},
+    )
+
+
+def pdf_ratings(lead: Lead) -> tuple[tuple[str, int | None, int | None], ...] | None:
+    """The leader's ratings for the questionnaire PDF's chart, once a session of their journey
+    has been held (before that, the PDF is the blank questionnaire); None when unrated."""
+    if not has_held_session(lead):
+        return None
+    ratings = before_after(lead)
+    if not ratings.any:
+        return None
+    return tuple(
+        (DIMENSION_LABELS[d], ratings.before[d], ratings.after[d]) for d in RATED_DIMENSIONS
     )
 
 

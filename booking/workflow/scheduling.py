@@ -34,7 +34,12 @@ from ..settings import Settings
 from ..timefmt import format_range, local_to_utc
 from .common import DomainError, coach_notification_recipients, record_event
 from .lifecycle import booked_session, close_open_proposals, move, open_proposals
-from .outcomes import between_sessions_status, check_room_for_another, has_held_session
+from .outcomes import (
+    between_sessions_status,
+    check_room_for_another,
+    has_held_session,
+    pdf_ratings,
+)
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -796,6 +801,7 @@ def _invite(
         settings=settings,
         reason=reason or "",
         cancelled_by=cancelled_by,
+        ratings=pdf_ratings(session.lead) if Role(role) == Role.LEADER else None,
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = invitation_kind(role, change)
