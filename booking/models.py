@@ -389,7 +389,8 @@ class CoachingSession(Model):
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
         # A lead's journey (its sessions by status), and the reports' funnel and held counts.
         Index("ix_coaching_session_lead_status", "lead_id", "status"),
-        Index("ix_coaching_session_status_start", "status", "starts_at", "coach_id"),
+        # (covering: the sessions-per-coach report reads no table rows)
+        Index("ix_coaching_session_status_start", "status", "starts_at", "coach_id", "lead_id"),
         # Nor at overlapping times. The workflow checks for a clash first (with a message that
         # names the other session), but on PostgreSQL two transactions can both pass that check
         # before either commits; this constraint makes the second wait and then fail, which the

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from statistics import median
 from typing import Any
 
@@ -157,8 +158,18 @@ def registrations_per_week(filters: ReportFilters, *, now: datetime) -> ReportTa
 def working_days_between(start: datetime, end: datetime, settings: Settings) -> int:
     """Whole working days (Mon–Fri) after the day of `start` up to and including the day of
     `end`, in the firm's zone: contacted the same day is 0, the next working day 1."""
-    first, last = start.astimezone(settings.zone).date(), end.astimezone(settings.zone).date()
-    days, day = 0, first
+    return _working_days(
+        start.astimezone(settings.zone).date(), end.astimezone(settings.zone).date()
+    )
+
+
+@lru_cache(maxsize=65536)
+def _working_days(first: date, last: date) -> int:
+    # numpy-free busday count: whole weeks at five days each, then the rest day by day.
+    if last <= first:
+        return 0
+    weeks, rest = divmod((last - first).days, 7)
+    days, day = weeks * 5, first + timedelta(weeks=weeks)
     while day < last:
         day += timedelta(days=1)
         if day.weekday() < 5:
@@ -176,6 +187,14 @@ def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) 
     for created, contacted in db.session.execute(stmt):
         by_month[f"{created:%Y-%m}"].append((created, contacted))
     days = settings.contact_promise_working_days
+    due_by: dict[date, datetime] = {}  # by local day of registration: one computation a day
+
+    def promised(created: datetime) -> datetime:
+        day = created.astimezone(settings.zone).date()
+        if day not in due_by:
+            due_by[day] = contact_due_by(created, days, settings.zone)
+        return due_by[day]
+
     table = ReportTable(
         "first-contact",
         f"Time to first contact (promise: {days} working days)",
@@ -192,7 +211,7 @@ def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) 
     for month in _month_starts(now):
         rows = by_month.get(month, [])
         contacted = [(c, f) for c, f in rows if f is not None]
-        within = sum(1 for c, f in contacted if f < contact_due_by(c, days, settings.zone))
+        within = sum(1 for c, f in contacted if f < promised(c))
         waits = [working_days_between(c, f, settings) for c, f in contacted]
         table.rows.append(
             [
@@ -219,7 +238,7 @@ def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
         select(
             month,
             func.count(),
-            func.sum(case((any_session | held, 1), else_=0)),
+            func.sum(case((any_session, 1), else_=0)),
             func.sum(case((held, 1), else_=0)),
             func.sum(case((Lead.status == LeadStatus.CLOSED, 1), else_=0)),
         )
@@ -242,7 +261,7 @@ def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
 
 def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
     month = _month(CoachingSession.starts_at).label("month")
-    stmt = filters.where(
+    stmt = (
         select(
             Coach.name,
             month,
@@ -250,14 +269,15 @@ def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
             func.count(func.distinct(CoachingSession.lead_id)),
         )
         .join(Coach, Coach.id == CoachingSession.coach_id)
-        .join(Lead, Lead.id == CoachingSession.lead_id)
         .where(
             CoachingSession.status == SessionStatus.HELD,
             CoachingSession.starts_at >= _period_start(now),
         )
-        .group_by(Coach.name, month)
+        .group_by(Coach.id, Coach.name, month)
         .order_by(Coach.name, month)
     )
+    if filters.organisation:  # only then is the lead's row needed
+        stmt = filters.where(stmt.join(Lead, Lead.id == CoachingSession.lead_id))
     table = ReportTable(
         "sessions-per-coach",
         "Sessions held per coach",
@@ -265,7 +285,6 @@ def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
         [],
         [],
     )
-    totals: dict[str, int] = defaultdict(int)
     for name, m, sessions, leaders in db.session.execute(stmt):
         suppressed = leaders < MIN_LEADERS
         table.rows.append(
@@ -276,8 +295,6 @@ def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
                 count_cell(int(leaders)),
             ]
         )
-        if not suppressed:
-            totals[name] += int(sessions)
     return table
 
 
@@ -342,14 +359,29 @@ def organisations() -> list[str]:
     return [str(o) for o in db.session.scalars(stmt)]
 
 
+TABLE_KEYS = ("registrations", "first-contact", "funnel", "sessions-per-coach", "outcomes")
+
+
+def table(
+    key: str, filters: ReportFilters, *, now: datetime, settings: Settings
+) -> ReportTable | None:
+    """One report by its key (the CSV of one table computes only that one)."""
+    if key == "registrations":
+        return registrations_per_week(filters, now=now)
+    if key == "first-contact":
+        return first_contact(filters, now=now, settings=settings)
+    if key == "funnel":
+        return funnel(filters, now=now)
+    if key == "sessions-per-coach":
+        return sessions_per_coach(filters, now=now)
+    if key == "outcomes":
+        return outcomes(filters, now=now)
+    return None
+
+
 def all_tables(filters: ReportFilters, *, now: datetime, settings: Settings) -> list[ReportTable]:
-    return [
-        registrations_per_week(filters, now=now),
-        first_contact(filters, now=now, settings=settings),
-        funnel(filters, now=now),
-        sessions_per_coach(filters, now=now),
-        outcomes(filters, now=now),
-    ]
+    found = [table(key, filters, now=now, settings=settings) for key in TABLE_KEYS]
+    return [t for t in found if t is not None]
 
 
 # ----- CSV ----------------------------------------------------------------------------------

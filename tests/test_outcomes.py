@@ -586,3 +586,12 @@ def test_the_next_session_invitation_carries_the_ratings_chart_in_its_pdf(app_ct
     text = pdf_text(second)
     assert "Your ratings so far" in text
     assert "Compassionate" in text and "not rated" in text
+
+
+def test_working_days_over_several_weeks_match_counting_day_by_day(app_ctx):
+    settings = current_settings()
+    start = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday
+    for offset in range(0, 40):
+        end = start + timedelta(days=offset)
+        expected = sum(1 for k in range(1, offset + 1) if (start + timedelta(days=k)).weekday() < 5)
+        assert working_days_between(start, end, settings) == expected

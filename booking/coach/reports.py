@@ -51,12 +51,10 @@ def report_csv(table: str) -> ResponseReturnValue:
             _stream(reports.LEAD_COLUMNS, reports.lead_rows(filters, settings))
         )
     else:
-        found = {
-            t.key: t for t in reports.all_tables(filters, now=current_now(), settings=settings)
-        }
-        if table not in found:
+        found = reports.table(table, filters, now=current_now(), settings=settings)
+        if found is None:
             abort(404)
-        body = reports.to_csv(found[table].columns, found[table].rows)
+        body = reports.to_csv(found.columns, found.rows)
     response = current_app.response_class(body, mimetype="text/csv")
     suffix = f"-{_slug(filters.organisation)}" if filters.organisation else ""
     response.headers["Content-Disposition"] = f'attachment; filename="{table}{suffix}.csv"'

@@ -114,7 +114,7 @@ def upgrade():
     op.create_index(
         "ix_coaching_session_status_start",
         "coaching_session",
-        ["status", "starts_at", "coach_id"],
+        ["status", "starts_at", "coach_id", "lead_id"],
     )
 
 
