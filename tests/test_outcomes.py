@@ -595,3 +595,27 @@ def test_working_days_over_several_weeks_match_counting_day_by_day(app_ctx):
         end = start + timedelta(days=offset)
         expected = sum(1 for k in range(1, offset + 1) if (start + timedelta(days=k)).weekday() < 5)
         assert working_days_between(start, end, settings) == expected
+
+
+def test_the_leaders_data_export_includes_ratings_notes_and_follow_up(app_ctx):
+    from booking.workflow.privacy import export_person
+
+    coach, lead, held, follow_up = _closed(app_ctx)
+    save_session_note(
+        held[0],
+        coach,
+        "Notes",
+        "Actions",
+        send_actions=False,
+        now=NOW + timedelta(days=30),
+        settings=current_settings(),
+    )
+    db.session.commit()
+    [exported] = export_person(lead.email, now=NOW + timedelta(days=31))["leads"]
+    assert {(r["when"], r["dimension"], r["value"]) for r in exported["self_ratings"]} == {
+        ("before", "compassionate", 2),
+        ("before", "purpose-led", 3),
+        ("before", "practical", 1),
+    }
+    assert exported["follow_up"]["due_at"] == follow_up.due_at.isoformat()
+    assert exported["sessions"][0]["agreed_actions"] == "Actions"
