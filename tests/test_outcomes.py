@@ -619,3 +619,26 @@ def test_the_leaders_data_export_includes_ratings_notes_and_follow_up(app_ctx):
     }
     assert exported["follow_up"]["due_at"] == follow_up.due_at.isoformat()
     assert exported["sessions"][0]["agreed_actions"] == "Actions"
+
+
+def test_sessions_per_coach_and_the_organisation_filter(app_ctx):
+    from booking.reports import organisations, sessions_per_coach
+
+    # Five leaders at Riverside with two held sessions each; one at Eastgate with two.
+    for n in range(1, 6):
+        _journey(app_ctx, sessions=2, n=n)
+    coach = db.session.scalar(select(Coach))
+    other = add_lead(NOW, n=9, organisation="Eastgate Care")
+    for k in range(2):
+        session = _book(other, coach, NOW + timedelta(days=3 + 7 * k, hours=3))
+        db.session.commit()
+        _hold(other, coach, session)
+    at = datetime(2026, 3, 31, tzinfo=UTC)
+    [row] = sessions_per_coach(ReportFilters(), now=at).rows
+    assert row == [coach.name, "2026-03", 12, 6]
+    [row] = sessions_per_coach(ReportFilters(organisation="Riverside Hospitals"), now=at).rows
+    assert row == [coach.name, "2026-03", 10, 5]
+    [row] = sessions_per_coach(ReportFilters(organisation="Eastgate Care"), now=at).rows
+    assert isinstance(row[2], Suppressed) and isinstance(row[3], Suppressed)
+    # Only organisations with 5 or more leads can be chosen.
+    assert organisations() == ["Riverside Hospitals"]
