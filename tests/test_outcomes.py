@@ -642,3 +642,27 @@ def test_sessions_per_coach_and_the_organisation_filter(app_ctx):
     assert isinstance(row[2], Suppressed) and isinstance(row[3], Suppressed)
     # Only organisations with 5 or more leads can be chosen.
     assert organisations() == ["Riverside Hospitals"]
+
+
+def test_the_promise_is_kept_by_local_days_across_midnight_in_summer_time(app_ctx):
+    coach = add_coach(now=NOW)
+    # Sunday 23:30 UTC is Monday 00:30 in London (BST): registered on Monday, so two working
+    # days run to the end of Wednesday; contacted Wednesday 23:30 BST (22:30 UTC) is in time.
+    # Counted in UTC days it would be late (registered Sunday: due by the end of Tuesday).
+    registered = datetime(2026, 6, 7, 23, 30, tzinfo=UTC)
+    for n in range(1, 6):
+        lead = add_lead(registered, n=n)
+        change_status(
+            lead,
+            LeadStatus.CONTACTED,
+            coach=coach,
+            reason="",
+            now=datetime(2026, 6, 10, 22, 30, tzinfo=UTC),
+            settings=current_settings(),
+        )
+    db.session.commit()
+    table = first_contact(
+        ReportFilters(), now=datetime(2026, 6, 30, tzinfo=UTC), settings=current_settings()
+    )
+    june = next(r for r in table.rows if r[0] == "2026-06")
+    assert june[1:] == [5, 5, 100, 2.0]
