@@ -418,7 +418,9 @@ def organisations() -> list[str]:
     single people out."""
     stmt = (
         select(Lead.organisation)
-        .where(Lead.erased_at.is_(None), Lead.organisation != "")
+        # (erasure blanks the organisation: erased leads drop out here, and the query reads
+        # only the (organisation, created_at) index)
+        .where(Lead.organisation != "")
         .group_by(Lead.organisation)
         .having(func.count() >= MIN_LEADERS)
         .order_by(Lead.organisation)
