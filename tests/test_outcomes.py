@@ -666,3 +666,31 @@ def test_the_promise_is_kept_by_local_days_across_midnight_in_summer_time(app_ct
     )
     june = next(r for r in table.rows if r[0] == "2026-06")
     assert june[1:] == [5, 5, 100, 2.0]
+
+
+def test_a_cancelled_next_session_hands_the_journey_back_to_held(app_ctx):
+    from booking.workflow.scheduling import cancel_session
+
+    coach, lead, _ = _journey(app_ctx, sessions=1)
+    nxt = _book(lead, coach, NOW + timedelta(days=20))
+    db.session.commit()
+    cancel_session(nxt, coach, "Clash", NOW + timedelta(days=3), settings=current_settings())
+    db.session.commit()
+    assert lead.status == LeadStatus.HELD
+
+
+def test_the_follow_up_link_is_refused_once_cancelled_and_the_withdraw_link_says_so(app, client):
+    from booking import links
+
+    with app.app_context():
+        _, lead, _, follow_up = _closed(None)
+        _run(follow_up.due_at)
+        with app.test_request_context():
+            follow_up_path = links.follow_up_url(follow_up).split(app.config["BASE_URL"], 1)[1]
+            withdraw_path = links.withdraw_url(lead).split(app.config["BASE_URL"], 1)[1]
+        withdraw(lead, reason="", now=follow_up.due_at, settings=current_settings())
+        db.session.commit()
+    assert client.get(follow_up_path).status_code == 404
+    page = client.get(withdraw_path)
+    assert page.status_code == 200
+    assert "You have withdrawn" in page.get_data(as_text=True)
