@@ -82,7 +82,7 @@ def has_held_session(lead: Lead) -> bool:
 
 def check_room_for_another(lead: Lead, settings: Settings) -> None:
     """Refuse a next session once the journey has its maximum (JOURNEY_MAX_SESSIONS)."""
-    if lead.status == LeadStatus.HELD and sessions_used(lead) >= settings.journey_max_sessions:
+    if sessions_used(lead) >= settings.journey_max_sessions:
         raise DomainError(
             f"This journey has had its {settings.journey_max_sessions} sessions, the most "
             "a journey may have. Close the journey instead."
