@@ -314,7 +314,25 @@ def leads_purge(days: int | None) -> None:
     )
 
 
+outcomes_cli = AppGroup("outcomes", help="The follow-up questionnaires after coaching journeys.")
+
+
+@outcomes_cli.command("send-due")
+def outcomes_send_due() -> None:
+    """Queue the follow-up questionnaires (and single reminders) that are due.
+
+    Safe to run as often as you like (e.g. hourly from cron): each is sent once, and a
+    reminder once, at most.
+    """
+    from .workflow.outcomes import send_due
+
+    report = send_due(now=current_now(), settings=current_settings())
+    db.session.commit()
+    click.echo(f"outcomes: {report}")
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(outcomes_cli)
     app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)

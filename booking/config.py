@@ -78,6 +78,12 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "CONTACT_PROMISE_WORKING_DAYS": (2, int),
     "ROUND_ROBIN_ASSIGNMENT": (True, _bool),
     "REMINDER_HOURS_BEFORE": (24.0, float),
+    # A coaching journey: at most this many sessions per lead (held or booked).
+    "JOURNEY_MAX_SESSIONS": (6, int),
+    # The follow-up questionnaire goes this many days after the last held session of a
+    # closed journey (`flask outcomes send-due`), with one reminder this many days later.
+    "FOLLOW_UP_AFTER_DAYS": (28, int),
+    "FOLLOW_UP_REMINDER_DAYS": (7, int),
     "SESSION_IDLE_MINUTES": (60, int),
     "SESSION_ABSOLUTE_HOURS": (12, int),
     "INVITE_ORGANIZER_EMAIL": (None, str),

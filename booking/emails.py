@@ -229,7 +229,7 @@ def coach_set_password(
 
 
 def leader_proposed_times(
-    proposal: Any, *, settings: Settings, leader_asked: bool = False
+    proposal: Any, *, settings: Settings, leader_asked: bool = False, next_session: bool = False
 ) -> MailDraft:
     # New times for a booked session (the leader asked to move it) say so: their session
     # stays booked until they pick one, and picking moves it.
@@ -238,6 +238,8 @@ def leader_proposed_times(
         [proposal.lead.email],
         "New times for your coaching session"
         if proposal.moves_session is not None
+        else "Times for your next coaching session"
+        if next_session
         else "Times for your first coaching session",
         lead=proposal.lead,
         proposal=proposal,
@@ -416,5 +418,36 @@ def coach_session_cancelled(
         session=session,
         leader_words=leader_words,
         lead_url=_lead_url(session.lead),
+        settings=settings,
+    )
+
+
+def leader_session_actions(session: Any, actions: str, *, settings: Settings) -> MailDraft:
+    """The actions agreed in a held session, sent when the coach chooses to."""
+    return render_draft(
+        MailKind.LEADER_SESSION_ACTIONS,
+        [session.lead.email],
+        "The actions you agreed in your coaching session",
+        lead=session.lead,
+        session=session,
+        actions=actions,
+        withdraw_url=links.withdraw_url(session.lead),
+        settings=settings,
+    )
+
+
+def leader_follow_up(follow_up: Any, *, reminder: bool, settings: Settings) -> MailDraft:
+    """The follow-up questionnaire after a journey, or its one reminder (whose templates
+    include the follow-up's with `reminder` set)."""
+    return render_draft(
+        MailKind.LEADER_FOLLOW_UP_REMINDER if reminder else MailKind.LEADER_FOLLOW_UP,
+        [follow_up.lead.email],
+        "A reminder: how has your leadership changed?"
+        if reminder
+        else "How has your leadership changed since your coaching?",
+        lead=follow_up.lead,
+        reminder=reminder,
+        follow_up_url=links.follow_up_url(follow_up),
+        withdraw_url=links.withdraw_url(follow_up.lead),
         settings=settings,
     )

@@ -31,7 +31,7 @@ from .links import (
     withdraw_url,
 )
 from .models import CoachingSession, LeadStatus, PartStat, SessionFormat
-from .questionnaire import questionnaire_pdf
+from .questionnaire import RatingRows, questionnaire_pdf
 from .settings import Settings
 from .timefmt import format_range
 
@@ -148,9 +148,12 @@ def invitation(
     settings: Settings,
     reason: str = "",
     cancelled_by: str = "coach",
+    ratings: RatingRows | None = None,
 ) -> MailDraft:
     """The invitation (kind "new"), update ("updated") or cancellation ("cancelled") for one
-    party. The session's SEQUENCE must already be raised for an update or a cancellation.
+    party. `ratings` (the leader's before/after, for a later session of a journey) put their
+    chart in the questionnaire PDF. The session's SEQUENCE must already be raised for an
+    update or a cancellation.
     A cancellation is worded by who cancelled (`cancelled_by`): "coach" (the coach's reason),
     "leader" (the leader's own words in `reason`) or "withdrawn" (the leader withdrew).
     """
@@ -187,7 +190,7 @@ def invitation(
             Attachment(
                 PDF_FILENAME,
                 "application/pdf",
-                questionnaire_pdf(settings.questionnaire_path, settings.firm_name),
+                questionnaire_pdf(settings.questionnaire_path, settings.firm_name, ratings),
             )
         )
     return draft

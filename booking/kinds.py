@@ -40,6 +40,11 @@ class MailKind(enum.StrEnum):
     COACH_SESSION_CANCELLED = "coach_session_cancelled"
     COACH_DIGEST = "coach_digest"
     LEADER_MESSAGE = "leader_message"
+    # The journey: the agreed actions of a held session (when the coach sends them), and the
+    # follow-up questionnaire and its one reminder (both from the leader_follow_up templates).
+    LEADER_SESSION_ACTIONS = "leader_session_actions"
+    LEADER_FOLLOW_UP = "leader_follow_up"
+    LEADER_FOLLOW_UP_REMINDER = "leader_follow_up_reminder"
 
 
 # A calendar invitation's outbox kind names its purpose for the coach area: a confirmation of
@@ -77,6 +82,8 @@ class EventKind(enum.StrEnum):
     QUESTIONNAIRE = "questionnaire"
     ERASED = "erased"
     MESSAGE_SENT = "message-sent"
+    SESSION_NOTES = "session-notes"
+    FOLLOW_UP = "follow-up"
 
 
 class NoticeKind(enum.StrEnum):

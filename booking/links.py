@@ -28,7 +28,7 @@ from flask import current_app, render_template
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from .extensions import db
-from .models import Coach, CoachingSession, Lead, PartStat, Proposal
+from .models import Coach, CoachingSession, FollowUp, Lead, PartStat, Proposal
 from .passwords import fingerprint
 
 # purpose -> how long a link stays good, in seconds
@@ -39,6 +39,8 @@ LIFETIMES: dict[str, int] = {
     # The leader's "your session" page: ask for a different time, or cancel.
     "leader-session": 180 * 24 * 3600,
     "questionnaire": 180 * 24 * 3600,
+    # The follow-up questionnaire after a journey (and the leader's before/after page).
+    "follow-up": 180 * 24 * 3600,
     "password-reset": 3600,
     # A new coach's first password, from the email an admin's "add a coach" sends.
     "set-password": 7 * 24 * 3600,
@@ -198,6 +200,22 @@ def load_questionnaire(token: str) -> CoachingSession:
     session_id = _id_in(read_token("questionnaire", token), "session")
     session: CoachingSession = _row(CoachingSession, session_id)
     return session
+
+
+# ----- follow-up: the leader's ratings after the journey, then their before/after chart ----
+
+
+def follow_up_url(follow_up: FollowUp) -> str:
+    return _absolute(f"/follow-up/{make_token('follow-up', {'follow_up': follow_up.id})}")
+
+
+def load_follow_up(token: str) -> FollowUp:
+    """Refused as invalid once cancelled (the leader withdrew, or their data was erased):
+    it names nobody, and there is nothing to answer."""
+    follow_up: FollowUp = _row(FollowUp, _id_in(read_token("follow-up", token), "follow_up"))
+    if follow_up.cancelled_at is not None or follow_up.lead.erased_at is not None:
+        raise LinkRefused("invalid")
+    return follow_up
 
 
 # ----- password-reset: a coach sets a new password (one use: the password changes) ---------

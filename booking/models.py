@@ -90,6 +90,16 @@ DIMENSION_LABELS = {
 }
 
 
+# The three dimensions a leader rates themselves on, before the first session and after the
+# journey (NOT_SURE is a registration choice, not a dimension to rate).
+RATED_DIMENSIONS = (Dimension.COMPASSIONATE, Dimension.PURPOSE_LED, Dimension.PRACTICAL)
+
+
+class RatingKind(enum.StrEnum):
+    BEFORE = "before"
+    AFTER = "after"
+
+
 class SessionFormat(enum.StrEnum):
     VIDEO = "video"
     PHONE = "phone"
@@ -248,6 +258,8 @@ class Lead(Model):
         Index("ix_lead_coach_updated", "assigned_coach_id", "updated_at"),
         # The status filter's counts for one coach's leads, read from the index alone.
         Index("ix_lead_coach_status", "assigned_coach_id", "status"),
+        # Reports filtered by organisation, by month of registration.
+        Index("ix_lead_organisation_created", "organisation", "created_at"),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(
@@ -413,8 +425,11 @@ class CoachingSession(Model):
         ),
         Index("ix_coaching_session_coach_start", "coach_id", "starts_at"),
         # The coach's home page finds booked sessions that need them (started, declined, asked
-        # to move) from these, not by walking every lead.
-        Index("ix_coaching_session_status_start", "status", "starts_at"),
+        # to move) from this, not by walking every lead; it also covers the sessions-per-coach
+        # report, which then reads no table rows.
+        Index("ix_coaching_session_status_start", "status", "starts_at", "coach_id", "lead_id"),
+        # A lead's journey (its sessions by status), and the reports' funnel and held counts.
+        Index("ix_coaching_session_lead_status", "lead_id", "status"),
         # Nor at overlapping times. The workflow checks for a clash first (with a message that
         # names the other session), but on PostgreSQL two transactions can both pass that check
         # before either commits; this constraint makes the second wait and then fail, which the
@@ -489,6 +504,63 @@ class QuestionnaireResponse(Model):
     @property
     def answers(self) -> dict[str, Any]:
         return dict(json.loads(self.answers_json or "{}"))
+
+
+class SelfRating(Model):
+    """A leader's self-rating on one dimension: before the first session (from the reflection
+    questionnaire) or after the journey (the follow-up). A row each, so reports average them
+    in SQL; one per lead, kind and dimension (answering again replaces the value)."""
+
+    __tablename__ = "self_rating"
+    __table_args__ = (
+        UniqueConstraint("lead_id", "kind", "dimension", name="uq_self_rating_lead_kind_dimension"),
+        Index("ix_self_rating_kind_dimension", "kind", "dimension", "lead_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"))
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="SET NULL")
+    )
+    kind: Mapped[RatingKind] = mapped_column(_enum(RatingKind))
+    dimension: Mapped[Dimension] = mapped_column(_enum(Dimension, "rating_dimension"))
+    value: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SessionNote(Model):
+    """The coach's record of a held session: private notes, and the actions agreed (which the
+    leader is emailed only when the coach chooses: `actions_sent_at`)."""
+
+    __tablename__ = "session_note"
+
+    session_id: Mapped[int] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id"))
+    notes: Mapped[str] = mapped_column(Text, default="")
+    actions: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actions_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FollowUp(Model):
+    """The follow-up questionnaire of a closed journey: due a set time after the last held
+    session, sent once, reminded once, unless answered or cancelled (withdrawal, erasure)."""
+
+    __tablename__ = "follow_up"
+    __table_args__ = (Index("ix_follow_up_due", "cancelled_at", "answered_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("lead.id", ondelete="CASCADE"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    lead: Mapped[Lead] = relationship()
 
 
 class OutboxMessage(Model):
@@ -586,6 +658,7 @@ __all__ = [
     "CoachSignIn",
     "CoachingSession",
     "Dimension",
+    "FollowUp",
     "FormReceipt",
     "Lead",
     "LeadEvent",
@@ -599,6 +672,10 @@ __all__ = [
     "ProposalStatus",
     "ProposedTime",
     "QuestionnaireResponse",
+    "RATED_DIMENSIONS",
+    "RatingKind",
+    "SelfRating",
+    "SessionNote",
     "SessionFormat",
     "SessionStatus",
     "UTCDateTime",

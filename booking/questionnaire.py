@@ -50,10 +50,27 @@ class Questionnaire:
     scale_max: int = 5
     low_label: str = ""
     high_label: str = ""
+    # A worded anchor for each point of the scale ("3": "Often"), so every number means the
+    # same to every leader, before and after.
+    anchors: dict[int, str] = field(default_factory=dict)
 
     @property
     def scale(self) -> list[int]:
         return list(range(self.scale_min, self.scale_max + 1))
+
+    def anchor(self, value: int) -> str:
+        """The words for a point of the scale ("" when the file gives none)."""
+        if value in self.anchors:
+            return self.anchors[value]
+        if value == self.scale_min:
+            return self.low_label
+        if value == self.scale_max:
+            return self.high_label
+        return ""
+
+    def rating_question(self, dimension: str) -> Question | None:
+        """The rating question for a dimension (compassionate, purpose-led, practical)."""
+        return next((q for q in self.ratings if q.dimension == dimension), None)
 
     @property
     def ratings(self) -> list[Question]:
@@ -86,6 +103,16 @@ def parse_questionnaire(data: Any, source: str = "questionnaire") -> Questionnai
         raise QuestionnaireError(f"{source}: scale min/max must be whole numbers") from error
     if not 0 <= scale_min < scale_max <= 10:
         raise QuestionnaireError(f"{source}: scale must run upwards, within 0 to 10")
+    raw_anchors = scale.get("anchors") or {}
+    if not isinstance(raw_anchors, dict):
+        raise QuestionnaireError(f"{source}: scale anchors must be an object of number: words")
+    anchors: dict[int, str] = {}
+    for key, words in raw_anchors.items():
+        if not (str(key).isascii() and str(key).isdigit()) or not isinstance(words, str):
+            raise QuestionnaireError(f"{source}: scale anchor {key!r} must be a number: words")
+        if not scale_min <= int(key) <= scale_max:
+            raise QuestionnaireError(f"{source}: scale anchor {key} is outside the scale")
+        anchors[int(key)] = words.strip()
 
     questions: list[Question] = []
     seen: set[str] = set()
@@ -125,6 +152,7 @@ def parse_questionnaire(data: Any, source: str = "questionnaire") -> Questionnai
         scale_max=scale_max,
         low_label=str(scale.get("low_label", "")),
         high_label=str(scale.get("high_label", "")),
+        anchors=anchors,
     )
 
 
@@ -210,10 +238,8 @@ def answered_questions(
         value = answers[question.id]
         if question.kind == "rating":
             text = f"{value} out of {questionnaire.scale_max}"
-            if value == questionnaire.scale_min and questionnaire.low_label:
-                text += f" ({questionnaire.low_label})"
-            elif value == questionnaire.scale_max and questionnaire.high_label:
-                text += f" ({questionnaire.high_label})"
+            if isinstance(value, int) and questionnaire.anchor(value):
+                text += f" ({questionnaire.anchor(value)})"
         else:
             text = str(value)
         rows.append(AnsweredQuestion(question.label, question.kind, text))
@@ -245,10 +271,15 @@ def _ascii(text: str) -> str:
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
+# (dimension label, before, after) for the "your ratings so far" chart; None: not rated.
+RatingRows = tuple[tuple[str, int | None, int | None], ...]
+
+
 def render_pdf(
     questionnaire: Questionnaire | None = None,
     created_at: datetime | None = None,
     firm: str = "",
+    ratings: RatingRows | None = None,
 ) -> bytes:
     """An A4 PDF to print and write on: real text (searchable, read aloud by screen readers),
     a title, document language and metadata, the title shown by viewers, bookmarks per part.
@@ -311,6 +342,32 @@ def render_pdf(
     if q.introduction:
         paragraph(q.introduction, gap=5)
 
+    if ratings:
+        # Bars drawn with the PDF's own lines (fpdf2 cannot style pygal's SVG), with each
+        # value also written as text: the numbers are read aloud, not only seen.
+        pdf.start_section(text("Your ratings so far"), level=1)
+        paragraph("Your ratings so far", size=14, style="B")
+        paragraph(
+            f"Before your first session and after your coaching, out of {q.scale_max}.", gap=3
+        )
+        label_w, bar_max = 45.0, width - 45.0 - 25.0
+        series = (("Before", (111, 119, 123)), ("After", (0, 112, 60)))
+        for label, *values in ratings:
+            pdf.set_font(family, "B", 11)
+            pdf.cell(width, 7, text(label), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            for (name, colour), value in zip(series, values, strict=True):
+                pdf.set_font(family, "", 10)
+                pdf.cell(label_w, 7, text(name))
+                x, y = pdf.get_x(), pdf.get_y()
+                if value is not None:
+                    pdf.set_fill_color(*colour)
+                    pdf.rect(x, y + 1, bar_max * value / q.scale_max, 5, style="F")
+                pdf.set_x(x + bar_max + 3)
+                pdf.cell(22, 7, text(str(value) if value is not None else "not rated"))
+                pdf.ln(7)
+            pdf.ln(2)
+        pdf.ln(4)
+
     if q.ratings:
         pdf.start_section(text("Rate yourself today"), level=1)
         paragraph("Rate yourself today", size=14, style="B")
@@ -326,7 +383,13 @@ def render_pdf(
             for value in q.scale:
                 pdf.cell(18, 9, str(value), border=1, align="C")
                 pdf.cell(4, 9, "")
-            pdf.ln(14)
+            pdf.ln(9)
+            # The worded anchor under each number.
+            pdf.set_font(family, "", 7)
+            for value in q.scale:
+                pdf.cell(18, 5, text(q.anchor(value)), align="C")
+                pdf.cell(4, 5, "")
+            pdf.ln(9)
 
     if q.open_questions:
         pdf.start_section(text("Reflect"), level=1)
@@ -351,10 +414,15 @@ def render_pdf(
 _pdf_cache: dict[tuple[str, int, int, str], bytes] = {}
 
 
-def questionnaire_pdf(configured: str | Path | None = None, firm: str = "") -> bytes:
+def questionnaire_pdf(
+    configured: str | Path | None = None, firm: str = "", ratings: RatingRows | None = None
+) -> bytes:
     """The PDF of the current questionnaire file, rendered once while the file is unchanged
-    (rendering with an embedded font takes a noticeable fraction of a second)."""
+    (rendering with an embedded font takes a noticeable fraction of a second). With a
+    leader's `ratings` it carries their before/after chart, and is rendered for them alone."""
     path = questionnaire_path(configured)
+    if ratings:
+        return render_pdf(load_questionnaire(path), firm=firm, ratings=ratings)
     try:
         stat = path.stat()
     except OSError as error:

@@ -35,6 +35,9 @@ class Settings:
     contact_promise_working_days: int = 2
     round_robin_assignment: bool = True
     reminder_hours_before: float = 24.0
+    journey_max_sessions: int = 6
+    follow_up_after_days: int = 28
+    follow_up_reminder_days: int = 7
     # When set, coach notifications go here instead of to every active coach.
     coach_notify_emails: tuple[str, ...] = ()
     mail_default_sender: str = "Compassionate Leadership Coaching <coaching@localhost>"
@@ -54,6 +57,9 @@ class Settings:
             contact_promise_working_days=int(config["CONTACT_PROMISE_WORKING_DAYS"]),
             round_robin_assignment=bool(config.get("ROUND_ROBIN_ASSIGNMENT", True)),
             reminder_hours_before=float(config["REMINDER_HOURS_BEFORE"]),
+            journey_max_sessions=int(config.get("JOURNEY_MAX_SESSIONS", 6)),
+            follow_up_after_days=int(config.get("FOLLOW_UP_AFTER_DAYS", 28)),
+            follow_up_reminder_days=int(config.get("FOLLOW_UP_REMINDER_DAYS", 7)),
             coach_notify_emails=tuple(config.get("COACH_NOTIFY_EMAILS") or ()),
             mail_default_sender=sender,
             invite_organizer_email=str(

@@ -14,6 +14,7 @@ import pytest
 from booking.extensions import db
 from booking.links import (
     choose_url,
+    follow_up_url,
     leader_session_url,
     questionnaire_url,
     rsvp_url,
@@ -25,6 +26,7 @@ from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, give_profile, needs_sign_in, slot  # noqa: F401
+from .outcomes_helpers import finished_journey
 
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
@@ -59,6 +61,12 @@ def pages(app, live_url) -> dict[str, str]:
             settings=current_settings(),
         )
         db.session.commit()
+
+        coach = db.session.get(Coach, coach.id)
+        coach.is_admin = True  # the reports page is for admins
+        journey, _ = finished_journey(coach, 20, now, answered=False)
+        _, answered = finished_journey(coach, 21, now, answered=True)
+        _, waiting = finished_journey(coach, 22, now, answered=False)
         # A second row on the coaches page (added last: leads go to coaches in turn).
         add_coach("sam@example.org", "Sam Okoye", now=now)
 
@@ -87,6 +95,10 @@ def pages(app, live_url) -> dict[str, str]:
             "coaches (admin)": "/coach/admin/coaches",
             "add a coach (admin)": "/coach/admin/coaches/new",
             "email preferences": "/coach/account/notifications",
+            "lead page, journey": f"/coach/leads/{journey.id}",
+            "reports": "/coach/reports",
+            "follow-up": path(follow_up_url(waiting)),
+            "follow-up, before and after": path(follow_up_url(answered)),
         }
 
 

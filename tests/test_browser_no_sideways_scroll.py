@@ -18,6 +18,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.links import (
     choose_url,
+    follow_up_url,
     leader_session_url,
     password_reset_url,
     questionnaire_url,
@@ -31,6 +32,7 @@ from booking.workflow.leads import add_note
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, give_profile, needs_sign_in, slot
+from .outcomes_helpers import finished_journey
 
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
@@ -85,6 +87,12 @@ def pages(app, live_url) -> dict[str, str]:
         failed.status = OutboxStatus.FAILED
         failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
         db.session.commit()
+
+        coach = db.session.get(Coach, coach.id)
+        coach.is_admin = True  # the reports page is for admins
+        journey, _ = finished_journey(coach, 20, now, answered=False)
+        _, answered = finished_journey(coach, 21, now, answered=True)
+        _, waiting = finished_journey(coach, 22, now, answered=False)
         # A second row on the coaches page (added last: leads go to coaches in turn).
         add_coach("sam@example.org", "Sam Okoye", now=now)
 
@@ -117,6 +125,10 @@ def pages(app, live_url) -> dict[str, str]:
             "coaches (admin)": "/coach/admin/coaches",
             "add a coach (admin)": "/coach/admin/coaches/new",
             "email preferences": "/coach/account/notifications",
+            "lead page, journey": f"/coach/leads/{journey.id}",
+            "reports": "/coach/reports",
+            "follow-up": path(follow_up_url(waiting)),
+            "follow-up, before and after": path(follow_up_url(answered)),
         }
 
 
@@ -130,7 +142,7 @@ def _overflow_at_each_width(page, name: str) -> list[str]:
         )
         if scroll > inner:
             found.append(f"{name} at {width}: {scroll} px wide in a {inner} px window")
-        if SCREENSHOTS and name.startswith("lead"):
+        if SCREENSHOTS and name.startswith(("lead", "reports", "follow-up")):
             slug = name.replace(" ", "-").replace(",", "")
             page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
     return found

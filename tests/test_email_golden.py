@@ -28,6 +28,7 @@ from booking.models import (
     Coach,
     CoachingSession,
     CoachNotice,
+    FollowUp,
     Lead,
     LeadStatus,
     Proposal,
@@ -217,6 +218,17 @@ CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
     ),
     ("leader_repeat_registration", ""): lambda: emails.leader_repeat_registration(
         _lead(), settings=_s()
+    ),
+    ("leader_session_actions", ""): lambda: emails.leader_session_actions(
+        _session(LeadStatus.HELD),
+        "Run a ten-minute huddle each morning.\nAsk one person a week what gets in their way.",
+        settings=_s(),
+    ),
+    ("leader_follow_up", ""): lambda: emails.leader_follow_up(
+        FollowUp(id=3, lead=_lead(LeadStatus.CLOSED), lead_id=1), reminder=False, settings=_s()
+    ),
+    ("leader_follow_up_reminder", ""): lambda: emails.leader_follow_up(
+        FollowUp(id=3, lead=_lead(LeadStatus.CLOSED), lead_id=1), reminder=True, settings=_s()
     ),
     ("leader_proposed_times", "move-asked"): lambda: emails.leader_proposed_times(
         _proposal(moves=True), settings=_s(), leader_asked=True

@@ -477,9 +477,8 @@ def test_lead_assigned_to_another_coach_must_be_taken_first(app_ctx, now):
     )
 
 
-@pytest.mark.parametrize(
-    "status", [S.AGREED, S.HELD, S.CLOSED, S.WITHDRAWN, S.NOT_SUITABLE, S.NO_RESPONSE]
-)
+# Not from "Held": that is the next session of a journey (tests/test_outcomes.py).
+@pytest.mark.parametrize("status", [S.AGREED, S.CLOSED, S.WITHDRAWN, S.NOT_SUITABLE, S.NO_RESPONSE])
 def test_times_cannot_be_proposed_from(app_ctx, now, status):
     coach = add_coach(now=now)
     lead = add_lead(now)

@@ -16,7 +16,9 @@ from booking.emails import (
     coach_password_reset,
     coach_session_cancelled,
     coach_set_password,
+    leader_follow_up,
     leader_message,
+    leader_session_actions,
 )
 from booking.extensions import db
 from booking.kinds import MailKind, Role
@@ -632,6 +634,11 @@ def test_no_email_subject_has_a_double_or_stray_space(make_app):
         outbox.enqueue(
             coach_session_cancelled(session, [coach.email], "Unwell", settings=settings), now=now
         )
+        outbox.enqueue(leader_session_actions(session, "Act", settings=settings), now=now)
+        follow_up = SimpleNamespace(lead=lead, id=1)
+        for reminder in (False, True):
+            draft = leader_follow_up(follow_up, reminder=reminder, settings=settings)
+            outbox.enqueue(draft, now=now)
         notice = SimpleNamespace(lead=lead, at=now, summary="Asked  for a new time")
         outbox.enqueue(coach_digest(coach, [notice], now.date(), settings=settings), now=now)
         withdraw(lead, reason="", now=now, settings=settings)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, people, views
+from . import auth, journey, people, reports, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -61,6 +61,14 @@ bp.add_url_rule(
 bp.add_url_rule(
     "/sessions/<int:session_id>/cancel", "session_cancel", views.session_cancel, methods=["POST"]
 )
+# A held session's private notes and agreed actions (the journey: coach/journey.py)
+bp.add_url_rule(
+    "/sessions/<int:session_id>/notes", "session_notes", journey.session_notes, methods=["POST"]
+)
+
+# The firm's reports (admins only; coach/reports.py), each table also as CSV, and the leads
+bp.add_url_rule("/reports", "reports", reports.reports_page, methods=["GET"])
+bp.add_url_rule("/reports/<table>.csv", "report_csv", reports.report_csv, methods=["GET"])
 
 # The coach's own account: how they hear about their leads
 bp.add_url_rule(

@@ -445,3 +445,22 @@ class ProfileForm(ErrorRows, FlaskForm):
 
 class SetPasswordForm(ErrorRows, NewPasswordForm):
     """A new coach's first password, from the link an admin's "add a coach" emailed."""
+
+
+class SessionNoteForm(FlaskForm):
+    """A held session's private notes and agreed actions (journey.py)."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    notes = TextAreaField(
+        "Private notes (only coaches see these)",
+        filters=[_strip],
+        validators=[Length(max=TEXT_MAX, message=f"Keep the notes to {characters(TEXT_MAX)}")],
+    )
+    actions = TextAreaField(
+        "Actions agreed",
+        filters=[_strip],
+        validators=[Length(max=TEXT_MAX, message=f"Keep the actions to {characters(TEXT_MAX)}")],
+    )
+    send_actions = BooleanField("Email the actions to the leader now")

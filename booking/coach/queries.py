@@ -61,6 +61,7 @@ from ..settings import Settings
 from ..timefmt import format_local, time_ago
 from ..workflow.leads import contact_due_by, is_overdue
 from ..workflow.lifecycle import booked_session, coach_moves
+from ..workflow.outcomes import sessions_used
 from ..workflow.responses import (
     accepted_by_both,
     declined_roles,
@@ -595,7 +596,9 @@ def lead_page(lead: Lead, *, now: datetime, settings: Settings) -> LeadPage:
         emails=emails,
         failed_emails=[m for m in emails if m.status == OutboxStatus.FAILED],
         can_schedule=lead.status
-        in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED),
+        in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED)
+        # The next session of a journey, while it has room for one.
+        or (lead.status == LeadStatus.HELD and sessions_used(lead) < settings.journey_max_sessions),
         moving=moving,
         time_request=_time_request(moving, proposals),
         chosen_time_ids={s.proposed_time_id for s in sessions if s.proposed_time_id},

@@ -57,6 +57,7 @@ from .forms import (
     RescheduleForm,
     StatusForm,
 )
+from .journey import journey_context
 from .queries import HomeOptions, LeadFilters, home_page, lead_list, lead_page
 
 log = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ def _render_lead(
         cancel_forms=cancel_forms,
         message_form=forms.pop("message_form", None)
         or LeaderMessageForm(prefix="message", formdata=None),
+        **journey_context(lead, forms.pop("note_forms", None)),
     )
     return body, status
 

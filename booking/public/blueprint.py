@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import choose, coach_photo, invite_links, leader_session, views
+from . import choose, coach_photo, follow_up, invite_links, leader_session, views
 
 bp = Blueprint("public", __name__)
 
@@ -38,6 +38,9 @@ bp.add_url_rule("/rsvp/<token>", "rsvp", invite_links.rsvp, methods=["GET", "POS
 bp.add_url_rule(
     "/questionnaire/<token>", "questionnaire", invite_links.questionnaire, methods=["GET", "POST"]
 )
+
+# The follow-up after a coaching journey: ratings again, then before and after side by side
+bp.add_url_rule("/follow-up/<token>", "follow_up", follow_up.follow_up, methods=["GET", "POST"])
 
 # The leader's own page for a booked session: ask for a different time, or cancel
 bp.add_url_rule(

@@ -283,10 +283,8 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
             choices = []
             for value in scale:
                 label = str(value)
-                if value == scale[0] and questionnaire.low_label:
-                    label += f" – {questionnaire.low_label}"
-                if value == scale[-1] and questionnaire.high_label:
-                    label += f" – {questionnaire.high_label}"
+                if questionnaire.anchor(value):
+                    label += f" – {questionnaire.anchor(value)}"
                 choices.append(SelectChoice(str(value), label))
             field: Any = RadioField(
                 question.label, choices=choices, validators=[Optional()], validate_choice=False

@@ -32,6 +32,7 @@ from ..references import lead_reference
 from ..settings import current_now, current_settings
 from ..validators import normalise_email
 from ..workflow import DomainError, Registration, register_interest, withdraw
+from ..workflow.registration import withdrew_after_journey
 from .forms import InterestForm, WithdrawForm
 
 
@@ -282,7 +283,7 @@ def withdraw_interest(token: str) -> ResponseReturnValue:
                 "public/withdraw.html", lead=lead, error=str(error), form=form
             ), 409
         return render_template("public/withdrawn.html")
-    if lead.status == LeadStatus.WITHDRAWN:
+    if lead.status == LeadStatus.WITHDRAWN or withdrew_after_journey(lead):
         # Opened again after withdrawing: the outcome, not a button that would do nothing.
         return render_template("public/withdrawn.html")
     return render_template("public/withdraw.html", lead=lead, error=None, form=form)

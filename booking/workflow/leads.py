@@ -18,6 +18,7 @@ from .lifecycle import (
     STEP_ONLY,
     TRANSITIONS,
     booked_session,
+    by_hand,
     can_move,
     close_open_proposals,
     coach_moves,
@@ -26,6 +27,7 @@ from .lifecycle import (
     open_proposals,
 )
 from .notices import tell_coach
+from .outcomes import schedule_follow_up
 from .scheduling import cancel_session
 
 S = LeadStatus
@@ -39,7 +41,7 @@ def change_status(
         raise DomainError(STEP_ONLY[to])
     if to == lead.status:
         raise DomainError(f"This lead is already “{to.label}”.")
-    if not can_move(lead.status, to):
+    if not by_hand(lead.status, to):
         raise DomainError(move_refusal(lead.status, to))
 
     session = booked_session(lead)
@@ -59,7 +61,23 @@ def change_status(
             record_event(
                 lead, EventKind.PROPOSAL_CLOSED, "Open proposal closed", now=now, actor=coach
             )
+    if to == S.CLOSED and session is not None:
+        raise DomainError(
+            "A session is booked: mark it as held (or cancel it) before closing the journey."
+        )
     move(lead, to, now=now, actor=coach, reason=reason)
+    if to == S.CLOSED:
+        follow_up = schedule_follow_up(lead, now=now, settings=settings)
+        if follow_up is not None:
+            record_event(
+                lead,
+                EventKind.FOLLOW_UP,
+                "Journey closed: the follow-up questionnaire is due on "
+                f"{follow_up.due_at.astimezone(settings.zone):%-d %B %Y}",
+                now=now,
+                actor=coach,
+                detail={"due_at": follow_up.due_at.isoformat()},
+            )
     if to in (S.NOT_SUITABLE, S.NO_RESPONSE) and session is not None:
         cancel_session(
             session,

@@ -40,12 +40,23 @@ TRANSITIONS: dict[LeadStatus, frozenset[LeadStatus]] = {
         {S.TIMES_PROPOSED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}
     ),
     # Proposing again replaces the open proposal; "none suit" hands the lead back (contacted).
+    # Back to "Held" when the leader says none of the times for a next session suit.
     S.TIMES_PROPOSED: frozenset(
-        {S.TIMES_PROPOSED, S.CONTACTED, S.AGREED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}
+        {
+            S.TIMES_PROPOSED,
+            S.CONTACTED,
+            S.AGREED,
+            S.HELD,
+            S.NOT_SUITABLE,
+            S.NO_RESPONSE,
+            S.WITHDRAWN,
+        }
     ),
     # A cancelled session hands the lead back to the coach (contacted).
     S.AGREED: frozenset({S.HELD, S.CONTACTED, S.NOT_SUITABLE, S.NO_RESPONSE, S.WITHDRAWN}),
-    S.HELD: frozenset({S.CLOSED, S.WITHDRAWN}),
+    # A journey: after a held session the next one is arranged (times proposed, agreed), or
+    # the journey is closed.
+    S.HELD: frozenset({S.TIMES_PROPOSED, S.AGREED, S.CLOSED, S.WITHDRAWN}),
     S.CLOSED: frozenset(),
     S.WITHDRAWN: frozenset(),
     S.NOT_SUITABLE: frozenset(),
@@ -67,14 +78,20 @@ def can_move(current: LeadStatus, to: LeadStatus) -> bool:
 
 
 def coach_moves(current: LeadStatus) -> list[LeadStatus]:
-    """The moves a coach can make by hand from `current`, in lifecycle order."""
-    return [
-        s for s in LeadStatus if s in TRANSITIONS[current] and s not in STEP_ONLY and s != current
-    ]
+    """The moves a coach can make by hand from `current`, in lifecycle order. "Held" only
+    from "Agreed" (a booked session took place); from "Times proposed" it is the journey's
+    own step back."""
+    return [s for s in LeadStatus if by_hand(current, s) and s not in STEP_ONLY and s != current]
+
+
+def by_hand(current: LeadStatus, to: LeadStatus) -> bool:
+    """A move a coach may make with "Move to" (the status table, less the journey's step back
+    to "Held", which only refused times make)."""
+    return can_move(current, to) and (to != S.HELD or current == S.AGREED)
 
 
 def move_refusal(current: LeadStatus, to: LeadStatus) -> str:
-    allowed = [s.label for s in LeadStatus if s in TRANSITIONS[current] and s != current]
+    allowed = [s.label for s in LeadStatus if by_hand(current, s) and s != current]
     where = (
         f"From “{current.label}” it can move to: {', '.join(allowed)}."
         if allowed

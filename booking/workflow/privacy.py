@@ -46,12 +46,14 @@ from ..models import (
     OutboxStatus,
     Proposal,
     QuestionnaireResponse,
+    SelfRating,
     SessionStatus,
 )
 from ..questionnaire import QuestionnaireError, answered_questions, load_questionnaire
 from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
+from .outcomes import erase_outcomes, follow_up_of, session_note
 
 ERASED_EMAIL_DOMAIN = "erased.invalid"
 ERASE_KIND = EventKind.ERASED
@@ -204,9 +206,50 @@ def _lead_export(lead: Lead) -> dict[str, Any]:
                 "cancelled_at": _iso(s.cancelled_at),
                 "cancel_reason": s.cancel_reason,
                 "questionnaire": _answers_export(responses[s.id]) if s.id in responses else None,
+                **_session_note_export(s),
             }
             for s in sessions
         ],
+        **_outcomes_export(lead),
+    }
+
+
+def _session_note_export(session: CoachingSession) -> dict[str, Any]:
+    note = session_note(session)
+    if note is None:
+        return {}
+    return {
+        "coach_notes": note.notes,
+        "agreed_actions": note.actions,
+        "actions_emailed_at": _iso(note.actions_sent_at),
+    }
+
+
+def _outcomes_export(lead: Lead) -> dict[str, Any]:
+    """The leader's self-ratings (before and after) and their follow-up questionnaire."""
+    ratings = db.session.scalars(
+        select(SelfRating).where(SelfRating.lead_id == lead.id).order_by(SelfRating.id)
+    )
+    follow_up = follow_up_of(lead)
+    return {
+        "self_ratings": [
+            {
+                "when": r.kind.value,
+                "dimension": r.dimension.value,
+                "value": r.value,
+                "at": _iso(r.created_at),
+            }
+            for r in ratings
+        ],
+        "follow_up": None
+        if follow_up is None
+        else {
+            "due_at": _iso(follow_up.due_at),
+            "sent_at": _iso(follow_up.sent_at),
+            "reminder_sent_at": _iso(follow_up.reminder_sent_at),
+            "answered_at": _iso(follow_up.answered_at),
+            "cancelled_at": _iso(follow_up.cancelled_at),
+        },
     }
 
 
@@ -375,6 +418,7 @@ def erase_lead(
     db.session.execute(delete(FormReceipt).where(FormReceipt.lead_id == lead.id))
     for note in list(lead.notes):
         lead.notes.remove(note)
+    erase_outcomes(lead, now=now)
 
     if lead.status.is_open:
         move(

@@ -25,6 +25,7 @@ from ..timefmt import format_range
 from .common import DomainError, record_event
 from .lifecycle import close_open_proposals
 from .notices import tell_coach
+from .outcomes import cancel_follow_up, follow_up_of
 from .scheduling import cancel_for_withdrawal
 
 log = logging.getLogger(__name__)
@@ -165,10 +166,28 @@ def register_interest(
     return RegistrationOutcome(lead, "created")
 
 
+def withdrew_after_journey(lead: Lead) -> bool:
+    """A closed journey whose leader withdrew before the follow-up was answered."""
+    follow_up = follow_up_of(lead) if lead.status == LeadStatus.CLOSED else None
+    return follow_up is not None and follow_up.cancelled_at is not None
+
+
 def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> None:
     """The leader withdraws their interest: no more mail to them, open proposals close, a booked
     session is cancelled, and the coach is told why."""
-    if lead.status == LeadStatus.WITHDRAWN:
+    if lead.status == LeadStatus.WITHDRAWN or withdrew_after_journey(lead):
+        return
+    if lead.status == LeadStatus.CLOSED and cancel_follow_up(lead, now=now):
+        # A closed journey whose follow-up questionnaire is still to come: it is not sent.
+        # The lead stays "Closed" (its journey did end), its history says the leader withdrew.
+        record_event(
+            lead,
+            EventKind.WITHDRAWN,
+            "Withdrawn by the leader: the follow-up questionnaire will not be sent",
+            now=now,
+            actor_label=lead.full_name,
+            detail={"reason": reason.strip(), "follow_up": "cancelled"},
+        )
         return
     if not lead.status.is_open:
         raise DomainError("This request is already closed, so there is nothing to withdraw.")

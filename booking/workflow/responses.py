@@ -19,12 +19,20 @@ from .. import emails
 from ..extensions import db
 from ..invites import Reply
 from ..kinds import EventKind, NoticeKind, Role
-from ..models import CoachingSession, LeadEvent, PartStat, QuestionnaireResponse, SessionStatus
+from ..models import (
+    CoachingSession,
+    LeadEvent,
+    PartStat,
+    QuestionnaireResponse,
+    RatingKind,
+    SessionStatus,
+)
 from ..questionnaire import check_answers, load_questionnaire
 from ..settings import Settings
 from ..timefmt import format_range
 from .common import DomainError, record_event
 from .notices import coach_of, tell_coach
+from .outcomes import is_first_session, store_ratings
 
 log = logging.getLogger(__name__)
 
@@ -299,7 +307,8 @@ def save_questionnaire(
             "The questionnaire for this session is closed: the session has "
             "started or is no longer booked."
         )
-    check = check_answers(load_questionnaire(settings.questionnaire_path), answers)
+    questionnaire = load_questionnaire(settings.questionnaire_path)
+    check = check_answers(questionnaire, answers)
     if not check.ok:
         raise DomainError("Some answers need correcting: " + "; ".join(check.errors.values()))
     response = questionnaire_response(session)
@@ -309,6 +318,11 @@ def save_questionnaire(
         db.session.add(response)
     response.answers_json = json.dumps(check.answers, ensure_ascii=False)
     response.updated_at = now
+    if is_first_session(session):
+        # The reflection before the first session is the journey's "before".
+        store_ratings(
+            session.lead, RatingKind.BEFORE, questionnaire, check.answers, now=now, session=session
+        )
     record_event(
         session.lead,
         EventKind.QUESTIONNAIRE,

@@ -35,6 +35,12 @@ from ..timefmt import format_range, local_to_utc
 from .common import DomainError, FieldProblem, FieldProblems, record_event
 from .lifecycle import booked_session, close_open_proposals, move, open_proposals
 from .notices import coach_of, tell_coach
+from .outcomes import (
+    between_sessions_status,
+    check_room_for_another,
+    has_held_session,
+    pdf_ratings,
+)
 
 DETAIL_NEEDED = {
     SessionFormat.VIDEO: "the joining link for the video call",
@@ -236,12 +242,16 @@ def propose_times(
         LeadStatus.NEW,
         LeadStatus.CONTACTED,
         LeadStatus.TIMES_PROPOSED,
+        LeadStatus.HELD,
     ):
         raise DomainError(
             f"This lead is “{lead.status.label}”, so times cannot be proposed. "
-            "Times can be proposed to a lead that is New, Contacted or "
-            "Times proposed, or Agreed with a booked session to move."
+            "Times can be proposed to a lead that is New, Contacted, "
+            "Times proposed or Held (the next session of a journey), or Agreed with a "
+            "booked session to move."
         )
+    if moving is None:
+        check_room_for_another(lead, settings)
     _check_coach(lead, coach)
     if moving is not None and moving.coach_id != coach.id:
         raise DomainError(
@@ -301,7 +311,12 @@ def propose_times(
         )
     db.session.flush()
     outbox.enqueue(
-        emails.leader_proposed_times(proposal, settings=settings, leader_asked=leader_asked),
+        emails.leader_proposed_times(
+            proposal,
+            settings=settings,
+            leader_asked=leader_asked,
+            next_session=moving is None and has_held_session(lead),
+        ),
         lead_id=lead.id,
         now=now,
     )
@@ -444,7 +459,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime, *, settings: Setting
     else:
         move(
             lead,
-            LeadStatus.CONTACTED,
+            between_sessions_status(lead),
             now=now,
             actor_label=lead.full_name,
             reason=proposal.leader_note,
@@ -475,9 +490,15 @@ def record_agreed_time(
     settings: Settings,
 ) -> CoachingSession:
     """A time agreed by phone or email: book it directly."""
-    if lead.status not in (LeadStatus.NEW, LeadStatus.CONTACTED, LeadStatus.TIMES_PROPOSED):
+    if lead.status not in (
+        LeadStatus.NEW,
+        LeadStatus.CONTACTED,
+        LeadStatus.TIMES_PROPOSED,
+        LeadStatus.HELD,
+    ):
         hint = " Move the booked session instead." if lead.status == LeadStatus.AGREED else ""
         raise DomainError(f"This lead is “{lead.status.label}”, so a time cannot be agreed.{hint}")
+    check_room_for_another(lead, settings)
     _check_coach(lead, coach)
     length = _check_duration(duration)
     detail = _check_detail(format, detail)
@@ -636,13 +657,14 @@ def cancel_session(
     )
     _close_offers_to_move(session, now, actor=actor, actor_label=actor_label)
     if not leader_status_set and lead.status == LeadStatus.AGREED:
+        back = between_sessions_status(lead)
         move(
             lead,
-            LeadStatus.CONTACTED,
+            back,
             now=now,
             actor=actor,
             actor_label=actor_label,
-            summary="Back to “Contacted” (session cancelled)",
+            summary=f"Back to “{back.label}” (session cancelled)",
         )
         lead.status_reason = ""  # the session says why; an older reason no longer applies
     if session.starts_at > now:
@@ -854,6 +876,7 @@ def _invite(
         settings=settings,
         reason=reason or "",
         cancelled_by=cancelled_by,
+        ratings=pdf_ratings(session.lead) if Role(role) == Role.LEADER else None,
     )
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = invitation_kind(role, change)

@@ -24,10 +24,11 @@ def upgrade():
         "ix_lead_coach_updated", "lead", ["assigned_coach_id", "updated_at"], unique=False
     )
     op.create_index("ix_lead_coach_status", "lead", ["assigned_coach_id", "status"], unique=False)
+    # Covering (coach and lead too): the reports' sessions per coach read no table rows.
     op.create_index(
         "ix_coaching_session_status_start",
         "coaching_session",
-        ["status", "starts_at"],
+        ["status", "starts_at", "coach_id", "lead_id"],
         unique=False,
     )
     op.create_index("ix_proposal_status", "proposal", ["status"], unique=False)
