@@ -287,7 +287,27 @@ def leads_purge(days: int | None) -> None:
     )
 
 
+calendars_cli = AppGroup("calendars", help="Coaches' own calendars.")
+
+
+@calendars_cli.command("sync")
+def calendars_sync() -> None:
+    """Read every connected calendar's busy times for the booking horizon (run on a schedule)."""
+    from . import calendars
+
+    try:
+        results = calendars.sync_all(now=current_now(), settings=current_settings())
+    except calendars.CalendarKeyMissing as problem:
+        raise click.ClickException(str(problem)) from None
+    failed = [r for r in results if not r.ok]
+    click.echo(
+        f"calendars: {len(results) - len(failed)} read, {len(failed)} could not be read"
+        + "".join(f"\n  calendar #{r.calendar_id}: {r.error}" for r in failed)
+    )
+
+
 def register(app: Flask) -> None:
+    app.cli.add_command(calendars_cli)
     app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)

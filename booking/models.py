@@ -168,6 +168,9 @@ class Coach(Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The coach's private subscription feed of their sessions: its signed URL names this
+    # version, so making a new URL (version + 1) turns every older URL away.
+    session_feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Flask-Login
     @property
@@ -494,8 +497,62 @@ class OutboxMessage(Model):
         return list(json.loads(self.recipients_json))
 
 
+class CalendarKind(enum.StrEnum):
+    CALDAV = "caldav"
+    FEED = "feed"
+
+    @property
+    def label(self) -> str:
+        return {"caldav": "CalDAV calendar", "feed": "iCalendar feed"}[self.value]
+
+
+class CoachCalendar(Model):
+    """One of a coach's own calendars, read for busy times by `flask calendars sync`.
+
+    The URL (a feed's URL is itself a secret address) and the app password are stored
+    encrypted with CALENDAR_SECRET_KEY (booking/calendars.py); they are never shown back.
+    """
+
+    __tablename__ = "coach_calendar"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[CalendarKind] = mapped_column(_enum(CalendarKind, "calendar_kind"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(EMAIL_MAX), default="")
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    # CalDAV only: booked sessions are written into this calendar.
+    add_sessions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last sync that read the calendar; since when it has failed, and why (plain words).
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    coach: Mapped[Coach] = relationship()
+
+
+class BusyTime(Model):
+    """A busy interval read from a coach's own calendar (UTC), replaced whole at each sync."""
+
+    __tablename__ = "calendar_busy_time"
+    __table_args__ = (Index("ix_calendar_busy_time_coach_start", "coach_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"))
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("coach_calendar.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 __all__ = [
     "CLOSED_STATUSES",
+    "BusyTime",
+    "CalendarKind",
+    "CoachCalendar",
     "DIMENSION_LABELS",
     "FORMAT_LABELS",
     "Coach",
