@@ -40,6 +40,8 @@ LIFETIMES: dict[str, int] = {
     "leader-session": 180 * 24 * 3600,
     "questionnaire": 180 * 24 * 3600,
     "password-reset": 3600,
+    # The coach's private subscription feed of their sessions: lives until the coach replaces it.
+    "session-feed": 20 * 365 * 24 * 3600,
     # Not a link: the interest form's signed, timed, one-time token (public/views.py).
     "register-form": 7 * 24 * 3600,
 }
@@ -220,6 +222,25 @@ def load_password_reset(token: str) -> Coach:
     if payload.get("fp") != fingerprint(coach.password_hash):
         # The password has changed since the link was sent: it has been used.
         raise LinkRefused("used", RESET_USED)
+    return coach
+
+
+# ----- session-feed: the coach's private .ics subscription of their sessions ---------------
+
+
+def session_feed_url(coach: Coach) -> str:
+    token = make_token("session-feed", {"coach": coach.id, "v": coach.session_feed_version})
+    return _absolute(f"/calendar-feed/{token}.ics")
+
+
+def load_session_feed(token: str) -> Coach:
+    """The coach whose feed this is; 'replaced' once the coach has made a new address."""
+    payload = read_token("session-feed", token)
+    coach: Coach = _row(Coach, _id_in(payload, "coach"))
+    if not coach.active:
+        raise LinkRefused("invalid")
+    if _id_in(payload, "v") != coach.session_feed_version:
+        raise LinkRefused("replaced", "This calendar address was replaced by a new one.")
     return coach
 
 

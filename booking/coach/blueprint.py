@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, views
+from . import auth, calendar_views, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
 bp.record_once(auth.configure_login)  # Flask-Login's sign-in page and its user loader
 bp.before_request(auth.require_signed_in_coach)
 bp.after_request(auth.no_caching)
+bp.context_processor(calendar_views.failing_calendars_banner)  # on every coach page
 
 # Signing in and out, and password resets (auth.OPEN_ENDPOINTS need no sign-in)
 bp.add_url_rule("/sign-in", "sign_in", auth.sign_in, methods=["GET", "POST"])
@@ -61,4 +62,19 @@ bp.add_url_rule(
 bp.add_url_rule("/leads/<int:lead_id>/export", "lead_export", views.lead_export)
 bp.add_url_rule(
     "/leads/<int:lead_id>/erase", "lead_erase", views.lead_erase, methods=["GET", "POST"]
+)
+
+# The coach's own calendars and the subscription feed of their sessions
+bp.add_url_rule("/calendars", "calendars", calendar_views.calendars, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/calendars/<int:calendar_id>/remove",
+    "calendar_remove",
+    calendar_views.calendar_remove,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/calendars/feed/replace",
+    "session_feed_replace",
+    calendar_views.session_feed_replace,
+    methods=["POST"],
 )
