@@ -19,7 +19,7 @@ from booking.links import (
     rsvp_url,
     withdraw_url,
 )
-from booking.models import Coach, SessionFormat, utcnow
+from booking.models import CalendarKind, Coach, CoachCalendar, SessionFormat, utcnow
 from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
@@ -28,6 +28,10 @@ from .coach_helpers import PASSWORD, add_coach, add_lead, slot  # noqa: F401
 pytestmark = pytest.mark.browser
 SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
+
+
+# Pages that need a signed-in coach.
+SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
 
 
 @pytest.fixture
@@ -53,6 +57,19 @@ def pages(app, live_url) -> dict[str, str]:
             now,
             settings=current_settings(),
         )
+        # A calendar that could not be read: the banner on every coach page, the long reason.
+        db.session.add(
+            CoachCalendar(
+                coach_id=coach.id,
+                kind=CalendarKind.FEED,
+                name="Work (Outlook)",
+                url_encrypted="not read by this test",
+                created_at=now,
+                last_success_at=now - timedelta(days=1),
+                failing_since=now - timedelta(hours=3),
+                last_error="The calendar server had a problem (HTTP 503). It may be down.",
+            )
+        )
         db.session.commit()
 
         def path(url: str) -> str:
@@ -73,6 +90,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "my calendars, one failing": "/coach/calendars",
         }
 
 
@@ -104,7 +122,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    public = {k: v for k, v in pages.items() if not v.startswith(SIGNED_IN_PAGES)}
     for name, path in public.items():
         page.goto(live_url + path)
         found[name] = _problems_at_each_width(page)
@@ -121,7 +139,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN_PAGES):
             page.goto(live_url + path)
             found[name] = _problems_at_each_width(page)
 

@@ -24,7 +24,15 @@ from booking.links import (
     rsvp_url,
     withdraw_url,
 )
-from booking.models import Coach, OutboxMessage, OutboxStatus, SessionFormat, utcnow
+from booking.models import (
+    CalendarKind,
+    Coach,
+    CoachCalendar,
+    OutboxMessage,
+    OutboxStatus,
+    SessionFormat,
+    utcnow,
+)
 from booking.settings import current_settings
 from booking.workflow.leads import add_note
 from booking.workflow.scheduling import propose_times, record_agreed_time
@@ -37,6 +45,10 @@ WIDTHS = {"320 px": {"width": 320, "height": 640}, "1280 px": {"width": 1280, "h
 LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-trust.nhs.example"
 LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Services-Directorate"
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
+
+
+# Pages that need a signed-in coach.
+SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
 
 
 @pytest.fixture
@@ -79,6 +91,19 @@ def pages(app, live_url) -> dict[str, str]:
         sent.status, sent.sent_at = OutboxStatus.SENT, now
         failed.status = OutboxStatus.FAILED
         failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
+        # A calendar that could not be read: the banner on every coach page, the long reason.
+        db.session.add(
+            CoachCalendar(
+                coach_id=coach.id,
+                kind=CalendarKind.FEED,
+                name="Work (Outlook)",
+                url_encrypted="not read by this test",
+                created_at=now,
+                last_success_at=now - timedelta(days=1),
+                failing_since=now - timedelta(hours=3),
+                last_error="The calendar server had a problem (HTTP 503). It may be down.",
+            )
+        )
         db.session.commit()
 
         def path(url: str) -> str:
@@ -102,6 +127,7 @@ def pages(app, live_url) -> dict[str, str]:
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
+            "my calendars, one failing": "/coach/calendars",
         }
 
 
@@ -115,7 +141,7 @@ def _overflow_at_each_width(page, name: str) -> list[str]:
         )
         if scroll > inner:
             found.append(f"{name} at {width}: {scroll} px wide in a {inner} px window")
-        if SCREENSHOTS and name.startswith("lead"):
+        if SCREENSHOTS and name.startswith(("lead", "my calendars")):
             slug = name.replace(" ", "-").replace(",", "")
             page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
     return found
@@ -126,7 +152,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     problems: list[str] = []
     checked = 0
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN_PAGES):
             continue
         page.goto(live_url + path)
         problems += _overflow_at_each_width(page, name)
@@ -145,7 +171,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/leads**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(SIGNED_IN_PAGES):
             page.goto(live_url + path)
             problems += _overflow_at_each_width(page, name)
             checked += 1
