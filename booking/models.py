@@ -548,9 +548,40 @@ class BusyTime(Model):
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class CalendarWrite(Model):
+    """A booked session to write into (or remove from) a coach's CalDAV calendar.
+
+    Queued in the transaction that books, moves or cancels the session; done by
+    `flask calendars push` with retries, never inside a web request. A "put" writes the
+    session as it is when the worker runs, so a later move needs no ordering care.
+    """
+
+    __tablename__ = "calendar_write"
+    __table_args__ = (Index("ix_calendar_write_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("coach_calendar.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="SET NULL"), index=True
+    )
+    uid: Mapped[str] = mapped_column(String(120))
+    # "put" or "delete"
+    action: Mapped[str] = mapped_column(String(10))
+    # "pending", "done" or "failed" (gave up after CALENDAR_WRITE_MAX_ATTEMPTS)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
     "CLOSED_STATUSES",
     "BusyTime",
+    "CalendarWrite",
     "CalendarKind",
     "CoachCalendar",
     "DIMENSION_LABELS",

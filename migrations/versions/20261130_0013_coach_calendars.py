@@ -67,9 +67,30 @@ def upgrade():
         "ix_calendar_busy_time_coach_start", "calendar_busy_time", ["coach_id", "starts_at"]
     )
     op.create_index("ix_calendar_busy_time_calendar_id", "calendar_busy_time", ["calendar_id"])
+    op.create_table(
+        "calendar_write",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("calendar_id", sa.Integer(), nullable=False),
+        sa.Column("session_id", sa.Integer(), nullable=True),
+        sa.Column("uid", sa.String(length=120), nullable=False),
+        sa.Column("action", sa.String(length=10), nullable=False),
+        sa.Column("status", sa.String(length=10), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("done_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["calendar_id"], ["coach_calendar.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["session_id"], ["coaching_session.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_calendar_write_status_due", "calendar_write", ["status", "due_at"])
+    op.create_index("ix_calendar_write_calendar_id", "calendar_write", ["calendar_id"])
+    op.create_index("ix_calendar_write_session_id", "calendar_write", ["session_id"])
 
 
 def downgrade():
+    op.drop_table("calendar_write")
     op.drop_table("calendar_busy_time")
     op.drop_table("coach_calendar")
     op.drop_column("coach", "session_feed_version")
