@@ -158,3 +158,80 @@ def test_the_subscription_feed_lists_sessions_and_a_replaced_address_is_gone(mak
     assert new_url != feed_url
     assert client.get(new_url.removeprefix("http://booking.test")).status_code == 200
     assert client.get("/calendar-feed/not-a-token.ics").status_code == 404
+
+
+def test_the_feed_address_never_reaches_a_log_line(app):
+    from booking.log_privacy import RequestLineFilter
+
+    clean = RequestLineFilter(app.url_map).clean_target
+    token = "eyJjb2FjaCI6MSwidiI6MX0.aw3Krg.B2v7DfyJpxhMiit1uz2W-qLYlRA"
+    assert clean(f"/calendar-feed/{token}.ics") == "/calendar-feed/<token>.ics"
+
+
+def test_production_refuses_to_start_with_calendars_and_no_key(make_app):
+    import pytest
+
+    from booking.config import ConfigError
+
+    production = dict(
+        APP_ENV="production",
+        SECRET_KEY="a-long-random-production-secret-for-this-test",
+        PRIVACY_CONTROLLER_NAME="Firm Ltd",
+        PRIVACY_CONTROLLER_CONTACT="privacy@example.org",
+    )
+    assert make_app(**production)  # no calendars yet: no key needed
+    app = make_app(CALENDAR_SECRET_KEY=SECRET_KEY)
+    client, _ = _signed_in(app)
+    post(
+        client,
+        "/coach/calendars",
+        {"kind": "feed", "name": "Work", "url": "https://calendar.example/x.ics"},
+        page="/coach/calendars",
+    )
+    with pytest.raises(ConfigError, match="CALENDAR_SECRET_KEY"):
+        make_app(**production)
+    assert make_app(**production, CALENDAR_SECRET_KEY=SECRET_KEY)
+
+
+def test_removing_a_calendar_drops_it_and_its_busy_times_and_only_ones_own(make_app):
+    from booking.models import BusyTime
+
+    app = make_app(CALENDAR_SECRET_KEY=SECRET_KEY)
+    client, coach_id = _signed_in(app)
+    with app.app_context():
+        from booking.calendars import connect_calendar
+        from booking.settings import current_settings
+
+        other = add_coach("ade@example.org", "Ade Coach", now=NOW)
+        theirs = connect_calendar(
+            other.id,
+            kind=CalendarKind.FEED,
+            name="Ade's",
+            url="https://calendar.example/ade.ics",
+            now=NOW,
+            settings=current_settings(),
+        )
+        mine = connect_calendar(
+            coach_id,
+            kind=CalendarKind.FEED,
+            name="Mine",
+            url="https://calendar.example/mine.ics",
+            now=NOW,
+            settings=current_settings(),
+        )
+        db.session.add(
+            BusyTime(
+                coach_id=coach_id,
+                calendar_id=mine.id,
+                starts_at=NOW,
+                ends_at=NOW + timedelta(hours=1),
+            )
+        )
+        db.session.commit()
+        theirs_id, mine_id = theirs.id, mine.id
+    page = "/coach/calendars"
+    assert post(client, f"/coach/calendars/{theirs_id}/remove", {}, page=page).status_code == 404
+    assert post(client, f"/coach/calendars/{mine_id}/remove", {}, page=page).status_code == 302
+    with app.app_context():
+        assert [c.id for c in db.session.scalars(db.select(CoachCalendar))] == [theirs_id]
+        assert db.session.query(BusyTime).count() == 0
