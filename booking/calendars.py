@@ -207,7 +207,7 @@ def _read(request: urllib.request.Request, fetch: Fetch) -> tuple[int, bytes]:
                 size += len(chunk)
                 if size > fetch.max_bytes:
                     raise CalendarUnreadable(
-                        f"The calendar is larger than {fetch.max_bytes // (1024 * 1024)} MB, "
+                        f"The calendar is larger than {_size(fetch.max_bytes)}, "
                         "the most the service reads."
                     )
                 if time.monotonic() > deadline:
@@ -227,6 +227,12 @@ def _read(request: urllib.request.Request, fetch: Fetch) -> tuple[int, bytes]:
         ) from None
     except (OSError, ValueError):
         raise CalendarUnreadable("The connection to the calendar server failed.") from None
+
+
+def _size(octets: int) -> str:
+    if octets >= 1024 * 1024:
+        return f"{octets / (1024 * 1024):g} MB"
+    return f"{max(1, octets // 1024)} KB"
 
 
 def _http_words(code: int) -> str:

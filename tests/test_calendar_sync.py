@@ -189,3 +189,63 @@ def test_no_calendar_is_saved_without_the_key(app_ctx):
         _connect_feed(coach.id, "https://calendar.example/feed.ics")
     db.session.rollback()
     assert db.session.query(CoachCalendar).count() == 0
+
+
+def test_a_custom_vtimezone_and_an_unknown_tzid(calendar_app):
+    """Outlook sends its own VTIMEZONE under names like 'Customized Time Zone'; a TZID no one
+    defines is read in the firm's zone (as a floating time)."""
+    from zoneinfo import ZoneInfo
+
+    events = """\
+BEGIN:VTIMEZONE
+TZID:Customized Time Zone
+BEGIN:STANDARD
+DTSTART:16010101T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0000
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:16010101T010000
+TZOFFSETFROM:+0000
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:custom@example.org
+DTSTAMP:20270101T000000Z
+DTSTART;TZID=Customized Time Zone:20270405T090000
+DTEND;TZID=Customized Time Zone:20270405T093000
+END:VEVENT
+BEGIN:VEVENT
+UID:unknown@example.org
+DTSTAMP:20270101T000000Z
+DTSTART;TZID=Somewhere/Odd:20270406T090000
+DTEND;TZID=Somewhere/Odd:20270406T093000
+END:VEVENT
+BEGIN:VEVENT
+UID:floating@example.org
+DTSTAMP:20270101T000000Z
+DTSTART:20270302T090000
+DURATION:PT45M
+END:VEVENT
+"""
+    busy = busy_from_icalendar(
+        [feed_text(events).encode()], SYNC_NOW, HORIZON_END, ZoneInfo("Europe/London")
+    )
+    assert busy == [
+        (datetime(2027, 3, 2, 9, tzinfo=UTC), datetime(2027, 3, 2, 9, 45, tzinfo=UTC)),
+        (datetime(2027, 4, 5, 8, tzinfo=UTC), datetime(2027, 4, 5, 8, 30, tzinfo=UTC)),
+        (datetime(2027, 4, 6, 8, tzinfo=UTC), datetime(2027, 4, 6, 8, 30, tzinfo=UTC)),
+    ]
+
+
+def test_an_oversized_feed_is_refused_and_keeps_nothing_new(make_app):
+    app = make_app(CALENDAR_SECRET_KEY=SECRET_KEY, CALENDAR_MAX_BYTES=1000)
+    with app.app_context(), feed_server() as feed:
+        coach = add_coach(now=SYNC_NOW)
+        _connect_feed(coach.id, feed.url)
+        [result] = sync_all(now=SYNC_NOW, settings=current_settings())
+        assert not result.ok and "larger than 1 KB" in result.error
+        assert busy_intervals([coach.id], SYNC_NOW, HORIZON_END)[coach.id] == []

@@ -11,6 +11,7 @@ import logging
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import links
 from ..calendars import (
@@ -36,7 +37,11 @@ def failing_calendars_banner() -> dict[str, object]:
     """The coach's calendars that could not be read at the last sync, for the banner."""
     if not current_user.is_authenticated:
         return {"failing_calendars": []}
-    return {"failing_calendars": failing_calendars(_me().id)}
+    try:
+        return {"failing_calendars": failing_calendars(_me().id)}
+    except SQLAlchemyError:
+        # The database is unavailable: the error page that says so must still render.
+        return {"failing_calendars": []}
 
 
 def _render(
