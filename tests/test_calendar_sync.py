@@ -249,3 +249,17 @@ def test_an_oversized_feed_is_refused_and_keeps_nothing_new(make_app):
         [result] = sync_all(now=SYNC_NOW, settings=current_settings())
         assert not result.ok and "larger than 1 KB" in result.error
         assert busy_intervals([coach.id], SYNC_NOW, HORIZON_END)[coach.id] == []
+
+
+def test_a_silent_calendar_server_times_out_in_plain_words(make_app):
+    import socket
+
+    app = make_app(CALENDAR_SECRET_KEY=SECRET_KEY, CALENDAR_TIMEOUT_SECONDS=0.5)
+    with socket.socket() as silent, app.app_context():
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(1)  # accepts the connection, never answers
+        coach = add_coach(now=SYNC_NOW)
+        _connect_feed(coach.id, f"http://127.0.0.1:{silent.getsockname()[1]}/cal.ics")
+        [result] = sync_all(now=SYNC_NOW, settings=current_settings())
+        assert not result.ok
+        assert result.error == "The calendar server took too long to answer."
