@@ -83,6 +83,9 @@ def check_calendar_key(app: Flask) -> None:
         try:
             check_secret_key(settings.current_settings())
         except CalendarKeyMissing as problem:
+            # The app is never returned: close its connections here, not at garbage collection.
+            db.session.remove()
+            db.engine.dispose()
             raise ConfigError(
                 f"APP_ENV=production and coaches have connected calendars, but: {problem} "
                 "Set CALENDAR_SECRET_KEY to the key they were saved with."
