@@ -89,7 +89,7 @@ def calendars() -> ResponseReturnValue:
     log.info("coach %s connected calendar %s", calendar.coach_id, calendar.id)
     flash(
         f"‘{calendar.name}’ is connected. Its busy times are read at the next calendar sync "
-        "(within the hour)."
+        "(usually within the hour)."
     )
     return redirect(url_for("coach.calendars"))
 
