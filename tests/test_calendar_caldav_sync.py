@@ -197,3 +197,54 @@ def test_a_failed_calendar_write_is_retried_later(make_app):
         assert write.status == "pending" and write.attempts == 1
         assert write.due_at > SYNC_NOW and "HTTP 50" in write.last_error  # REPORT: 501
         assert push_due(now=SYNC_NOW, settings=settings).retrying == 0, "not due yet"
+
+
+def test_erasing_a_leader_removes_their_session_from_the_coachs_caldav_calendar(
+    make_app,
+    radicale_url,  # noqa: F811
+    request,
+):
+    from booking.calendar_writes import push_due
+    from booking.models import Coach, Lead, SessionFormat
+    from booking.workflow.privacy import erase_person
+    from booking.workflow.scheduling import record_agreed_time
+
+    from .coach_helpers import add_lead
+
+    client = caldav.DAVClient(url=radicale_url, username="maya", password="unused")
+    store = client.principal().make_calendar(name=f"Sessions {request.node.name}")
+    app = make_app(CALENDAR_SECRET_KEY=SECRET_KEY)
+    with app.app_context():
+        settings = current_settings()
+        coach_id = add_coach(now=SYNC_NOW).id
+        connect_calendar(
+            coach_id,
+            kind=CalendarKind.CALDAV,
+            name="Work",
+            url=str(store.url),
+            username="maya",
+            password="app-password",
+            add_sessions=True,
+            now=SYNC_NOW,
+            settings=settings,
+        )
+        db.session.commit()
+        lead_id = add_lead(SYNC_NOW, full_name="Amara Okafor", email="amara@nhs.example").id
+        record_agreed_time(
+            db.session.get(Lead, lead_id),
+            db.session.get(Coach, coach_id),
+            datetime(2027, 3, 10, 10, tzinfo=UTC),
+            60,
+            SessionFormat.VIDEO,
+            "https://meet.example/abc",
+            SYNC_NOW,
+            settings=settings,
+        )
+        db.session.commit()
+        push_due(now=SYNC_NOW, settings=settings)
+        assert len(_session_entries(store)) == 1
+
+        erase_person("amara@nhs.example", now=SYNC_NOW, settings=settings)
+        db.session.commit()
+        push_due(now=SYNC_NOW, settings=settings)
+        assert _session_entries(store) == []
