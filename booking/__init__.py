@@ -52,6 +52,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_security(app)
     register_input_handling(app)
     register_extensions(app)
+    check_calendar_key(app)
     register_blueprints(app)
     register_log_privacy(app)
     register_errorhandlers(app)
@@ -71,6 +72,26 @@ def register_extensions(app: Flask) -> None:
     limiter.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
+
+
+def check_calendar_key(app: Flask) -> None:
+    """Production refuses to start when coaches' calendars exist but their key is missing."""
+    if app.config["APP_ENV"] != "production":
+        return
+    from .calendars import CalendarKeyMissing, check_secret_key
+    from .config import ConfigError
+
+    with app.app_context():
+        try:
+            check_secret_key(settings.current_settings())
+        except CalendarKeyMissing as problem:
+            # The app is never returned: close its connections here, not at garbage collection.
+            db.session.remove()
+            db.engine.dispose()
+            raise ConfigError(
+                f"APP_ENV=production and coaches have connected calendars, but: {problem} "
+                "Set CALENDAR_SECRET_KEY to the key they were saved with."
+            ) from None
 
 
 def register_blueprints(app: Flask) -> None:

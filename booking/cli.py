@@ -331,8 +331,40 @@ def outcomes_send_due() -> None:
     click.echo(f"outcomes: {report}")
 
 
+calendars_cli = AppGroup("calendars", help="Coaches' own calendars.")
+
+
+@calendars_cli.command("sync")
+def calendars_sync() -> None:
+    """Read every connected calendar's busy times for the booking horizon (run on a schedule)."""
+    from . import calendars
+    from .calendar_writes import push_due
+
+    try:
+        pushed = push_due(now=current_now(), settings=current_settings())
+        results = calendars.sync_all(now=current_now(), settings=current_settings())
+    except calendars.CalendarKeyMissing as problem:
+        raise click.ClickException(str(problem)) from None
+    failed = [r for r in results if not r.ok]
+    click.echo(
+        f"calendars: {len(results) - len(failed)} read, {len(failed)} could not be read"
+        + "".join(f"\n  calendar #{r.calendar_id}: {r.error}" for r in failed)
+        + f"\nsessions into calendars: {pushed}"
+    )
+
+
+@calendars_cli.command("push")
+def calendars_push() -> None:
+    """Write booked, moved and cancelled sessions into coaches' CalDAV calendars (retried)."""
+    from .calendar_writes import push_due
+
+    report = push_due(now=current_now(), settings=current_settings())
+    click.echo(f"sessions into calendars: {report}")
+
+
 def register(app: Flask) -> None:
     app.cli.add_command(outcomes_cli)
+    app.cli.add_command(calendars_cli)
     app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(invites_cli)

@@ -104,6 +104,17 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "ARGON2_TIME_COST": (3, int),
     "ARGON2_MEMORY_COST": (65536, int),
     "ARGON2_PARALLELISM": (4, int),
+    # Coaches' own calendars: the Fernet key their addresses and app passwords are encrypted
+    # with (python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key()
+    # .decode())"). Without it no calendar can be connected; production refuses to start
+    # without it once a calendar exists (booking/calendars.py:check_secret_key).
+    "CALENDAR_SECRET_KEY": (None, str),
+    # How far ahead `flask calendars sync` reads busy times (the booking horizon).
+    "CALENDAR_HORIZON_DAYS": (42, int),
+    # Seconds for connecting to and for each read from a calendar server.
+    "CALENDAR_TIMEOUT_SECONDS": (30.0, float),
+    # A calendar bigger than this is not read (its last good busy times stay).
+    "CALENDAR_MAX_BYTES": (10 * 1024 * 1024, int),
 }
 
 

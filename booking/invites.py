@@ -315,3 +315,39 @@ __all__ = [
     "normalise_address",
     "parse_replies",
 ]
+
+
+def build_session_feed(
+    sessions: list[CoachingSession], *, calendar_name: str, now: datetime, lead_url: Any
+) -> str:
+    """A coach's subscription feed: one event per booked session, with the invitation's UID.
+
+    No ORGANIZER or ATTENDEE (a subscribed calendar cannot answer), and of the leader only what
+    the coach needs to recognise the session: first name and organisation.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", calendar_name)
+    for session in sessions:
+        lead = session.lead
+        first = (lead.full_name or "").split()[0] if (lead.full_name or "").split() else ""
+        who = ", ".join(part for part in (first, lead.organisation or "") if part)
+        event = Event()
+        event.add("uid", session.uid)
+        event.add("dtstamp", _utc(now))
+        event.add("dtstart", _utc(session.starts_at))
+        event.add("dtend", _utc(session.ends_at))
+        event.add("sequence", int(session.sequence))
+        event.add("status", "CONFIRMED")
+        event.add("summary", f"Coaching session: {who}" if who else "Coaching session")
+        location, link = _where(session, lead_url(lead.id))
+        if location:
+            event.add("location", location)
+        if link:
+            event.add("url", link)
+        event.add("transp", "OPAQUE")
+        event.add("class", "PRIVATE")
+        calendar.add_component(event)
+    return _serialise(calendar)

@@ -44,6 +44,8 @@ LIFETIMES: dict[str, int] = {
     "password-reset": 3600,
     # A new coach's first password, from the email an admin's "add a coach" sends.
     "set-password": 7 * 24 * 3600,
+    # The coach's private subscription feed of their sessions: lives until the coach replaces it.
+    "session-feed": 20 * 365 * 24 * 3600,
     # Not a link: the interest form's signed, timed, one-time token (public/views.py).
     "register-form": 7 * 24 * 3600,
 }
@@ -264,6 +266,25 @@ def set_password_url(coach: Coach) -> str:
 
 def load_set_password(token: str) -> Coach:
     return _load_password_link("set-password", token, SET_PASSWORD_USED)
+
+
+# ----- session-feed: the coach's private .ics subscription of their sessions ---------------
+
+
+def session_feed_url(coach: Coach) -> str:
+    token = make_token("session-feed", {"coach": coach.id, "v": coach.session_feed_version})
+    return _absolute(f"/calendar-feed/{token}.ics")
+
+
+def load_session_feed(token: str) -> Coach:
+    """The coach whose feed this is; 'replaced' once the coach has made a new address."""
+    payload = read_token("session-feed", token)
+    coach: Coach = _row(Coach, _id_in(payload, "coach"))
+    if not coach.active:
+        raise LinkRefused("invalid")
+    if _id_in(payload, "v") != coach.session_feed_version:
+        raise LinkRefused("replaced", "This calendar address was replaced by a new one.")
+    return coach
 
 
 # ----- not signed: the coach area's page for a lead (in the coaches' emails) ---------------

@@ -196,6 +196,9 @@ class Coach(Model):
     # How the coach hears about their leads' events: one email each (False) or one daily
     # digest (True, sent by `flask coach digest`).
     email_digest: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The coach's private subscription feed of their sessions: its signed URL names this
+    # version, so making a new URL (version + 1) turns every older URL away.
+    session_feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
     # Flask-Login
     @property
@@ -647,10 +650,95 @@ class CoachNotice(Model):
     lead: Mapped[Lead] = relationship()
 
 
+class CalendarKind(enum.StrEnum):
+    CALDAV = "caldav"
+    FEED = "feed"
+
+    @property
+    def label(self) -> str:
+        return {"caldav": "CalDAV calendar", "feed": "iCalendar feed"}[self.value]
+
+
+class CoachCalendar(Model):
+    """One of a coach's own calendars, read for busy times by `flask calendars sync`.
+
+    The URL (a feed's URL is itself a secret address) and the app password are stored
+    encrypted with CALENDAR_SECRET_KEY (booking/calendars.py); they are never shown back.
+    """
+
+    __tablename__ = "coach_calendar"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[CalendarKind] = mapped_column(_enum(CalendarKind, "calendar_kind"))
+    name: Mapped[str] = mapped_column(String(NAME_MAX))
+    url_encrypted: Mapped[str] = mapped_column(Text)
+    username: Mapped[str] = mapped_column(String(EMAIL_MAX), default="")
+    password_encrypted: Mapped[str] = mapped_column(Text, default="")
+    # CalDAV only: booked sessions are written into this calendar.
+    add_sessions: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The last sync that read the calendar; since when it has failed, and why (plain words).
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+    coach: Mapped[Coach] = relationship()
+
+
+class BusyTime(Model):
+    """A busy interval read from a coach's own calendar (UTC), replaced whole at each sync."""
+
+    __tablename__ = "calendar_busy_time"
+    __table_args__ = (Index("ix_calendar_busy_time_coach_start", "coach_id", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"))
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("coach_calendar.id", ondelete="CASCADE"), index=True
+    )
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalendarWrite(Model):
+    """A booked session to write into (or remove from) a coach's CalDAV calendar.
+
+    Queued in the transaction that books, moves or cancels the session; done by
+    `flask calendars push` with retries, never inside a web request. A "put" writes the
+    session as it is when the worker runs, so a later move needs no ordering care.
+    """
+
+    __tablename__ = "calendar_write"
+    __table_args__ = (Index("ix_calendar_write_status_due", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    calendar_id: Mapped[int] = mapped_column(
+        ForeignKey("coach_calendar.id", ondelete="CASCADE"), index=True
+    )
+    session_id: Mapped[int | None] = mapped_column(
+        ForeignKey("coaching_session.id", ondelete="SET NULL"), index=True
+    )
+    uid: Mapped[str] = mapped_column(String(120))
+    # "put" or "delete"
+    action: Mapped[str] = mapped_column(String(10))
+    # "pending", "done" or "failed" (gave up after CALENDAR_WRITE_MAX_ATTEMPTS)
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+
+
 __all__ = [
     "CLOSED_STATUSES",
     "CoachDigest",
     "CoachNotice",
+    "BusyTime",
+    "CalendarWrite",
+    "CalendarKind",
+    "CoachCalendar",
     "DIMENSION_LABELS",
     "FORMAT_LABELS",
     "Coach",

@@ -46,6 +46,11 @@ class Settings:
     # The reflection questionnaire's questions; None: the file shipped with the package.
     questionnaire_file: str | None = None
     password_hashing: PasswordHashing = field(default_factory=PasswordHashing)
+    # Coaches' own calendars (booking/calendars.py).
+    calendar_secret_key: str | None = field(default=None, repr=False)
+    calendar_horizon_days: int = 42
+    calendar_timeout_seconds: float = 30.0
+    calendar_max_bytes: int = 10 * 1024 * 1024
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -71,6 +76,10 @@ class Settings:
                 memory_cost=int(config["ARGON2_MEMORY_COST"]),
                 parallelism=int(config["ARGON2_PARALLELISM"]),
             ),
+            calendar_secret_key=config.get("CALENDAR_SECRET_KEY") or None,
+            calendar_horizon_days=int(config.get("CALENDAR_HORIZON_DAYS", 42)),
+            calendar_timeout_seconds=float(config.get("CALENDAR_TIMEOUT_SECONDS", 30.0)),
+            calendar_max_bytes=int(config.get("CALENDAR_MAX_BYTES", 10 * 1024 * 1024)),
         )
 
     @property

@@ -21,7 +21,7 @@ from booking.links import (
     set_password_url,
     withdraw_url,
 )
-from booking.models import Coach, SessionFormat, utcnow
+from booking.models import CalendarKind, Coach, CoachCalendar, SessionFormat, utcnow
 from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
@@ -33,6 +33,10 @@ SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
 
 # Pages checked after signing in as a coach.
+
+
+# Pages that need a signed-in coach.
+SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
 
 
 @pytest.fixture
@@ -59,6 +63,19 @@ def pages(app, live_url) -> dict[str, str]:
             "https://meet.example/abc",
             now,
             settings=current_settings(),
+        )
+        # A calendar that could not be read: the banner on every coach page, the long reason.
+        db.session.add(
+            CoachCalendar(
+                coach_id=coach.id,
+                kind=CalendarKind.FEED,
+                name="Work (Outlook)",
+                url_encrypted="not read by this test",
+                created_at=now,
+                last_success_at=now - timedelta(days=1),
+                failing_since=now - timedelta(hours=3),
+                last_error="The calendar server had a problem (HTTP 503). It may be down.",
+            )
         )
         db.session.commit()
 
@@ -99,6 +116,7 @@ def pages(app, live_url) -> dict[str, str]:
             "reports": "/coach/reports",
             "follow-up": path(follow_up_url(waiting)),
             "follow-up, before and after": path(follow_up_url(answered)),
+            "my calendars, one failing": "/coach/calendars",
         }
 
 

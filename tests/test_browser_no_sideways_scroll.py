@@ -26,7 +26,15 @@ from booking.links import (
     set_password_url,
     withdraw_url,
 )
-from booking.models import Coach, OutboxMessage, OutboxStatus, SessionFormat, utcnow
+from booking.models import (
+    CalendarKind,
+    Coach,
+    CoachCalendar,
+    OutboxMessage,
+    OutboxStatus,
+    SessionFormat,
+    utcnow,
+)
 from booking.settings import current_settings
 from booking.workflow.leads import add_note
 from booking.workflow.scheduling import propose_times, record_agreed_time
@@ -42,6 +50,10 @@ LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Serv
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
 
 # Pages checked after signing in as a coach.
+
+
+# Pages that need a signed-in coach.
+SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
 
 
 @pytest.fixture
@@ -86,6 +98,19 @@ def pages(app, live_url) -> dict[str, str]:
         sent.status, sent.sent_at = OutboxStatus.SENT, now
         failed.status = OutboxStatus.FAILED
         failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
+        # A calendar that could not be read: the banner on every coach page, the long reason.
+        db.session.add(
+            CoachCalendar(
+                coach_id=coach.id,
+                kind=CalendarKind.FEED,
+                name="Work (Outlook)",
+                url_encrypted="not read by this test",
+                created_at=now,
+                last_success_at=now - timedelta(days=1),
+                failing_since=now - timedelta(hours=3),
+                last_error="The calendar server had a problem (HTTP 503). It may be down.",
+            )
+        )
         db.session.commit()
 
         coach = db.session.get(Coach, coach.id)
@@ -129,6 +154,7 @@ def pages(app, live_url) -> dict[str, str]:
             "reports": "/coach/reports",
             "follow-up": path(follow_up_url(waiting)),
             "follow-up, before and after": path(follow_up_url(answered)),
+            "my calendars, one failing": "/coach/calendars",
         }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, journey, people, reports, views
+from . import auth, calendar_views, journey, people, reports, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -17,6 +17,7 @@ bp.before_request(auth.require_signed_in_coach)
 bp.after_request(auth.no_caching)
 # Runs before any before_request (CSRF parses the form there): the profile's photo upload.
 bp.url_value_preprocessor(lambda endpoint, values: auth.allow_photo_uploads())
+bp.context_processor(calendar_views.failing_calendars_banner)  # on every coach page
 
 # Signing in and out, and password resets (auth.OPEN_ENDPOINTS need no sign-in)
 bp.add_url_rule("/sign-in", "sign_in", auth.sign_in, methods=["GET", "POST"])
@@ -111,4 +112,19 @@ bp.add_url_rule(
 )
 bp.add_url_rule(
     "/admin/coaches/<int:coach_id>/role", "admin_coach_role", people.coach_role, methods=["POST"]
+)
+
+# The coach's own calendars and the subscription feed of their sessions
+bp.add_url_rule("/calendars", "calendars", calendar_views.calendars, methods=["GET", "POST"])
+bp.add_url_rule(
+    "/calendars/<int:calendar_id>/remove",
+    "calendar_remove",
+    calendar_views.calendar_remove,
+    methods=["POST"],
+)
+bp.add_url_rule(
+    "/calendars/feed/replace",
+    "session_feed_replace",
+    calendar_views.session_feed_replace,
+    methods=["POST"],
 )

@@ -464,3 +464,80 @@ class SessionNoteForm(FlaskForm):
         validators=[Length(max=TEXT_MAX, message=f"Keep the actions to {characters(TEXT_MAX)}")],
     )
     send_actions = BooleanField("Email the actions to the leader now")
+
+
+def _web_address(form: Any, field: Field) -> None:
+    from wtforms.validators import ValidationError
+
+    from ..calendars import normalise_url
+
+    try:
+        normalise_url(field.data or "")
+    except ValueError as problem:
+        raise ValidationError(str(problem)) from None
+
+
+class CalendarForm(FlaskForm):
+    """Connect one of the coach's own calendars (CalDAV or an iCalendar feed)."""
+
+    class Meta(NoBrowserChecks):
+        pass
+
+    kind = RadioField(
+        "What kind of calendar is it?",
+        choices=[
+            SelectChoice(
+                "feed",
+                "A calendar address to subscribe to (Outlook, Google: a secret .ics address)",
+            ),
+            SelectChoice(
+                "caldav", "A CalDAV calendar (Nextcloud, Apple iCloud, Fastmail and others)"
+            ),
+        ],
+        validators=[InputRequired("Choose the kind of calendar")],
+    )
+    name = StringField(
+        "A name for it",
+        filters=[_strip],
+        validators=[
+            DataRequired("Give the calendar a name, like ‘Work’"),
+            Length(max=NAME_MAX, message=f"Keep the name to {characters(NAME_MAX)}"),
+            SingleLine(),
+        ],
+    )
+    url = StringField(
+        "Calendar address",
+        filters=[_strip],
+        validators=[
+            DataRequired("Enter the calendar’s address"),
+            Length(max=2000, message="That address is too long"),
+            _web_address,
+        ],
+    )
+    username = StringField(
+        "User name (CalDAV only)",
+        filters=[_strip],
+        validators=[Length(max=EMAIL_MAX)],
+    )
+    password = PasswordField("App password (CalDAV only)", validators=[Length(max=500)])
+    add_sessions = BooleanField("Add my booked sessions to this calendar (CalDAV only)")
+
+    def validate_username(self, field: Field) -> None:
+        from wtforms.validators import ValidationError
+
+        if self.kind.data == "caldav" and not field.data:
+            raise ValidationError("Enter the user name you sign in to the calendar with")
+
+    def validate_password(self, field: Field) -> None:
+        from wtforms.validators import ValidationError
+
+        if self.kind.data == "caldav" and not field.data:
+            raise ValidationError("Enter an app password made for this service")
+
+    def error_fields(self) -> list[tuple[str, str, str]]:
+        rows = []
+        for field in self:
+            if field.errors and field.name != "csrf_token":
+                anchor = f"{field.id}-0" if field.name == "kind" else field.id
+                rows.append((anchor, str(field.label.text), str(field.errors[0])))
+        return rows

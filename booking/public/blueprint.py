@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import choose, coach_photo, follow_up, invite_links, leader_session, views
+from . import choose, coach_photo, follow_up, invite_links, leader_session, session_feed, views
 
 bp = Blueprint("public", __name__)
 
@@ -65,4 +65,9 @@ bp.add_url_rule(
     "coach_photo",
     coach_photo.coach_photo,
     methods=["GET"],
+)
+
+# A coach's private subscription feed of their sessions (links.session_feed_url)
+bp.add_url_rule(
+    "/calendar-feed/<token>.ics", "session_feed", session_feed.session_feed, methods=["GET"]
 )

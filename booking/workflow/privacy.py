@@ -32,6 +32,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from .. import invite_emails, outbox
+from ..calendar_writes import queue_session_write
 from ..extensions import db
 from ..kinds import EventKind, Role
 from ..models import (
@@ -405,6 +406,9 @@ def erase_lead(
             cancelled.append(session)
         session.cancel_reason = CANCEL_REASON if session in cancelled else ""
         session.join_detail = ""
+        # Out of the coach's own CalDAV calendar too, past sessions included: the entry names
+        # the leader.
+        queue_session_write(session, "delete", now)
     close_open_proposals(lead, now=now)
     for proposal in db.session.scalars(select(Proposal).where(Proposal.lead_id == lead.id)):
         proposal.leader_note = ""

@@ -15,6 +15,7 @@ from uuid import uuid4
 from sqlalchemy import select
 
 from .. import emails, invite_emails, outbox
+from ..calendar_writes import queue_session_write
 from ..extensions import db
 from ..kinds import EventKind, NoticeKind, Role, invitation_kind
 from ..limits import MAX_TIMES, SESSION_MINUTES_MAX, SESSION_MINUTES_MIN, TEXT_MAX
@@ -881,6 +882,9 @@ def _invite(
     # Outbox kinds keep naming the purpose (a confirmation, an update) for the coach area.
     draft.kind = invitation_kind(role, change)
     outbox.enqueue(draft, lead_id=session.lead_id, session_id=session.id, now=now)
+    if role == Role.COACH:
+        # And into the coach's own CalDAV calendar, if they asked (same UID as this invitation).
+        queue_session_write(session, "delete" if change == "cancelled" else "put", now)
 
 
 def _queue_reminders(session: CoachingSession, now: datetime, settings: Settings) -> None:
