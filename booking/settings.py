@@ -34,6 +34,8 @@ class Settings:
     firm_name: str = "Compassionate Leadership Coaching"
     contact_promise_working_days: int = 2
     round_robin_assignment: bool = True
+    # Leaders book a free slot themselves from a signed link (booking/workflow/self_booking.py).
+    self_booking: bool = False
     reminder_hours_before: float = 24.0
     # When set, coach notifications go here instead of to every active coach.
     coach_notify_emails: tuple[str, ...] = ()
@@ -53,6 +55,7 @@ class Settings:
             firm_name=str(config["FIRM_NAME"]),
             contact_promise_working_days=int(config["CONTACT_PROMISE_WORKING_DAYS"]),
             round_robin_assignment=bool(config.get("ROUND_ROBIN_ASSIGNMENT", True)),
+            self_booking=bool(config.get("SELF_BOOKING", False)),
             reminder_hours_before=float(config["REMINDER_HOURS_BEFORE"]),
             coach_notify_emails=tuple(config.get("COACH_NOTIFY_EMAILS") or ()),
             mail_default_sender=sender,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, views
+from . import auth, availability_views, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -61,4 +61,16 @@ bp.add_url_rule(
 bp.add_url_rule("/leads/<int:lead_id>/export", "lead_export", views.lead_export)
 bp.add_url_rule(
     "/leads/<int:lead_id>/erase", "lead_erase", views.lead_erase, methods=["GET", "POST"]
+)
+
+# The coach's own hours, and offering a leader any free slot (SELF_BOOKING)
+bp.add_url_rule("/availability", "availability", availability_views.availability, methods=["GET"])
+bp.add_url_rule(
+    "/availability", "availability_save", availability_views.availability_save, methods=["POST"]
+)
+bp.add_url_rule(
+    "/leads/<int:lead_id>/offer-free-slots",
+    "lead_offer_free_slots",
+    availability_views.lead_offer_free_slots,
+    methods=["POST"],
 )

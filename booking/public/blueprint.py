@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import choose, invite_links, leader_session, views
+from . import choose, invite_links, leader_session, self_booking, views
 
 bp = Blueprint("public", __name__)
 
@@ -54,4 +54,20 @@ bp.add_url_rule(
     "leader_session_cancel",
     leader_session.leader_session_cancel,
     methods=["GET", "POST"],
+)
+
+# Leaders booking a free slot themselves (SELF_BOOKING), moving it, and the .ics download
+bp.add_url_rule("/book/<token>", "book", self_booking.book, methods=["GET"])
+bp.add_url_rule("/book/<token>", "book_pick", self_booking.book_pick, methods=["POST"])
+bp.add_url_rule(
+    "/session/<token>/move",
+    "leader_session_move",
+    self_booking.leader_session_move,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/session/<token>/calendar.ics",
+    "leader_session_ics",
+    self_booking.leader_session_ics,
+    methods=["GET"],
 )
