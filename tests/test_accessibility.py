@@ -13,6 +13,7 @@ import pytest
 
 from booking.extensions import db
 from booking.links import (
+    book_url,
     choose_url,
     leader_session_url,
     questionnaire_url,
@@ -24,10 +25,18 @@ from booking.settings import current_settings
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, slot  # noqa: F401
+from .test_self_booking import give_hours
 
 pytestmark = pytest.mark.browser
+COACH_AREA = ("/coach/leads", "/coach/availability")
 SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
+
+
+@pytest.fixture
+def app(make_app):
+    """Self-booking on, so its pages (and its blocks on the lead and session pages) are in."""
+    return make_app(SELF_BOOKING=True)
 
 
 @pytest.fixture
@@ -53,6 +62,7 @@ def pages(app, live_url) -> dict[str, str]:
             now,
             settings=current_settings(),
         )
+        give_hours(coach)
         db.session.commit()
 
         def path(url: str) -> str:
@@ -67,9 +77,13 @@ def pages(app, live_url) -> dict[str, str]:
             "answer the invitation": path(rsvp_url(session, "leader")),
             "questionnaire": path(questionnaire_url(session)),
             "your session": path(leader_session_url(session)),
+            "book a free time": path(book_url(proposed)),
+            "booked": path(book_url(booked)),
+            "move to a free time": path(leader_session_url(session)) + "/move",
             "coach sign-in": "/coach/sign-in",
             "not found": "/no-such-page",
             "lead list": "/coach/leads",
+            "your hours": "/coach/availability",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
@@ -104,7 +118,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
+    public = {k: v for k, v in pages.items() if not v.startswith(COACH_AREA)}
     for name, path in public.items():
         page.goto(live_url + path)
         found[name] = _problems_at_each_width(page)
@@ -121,7 +135,7 @@ def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(COACH_AREA):
             page.goto(live_url + path)
             found[name] = _problems_at_each_width(page)
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.links import (
+    book_url,
     choose_url,
     leader_session_url,
     password_reset_url,
@@ -30,13 +31,21 @@ from booking.workflow.leads import add_note
 from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, slot
+from .test_self_booking import give_hours
 
 pytestmark = pytest.mark.browser
+COACH_AREA = ("/coach/leads", "/coach/availability")
 SOON = date.today() + timedelta(days=9)
 WIDTHS = {"320 px": {"width": 320, "height": 640}, "1280 px": {"width": 1280, "height": 900}}
 LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-trust.nhs.example"
 LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Services-Directorate"
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
+
+
+@pytest.fixture
+def app(make_app):
+    """Self-booking on, so its pages (and its blocks on the lead and session pages) are in."""
+    return make_app(SELF_BOOKING=True)
 
 
 @pytest.fixture
@@ -79,6 +88,7 @@ def pages(app, live_url) -> dict[str, str]:
         sent.status, sent.sent_at = OutboxStatus.SENT, now
         failed.status = OutboxStatus.FAILED
         failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
+        give_hours(coach)
         db.session.commit()
 
         def path(url: str) -> str:
@@ -93,12 +103,16 @@ def pages(app, live_url) -> dict[str, str]:
             "answer the invitation": path(rsvp_url(session, "leader")),
             "questionnaire": path(questionnaire_url(session)),
             "your session": path(leader_session_url(session)),
+            "book a free time": path(book_url(proposed)),
+            "booked": path(book_url(booked)),
+            "move to a free time": path(leader_session_url(session)) + "/move",
             "link problem": "/choose/not-a-real-token",
             "not found": "/no-such-page",
             "coach sign-in": "/coach/sign-in",
             "password reset request": "/coach/password-reset",
             "password reset": path(password_reset_url(coach)),
             "lead list": "/coach/leads",
+            "your hours": "/coach/availability",
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",
@@ -126,7 +140,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     problems: list[str] = []
     checked = 0
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(COACH_AREA):
             continue
         page.goto(live_url + path)
         problems += _overflow_at_each_width(page, name)
@@ -145,7 +159,7 @@ def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/coach/leads**")
     for name, path in pages.items():
-        if path.startswith("/coach/leads"):
+        if path.startswith(COACH_AREA):
             page.goto(live_url + path)
             problems += _overflow_at_each_width(page, name)
             checked += 1

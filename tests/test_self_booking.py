@@ -55,6 +55,16 @@ def hours(coach: Coach, **changes) -> None:
     db.session.commit()
 
 
+def give_hours(coach: Coach) -> None:
+    """Weekday hours in two ranges, six weeks ahead: for the browser tests' pages."""
+    hours(
+        coach,
+        weekly={d: [TimeRange(time(9), time(12)), TimeRange(time(13), time(17))] for d in range(5)},
+        horizon_days=42,
+        buffer_minutes=15,
+    )
+
+
 @pytest.fixture
 def on(make_app, smtp_server):
     app = make_app(SELF_BOOKING=True, **smtp_server.config())
