@@ -70,6 +70,12 @@ def _slots_for(lead: Lead) -> tuple[list[Slot], str | None]:
     return merged_slots(by_coach), coach_name
 
 
+def _minutes(slots: list[Slot]) -> int | None:
+    """The session length when every slot shown has the same one (coaches may differ)."""
+    lengths = {int((s.ends_at - s.starts_at).total_seconds() // 60) for s in slots}
+    return lengths.pop() if len(lengths) == 1 else None
+
+
 def _render_slots(
     token: str,
     lead: Lead,
@@ -88,6 +94,7 @@ def _render_slots(
         lead=lead,
         coach_name=coach_name,
         days=group_by_day(slots, current_settings().zone),
+        minutes=_minutes(slots),
         error=error,
         action=url_for("public.book_pick", token=token),
         withdraw_url=links.withdraw_url(lead),
@@ -199,6 +206,7 @@ def _render_move(
         lead=session.lead,
         coach_name=session.coach.name,
         days=group_by_day(slots, settings.zone),
+        minutes=_minutes(slots),
         error=error,
         moving=session,
         too_soon=too_soon,
