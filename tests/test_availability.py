@@ -238,3 +238,27 @@ def test_no_hours_no_slots_and_bad_ranges_refused() -> None:
     assert not AvailabilityRules().has_hours
     with pytest.raises(ValueError):
         r("10:00", "09:00")
+
+
+def test_a_whole_day_busy_blocks_that_day_only() -> None:
+    """An all-day event from the coach's calendar arrives as local midnight to midnight."""
+    rules = AvailabilityRules(
+        weekly=WEEKDAYS_9_TO_12, session_minutes=60, buffer_minutes=15, **NO_NOTICE
+    )
+    busy = [(local(2026, 12, 8, 0), local(2026, 12, 9, 0))]
+    got = starts(compute(rules, busy, now=MONDAY, days=3))
+    assert not [s for s in got if s.startswith("Tue")]
+    assert "Mon 07 09:00" in got and "Wed 09 09:00" in got
+
+
+def test_a_busy_time_in_summer_blocks_by_its_utc_instant() -> None:
+    """10:00 BST is 09:00 UTC: a busy time given in UTC blocks the 10:00 local slot."""
+    rules = AvailabilityRules(
+        weekly={d: [r("09:00", "12:00")] for d in range(5)},
+        session_minutes=60,
+        buffer_minutes=0,
+        **NO_NOTICE,
+    )
+    now = local(2027, 6, 7, 7)
+    busy = [(datetime(2027, 6, 7, 9, tzinfo=UTC), datetime(2027, 6, 7, 10, tzinfo=UTC))]
+    assert starts(compute(rules, busy, now=now, days=1)) == ["Mon 07 09:00", "Mon 07 11:00"]

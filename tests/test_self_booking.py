@@ -255,7 +255,15 @@ def test_a_slot_no_longer_free_is_refused_with_the_next_ones(on):
     assert "just been taken" in parse(refused).text
     assert slot_values(refused.get_data(as_text=True))[0] == "2026-12-08T11:00:00+00:00"
     # Off the grid, inside the notice, garbage: refused in words, nothing booked.
-    for bad in ("2026-12-08T10:30:00+00:00", "2026-12-07T15:00:00+00:00", "soon", ""):
+    for bad in (
+        "2026-12-08T10:30:00+00:00",
+        "2026-12-07T15:00:00+00:00",
+        "soon",
+        "",
+        "2026-12-08T10:00:00",  # no zone
+        "0001-01-01T00:00:00+01:00",  # out of range once in UTC
+        "9999-12-31T23:59:59-23:59",
+    ):
         response = client_b.post(path_b, data={**data_b, "starts": bad})
         assert response.status_code in (400, 409), bad
         assert "There is a problem" in parse(response).text

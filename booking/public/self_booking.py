@@ -56,9 +56,9 @@ def _picked() -> datetime | None:
     raw = (request.form.get("starts") or "").strip()
     try:
         moment = datetime.fromisoformat(raw)
-    except ValueError:
+        return moment.astimezone(UTC) if moment.tzinfo is not None else None
+    except (ValueError, OverflowError):  # not a timestamp, or one at the edge of time
         return None
-    return moment.astimezone(UTC) if moment.tzinfo is not None else None
 
 
 def _slots_for(lead: Lead) -> tuple[list[Slot], str | None]:
