@@ -4,9 +4,9 @@
     python -m bench.slots --busy 2000 --repeat 50
 
 Measured in one process in one run: the pure computation (booking/availability.py), the whole
-slot page (/book/<token>: the link, a fixed number of queries, the computation, the template) with the
-500 busy times as booked sessions of other leads, and /healthz as the trivial baseline. Compare
-the "× trivial" column between runs and machines. See bench/README.md.
+slot page (/book/<token>: the link, a fixed number of queries, the computation, the template)
+with the 500 busy times as booked sessions of other leads, and /healthz as the trivial
+baseline. Compare the "× trivial" column between runs and machines. See bench/README.md.
 """
 
 from __future__ import annotations

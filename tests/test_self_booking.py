@@ -24,10 +24,14 @@ from booking.models import (
     Lead,
     LeadStatus,
     OutboxMessage,
+    Proposal,
+    ProposalStatus,
     SessionFormat,
     SessionStatus,
 )
-from booking.settings import set_clock
+from booking.settings import current_settings, set_clock
+from booking.workflow.scheduling import Slot as Offered
+from booking.workflow.scheduling import propose_times, record_agreed_time
 from booking.workflow.self_booking import HoursInput, save_availability
 
 from .coach_helpers import add_coach, add_lead, csrf_token, sign_in
@@ -128,11 +132,28 @@ def test_setting_off_keeps_todays_flow(make_app, now):
         ack = db.session.scalar(
             select(OutboxMessage).where(OutboxMessage.kind == "leader_acknowledgement")
         )
-        assert "/book/" not in ack.body_text
+        assert "/book/" not in ack.body_text and "/book/" not in ack.body_html
         path = path_of(book_url(lead))
         lead_page = f"/coach/leads/{lead.id}"
+        other = add_lead(now, 2)
+        session = record_agreed_time(
+            other,
+            db.session.get(Coach, coach.id),
+            now + timedelta(days=5),
+            60,
+            SessionFormat.VIDEO,
+            "https://meet.example/abc",
+            now,
+            settings=current_settings(),
+        )
+        db.session.commit()
+        session_path = path_of(leader_session_url(session))
     client = app.test_client()
     assert client.get(path).status_code == 404
+    session_page = client.get(session_path).get_data(as_text=True)
+    assert "/move" not in session_page and "calendar.ics" not in session_page
+    assert client.get(f"{session_path}/move").status_code == 404
+    assert client.get(f"{session_path}/calendar.ics").status_code == 404
     sign_in(client)
     page = client.get(lead_page).get_data(as_text=True)
     assert "offer-free-slots" not in page and 'id="propose"' in page
@@ -523,3 +544,26 @@ def test_extra_time_on_a_weekend_is_bookable(on):
     assert "2026-12-12T10:00:00+00:00" in slot_values(
         on.test_client().get(book_path(on, lead_id)).get_data(as_text=True)
     )
+
+
+def test_booking_closes_the_coachs_open_proposal(on):
+    coach_id = setup_coach(on)
+    lead_id = make_lead(on)
+    with on.app_context():
+        lead, coach = db.session.get(Lead, lead_id), db.session.get(Coach, coach_id)
+        proposal = propose_times(
+            lead,
+            coach,
+            [Offered(date(2026, 12, 15), time(14), SessionFormat.VIDEO, "https://meet.example/m")],
+            NOW,
+            settings=current_settings(),
+        )
+        db.session.commit()
+        proposal_id = proposal.id
+    assert (
+        pick(on.test_client(), book_path(on, lead_id), "2026-12-08T09:00:00+00:00").status_code
+        == 302
+    )
+    with on.app_context():
+        assert db.session.get(Proposal, proposal_id).status == ProposalStatus.CLOSED
+        assert db.session.get(Lead, lead_id).status == LeadStatus.AGREED

@@ -243,6 +243,7 @@ def leader_session_move(token: str) -> ResponseReturnValue:
 
 def leader_session_ics(token: str) -> ResponseReturnValue:
     """The session as an .ics file: the invitation's calendar object (same UID and SEQUENCE)."""
+    _require_setting()
     session = links.load_leader_session(token)
     text = calendar_text(session, Role.LEADER, "new", current_now(), current_settings())
     return Response(

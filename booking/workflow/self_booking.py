@@ -216,7 +216,14 @@ def book_free_slot(
             actor_label=lead.full_name,
             detail={"coach_id": coach.id},
         )
-    close_open_proposals(lead, now=now)
+    if close_open_proposals(lead, now=now):
+        record_event(
+            lead,
+            EventKind.PROPOSAL_CLOSED,
+            "Open proposal closed (the leader booked a free time)",
+            now=now,
+            actor_label=lead.full_name,
+        )
     ends_at = starts_at + timedelta(minutes=chosen.rules.session_minutes)
     session = _book(
         lead,
