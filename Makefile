@@ -82,6 +82,7 @@ hooks: install-test
 
 bench: install
 	$(BIN)/python -m bench.lead_list
+	$(BIN)/python -m bench.slots
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -25,7 +25,7 @@ from .links import LinkRefused, refusal_page
 from .models import DIMENSION_LABELS, FORMAT_LABELS
 from .public import blueprint as public
 from .security import register_security
-from .timefmt import format_local, format_range
+from .timefmt import format_local, format_range, to_local
 from .validators import display_phone, phone_link
 
 
@@ -220,6 +220,11 @@ def register_template_helpers(app: Flask) -> None:
     )
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["local_range"] = local_range
+    # The slot pages: a day heading ("Monday 7 December 2026") and a bare local "09:00".
+    app.jinja_env.filters["local_day"] = lambda m: (
+        f"{to_local(m, zone):%A} {to_local(m, zone).day} {to_local(m, zone):%B %Y}"
+    )
+    app.jinja_env.filters["local_clock"] = lambda m: f"{to_local(m, zone):%H:%M}"
     app.jinja_env.filters["phone"] = display_phone
     app.jinja_env.filters["reference"] = lead_reference
     app.jinja_env.filters["phone_link"] = phone_link

@@ -77,6 +77,8 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     "APP_ENV": ("development", str),
     "CONTACT_PROMISE_WORKING_DAYS": (2, int),
     "ROUND_ROBIN_ASSIGNMENT": (True, _bool),
+    # Leaders book a free slot of their coach's hours themselves (off: coaches propose times).
+    "SELF_BOOKING": (False, _bool),
     "REMINDER_HOURS_BEFORE": (24.0, float),
     # A coaching journey: at most this many sessions per lead (held or booked).
     "JOURNEY_MAX_SESSIONS": (6, int),

@@ -82,6 +82,20 @@ def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
         lead=lead,
         reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
+        book_url=links.book_url(lead) if settings.self_booking else None,
+        settings=settings,
+    )
+
+
+def leader_book_link(lead: Any, *, settings: Settings) -> MailDraft:
+    """The coach invites the leader to pick any of their free times (SELF_BOOKING)."""
+    return render_draft(
+        MailKind.LEADER_BOOK_LINK,
+        [lead.email],
+        "Choose a time for your coaching session",
+        lead=lead,
+        book_url=links.book_url(lead),
+        withdraw_url=links.withdraw_url(lead),
         settings=settings,
     )
 

@@ -21,6 +21,7 @@ class MailKind(enum.StrEnum):
     """What an outbox row is for. Most are also the name of their templates in templates/email/."""
 
     LEADER_ACKNOWLEDGEMENT = "leader_acknowledgement"
+    LEADER_BOOK_LINK = "leader_book_link"
     LEADER_REPEAT_REGISTRATION = "leader_repeat_registration"
     LEADER_PROPOSED_TIMES = "leader_proposed_times"
     LEADER_SESSION_CONFIRMED = "leader_session_confirmed"
@@ -70,6 +71,7 @@ class EventKind(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     ASSIGNED = "assigned"
     NOTE = "note"
+    FREE_SLOTS_OFFERED = "free-slots-offered"
     STATUS = "status"
     PROPOSAL_CLOSED = "proposal-closed"
     MOVE_PROPOSED = "move-proposed"

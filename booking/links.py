@@ -41,6 +41,8 @@ LIFETIMES: dict[str, int] = {
     "questionnaire": 180 * 24 * 3600,
     # The follow-up questionnaire after a journey (and the leader's before/after page).
     "follow-up": 180 * 24 * 3600,
+    # The leader books one of the coaches' free slots themselves (SELF_BOOKING).
+    "book": 60 * 24 * 3600,
     "password-reset": 3600,
     # A new coach's first password, from the email an admin's "add a coach" sends.
     "set-password": 7 * 24 * 3600,
@@ -189,6 +191,25 @@ def load_leader_session(token: str, *, for_update: bool = False) -> CoachingSess
     session_id = _id_in(read_token("leader-session", token), "session")
     session: CoachingSession = _row(CoachingSession, session_id, for_update=for_update)
     return session
+
+
+# ----- book: the leader picks a free slot themselves (SELF_BOOKING) -----------------------
+
+
+def book_url(lead: Lead) -> str:
+    return _absolute(f"/book/{make_token('book', {'lead': lead.id})}")
+
+
+def load_book(token: str, *, for_update: bool = False) -> Lead:
+    """The lead, for as long as the link lasts; whether they may still book is the workflow's
+    question (a booked lead's page shows the booking)."""
+    lead_id = _id_in(read_token("book", token), "lead")
+    # Lock the lead row only (PostgreSQL refuses FOR UPDATE on the coach it outer-joins):
+    # one booking per lead at a time; SQLite's writes are serialised already.
+    lead = db.session.get(Lead, lead_id, with_for_update={"of": Lead} if for_update else None)
+    if lead is None or lead.erased_at is not None:
+        raise LinkRefused("invalid")
+    return lead
 
 
 # ----- questionnaire: the leader's reflection before the session --------------------------

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import enum
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Enum,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
     column,
@@ -686,6 +688,31 @@ class CoachCalendar(Model):
     coach: Mapped[Coach] = relationship()
 
 
+class CoachAvailability(Model):
+    """When a coach can be booked: session length, buffer, notice and horizon (one row a coach).
+
+    Hours live in CoachHours as local wall-clock times in the firm's zone (Settings.timezone),
+    so 09:00 stays 09:00 across the clock changes; booking/availability.py turns them into UTC
+    slots day by day.
+    """
+
+    __tablename__ = "coach_availability"
+
+    coach_id: Mapped[int] = mapped_column(
+        ForeignKey("coach.id", ondelete="CASCADE"), primary_key=True
+    )
+    session_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    notice_working_days: Mapped[int] = mapped_column(Integer, default=1)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=42)
+    # How a session booked by the leader takes place: the format and its joining detail.
+    format: Mapped[SessionFormat] = mapped_column(_enum(SessionFormat), default=SessionFormat.VIDEO)
+    join_detail: Mapped[str] = mapped_column(String(DETAIL_MAX), default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    coach: Mapped[Coach] = relationship()
+
+
 class BusyTime(Model):
     """A busy interval read from a coach's own calendar (UTC), replaced whole at each sync."""
 
@@ -731,6 +758,29 @@ class CalendarWrite(Model):
     last_error: Mapped[str] = mapped_column(Text, default="")
 
 
+class CoachHours(Model):
+    """One line of a coach's hours (local times in the firm's zone), one of three kinds:
+    weekly (weekday + range), a day off (day, no range), or a one-off extra time (day + range)."""
+
+    __tablename__ = "coach_hours"
+    __table_args__ = (
+        CheckConstraint(
+            "(weekday IS NOT NULL AND day IS NULL AND starts IS NOT NULL AND ends IS NOT NULL)"
+            " OR (weekday IS NULL AND day IS NOT NULL"
+            " AND ((starts IS NULL AND ends IS NULL)"
+            " OR (starts IS NOT NULL AND ends IS NOT NULL)))",
+            name="kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    coach_id: Mapped[int] = mapped_column(ForeignKey("coach.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int | None] = mapped_column(Integer)  # Monday=0 … Sunday=6
+    day: Mapped[date | None] = mapped_column(Date)
+    starts: Mapped[time | None] = mapped_column(Time)
+    ends: Mapped[time | None] = mapped_column(Time)
+
+
 __all__ = [
     "CLOSED_STATUSES",
     "CoachDigest",
@@ -743,6 +793,8 @@ __all__ = [
     "FORMAT_LABELS",
     "Coach",
     "CoachPhoto",
+    "CoachAvailability",
+    "CoachHours",
     "CoachSignIn",
     "CoachingSession",
     "Dimension",

@@ -34,6 +34,8 @@ class Settings:
     firm_name: str = "Compassionate Leadership Coaching"
     contact_promise_working_days: int = 2
     round_robin_assignment: bool = True
+    # Leaders book a free slot themselves from a signed link (booking/workflow/self_booking.py).
+    self_booking: bool = False
     reminder_hours_before: float = 24.0
     journey_max_sessions: int = 6
     follow_up_after_days: int = 28
@@ -61,6 +63,7 @@ class Settings:
             firm_name=str(config["FIRM_NAME"]),
             contact_promise_working_days=int(config["CONTACT_PROMISE_WORKING_DAYS"]),
             round_robin_assignment=bool(config.get("ROUND_ROBIN_ASSIGNMENT", True)),
+            self_booking=bool(config.get("SELF_BOOKING", False)),
             reminder_hours_before=float(config["REMINDER_HOURS_BEFORE"]),
             journey_max_sessions=int(config.get("JOURNEY_MAX_SESSIONS", 6)),
             follow_up_after_days=int(config.get("FOLLOW_UP_AFTER_DAYS", 28)),

@@ -13,6 +13,7 @@ import pytest
 
 from booking.extensions import db
 from booking.links import (
+    book_url,
     choose_url,
     follow_up_url,
     leader_session_url,
@@ -27,8 +28,10 @@ from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, give_profile, needs_sign_in, slot  # noqa: F401
 from .outcomes_helpers import finished_journey
+from .test_self_booking import give_hours
 
 pytestmark = pytest.mark.browser
+COACH_AREA = ("/coach/leads", "/coach/availability")
 SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
 
@@ -37,6 +40,12 @@ BLOCKING = {"moderate", "serious", "critical"}
 
 # Pages that need a signed-in coach.
 SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
+
+
+@pytest.fixture
+def app(make_app):
+    """Self-booking on, so its pages (and its blocks on the lead and session pages) are in."""
+    return make_app(SELF_BOOKING=True)
 
 
 @pytest.fixture
@@ -77,6 +86,7 @@ def pages(app, live_url) -> dict[str, str]:
                 last_error="The calendar server had a problem (HTTP 503). It may be down.",
             )
         )
+        give_hours(coach)
         db.session.commit()
 
         coach = db.session.get(Coach, coach.id)
@@ -99,10 +109,14 @@ def pages(app, live_url) -> dict[str, str]:
             "answer the invitation": path(rsvp_url(session, "leader")),
             "questionnaire": path(questionnaire_url(session)),
             "your session": path(leader_session_url(session)),
+            "book a free time": path(book_url(proposed)),
+            "booked": path(book_url(booked)),
+            "move to a free time": path(leader_session_url(session)) + "/move",
             "coach sign-in": "/coach/sign-in",
             "not found": "/no-such-page",
             "coach home": "/coach/",
             "lead list": "/coach/leads",
+            "your hours": "/coach/availability",
             "lead page": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",

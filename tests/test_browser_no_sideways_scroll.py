@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.links import (
+    book_url,
     choose_url,
     follow_up_url,
     leader_session_url,
@@ -41,8 +42,10 @@ from booking.workflow.scheduling import propose_times, record_agreed_time
 
 from .coach_helpers import PASSWORD, add_coach, add_lead, give_profile, needs_sign_in, slot
 from .outcomes_helpers import finished_journey
+from .test_self_booking import give_hours
 
 pytestmark = pytest.mark.browser
+COACH_AREA = ("/coach/leads", "/coach/availability")
 SOON = date.today() + timedelta(days=9)
 WIDTHS = {"320 px": {"width": 320, "height": 640}, "1280 px": {"width": 1280, "height": 900}}
 LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-trust.nhs.example"
@@ -54,6 +57,12 @@ SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/n
 
 # Pages that need a signed-in coach.
 SIGNED_IN_PAGES = ("/coach/leads", "/coach/calendars")
+
+
+@pytest.fixture
+def app(make_app):
+    """Self-booking on, so its pages (and its blocks on the lead and session pages) are in."""
+    return make_app(SELF_BOOKING=True)
 
 
 @pytest.fixture
@@ -111,6 +120,7 @@ def pages(app, live_url) -> dict[str, str]:
                 last_error="The calendar server had a problem (HTTP 503). It may be down.",
             )
         )
+        give_hours(coach)
         db.session.commit()
 
         coach = db.session.get(Coach, coach.id)
@@ -133,6 +143,9 @@ def pages(app, live_url) -> dict[str, str]:
             "answer the invitation": path(rsvp_url(session, "leader")),
             "questionnaire": path(questionnaire_url(session)),
             "your session": path(leader_session_url(session)),
+            "book a free time": path(book_url(proposed)),
+            "booked": path(book_url(booked)),
+            "move to a free time": path(leader_session_url(session)) + "/move",
             "link problem": "/choose/not-a-real-token",
             "not found": "/no-such-page",
             "coach sign-in": "/coach/sign-in",
@@ -141,6 +154,7 @@ def pages(app, live_url) -> dict[str, str]:
             "coach home": "/coach/",
             "lead list": "/coach/leads",
             "lead list, everyone's, by next session": "/coach/leads?status=&coach=&sort=next",
+            "your hours": "/coach/availability",
             "lead page, booked": f"/coach/leads/{booked.id}",
             "lead page, proposed": f"/coach/leads/{proposed.id}",
             "erase confirmation": f"/coach/leads/{booked.id}/erase",

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -209,6 +210,10 @@ def _s() -> Settings:
 # (template, case) -> the draft; every template under templates/email/ appears at least once.
 CASES: dict[tuple[str, str], Callable[[], MailDraft | str]] = {
     ("leader_acknowledgement", ""): lambda: emails.leader_acknowledgement(_lead(), settings=_s()),
+    ("leader_acknowledgement", "self_booking"): lambda: emails.leader_acknowledgement(
+        _lead(), settings=replace(_s(), self_booking=True)
+    ),
+    ("leader_book_link", ""): lambda: emails.leader_book_link(_lead(), settings=_s()),
     ("coach_new_lead", ""): lambda: emails.coach_new_lead(_lead(), COACHES, settings=_s()),
     ("coach_repeat_registration", ""): lambda: emails.coach_repeat_registration(
         _lead(),

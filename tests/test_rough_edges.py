@@ -16,6 +16,7 @@ from booking.emails import (
     coach_password_reset,
     coach_session_cancelled,
     coach_set_password,
+    leader_book_link,
     leader_follow_up,
     leader_message,
     leader_session_actions,
@@ -635,6 +636,7 @@ def test_no_email_subject_has_a_double_or_stray_space(make_app):
             coach_session_cancelled(session, [coach.email], "Unwell", settings=settings), now=now
         )
         outbox.enqueue(leader_session_actions(session, "Act", settings=settings), now=now)
+        outbox.enqueue(leader_book_link(lead, settings=settings), now=now)
         follow_up = SimpleNamespace(lead=lead, id=1)
         for reminder in (False, True):
             draft = leader_follow_up(follow_up, reminder=reminder, settings=settings)

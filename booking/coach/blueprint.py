@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, calendar_views, journey, people, reports, views
+from . import auth, availability_views, calendar_views, journey, people, reports, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -126,5 +126,17 @@ bp.add_url_rule(
     "/calendars/feed/replace",
     "session_feed_replace",
     calendar_views.session_feed_replace,
+    methods=["POST"],
+)
+
+# The coach's own hours, and offering a leader any free slot (SELF_BOOKING)
+bp.add_url_rule("/availability", "availability", availability_views.availability, methods=["GET"])
+bp.add_url_rule(
+    "/availability", "availability_save", availability_views.availability_save, methods=["POST"]
+)
+bp.add_url_rule(
+    "/leads/<int:lead_id>/offer-free-slots",
+    "lead_offer_free_slots",
+    availability_views.lead_offer_free_slots,
     methods=["POST"],
 )

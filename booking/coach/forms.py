@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -35,6 +36,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from ..availability import ExtraTime, TimeRange
 from ..limits import (
     COACH_BIO_MAX,
     COACH_NOTE_MAX,
@@ -541,3 +543,142 @@ class CalendarForm(FlaskForm):
                 anchor = f"{field.id}-0" if field.name == "kind" else field.id
                 rows.append((anchor, str(field.label.text), str(field.errors[0])))
         return rows
+
+
+# ----- the coach's hours (/coach/availability) ------------------------------------------
+
+WEEKDAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def parse_ranges(text: str) -> list[TimeRange]:
+    """ "09:00-12:30, 14:00-17:00" → ranges; ValueError with words for the coach."""
+    ranges = []
+    for part in text.replace(";", ",").split(","):
+        part = part.strip().replace("–", "-").replace(" to ", "-")
+        if not part:
+            continue
+        if part.count("-") != 1:
+            raise ValueError("Write each range as start-end, like 09:00-12:30")
+        start_text, end_text = (p.strip() for p in part.split("-"))
+        try:
+            start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+        except ValueError:
+            raise ValueError(f"“{part}” is not a time range like 09:00-12:30") from None
+        if end <= start:
+            raise ValueError(f"“{part}” ends before it starts")
+        ranges.append(TimeRange(start.replace(second=0), end.replace(second=0)))
+    return ranges
+
+
+def _parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"“{text.strip()}” is not a date like 2026-12-24") from None
+
+
+class AvailabilityForm(FlaskForm):
+    class Meta(NoBrowserChecks):
+        pass
+
+    session_minutes = IntegerField(
+        "Session length in minutes",
+        default=60,
+        validators=[
+            InputRequired("Enter the session length in minutes"),
+            NumberRange(
+                SESSION_MINUTES_MIN,
+                SESSION_MINUTES_MAX,
+                f"Session length must be between {SESSION_MINUTES_MIN} and "
+                f"{SESSION_MINUTES_MAX} minutes",
+            ),
+        ],
+    )
+    buffer_minutes = IntegerField(
+        "Break between sessions in minutes",
+        default=15,
+        validators=[
+            InputRequired("Enter the break between sessions in minutes (0 for none)"),
+            NumberRange(0, 240, "The break must be between 0 and 240 minutes"),
+        ],
+    )
+    notice_working_days = IntegerField(
+        "Minimum notice in working days",
+        default=1,
+        validators=[
+            InputRequired("Enter the minimum notice in working days (0 for none)"),
+            NumberRange(0, 20, "Minimum notice must be between 0 and 20 working days"),
+        ],
+    )
+    horizon_days = IntegerField(
+        "How far ahead leaders may book, in days",
+        default=42,
+        validators=[
+            InputRequired("Enter how many days ahead leaders may book"),
+            NumberRange(1, 365, "How far ahead must be between 1 and 365 days"),
+        ],
+    )
+    format = SelectField("How sessions take place", choices=FORMAT_CHOICES, default="video")
+    join_detail = StringField(
+        "Joining link, phone number or address",
+        filters=[_strip],
+        validators=[Length(max=DETAIL_MAX, message=f"Keep it to {DETAIL_MAX} characters")],
+    )
+    monday = StringField("Monday", filters=[_strip])
+    tuesday = StringField("Tuesday", filters=[_strip])
+    wednesday = StringField("Wednesday", filters=[_strip])
+    thursday = StringField("Thursday", filters=[_strip])
+    friday = StringField("Friday", filters=[_strip])
+    saturday = StringField("Saturday", filters=[_strip])
+    sunday = StringField("Sunday", filters=[_strip])
+    days_off = TextAreaField("Days off", filters=[_strip])
+    extra = TextAreaField("Extra times", filters=[_strip])
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        ok = super().validate(extra_validators)
+        self.weekly: dict[int, list[TimeRange]] = {}
+        for index, name in enumerate(WEEKDAY_NAMES):
+            field = self[name]
+            try:
+                ranges = parse_ranges(field.data or "")
+            except ValueError as error:
+                field.errors = [f"{field.label.text}: {error}"]
+                ok = False
+                continue
+            if ranges:
+                self.weekly[index] = ranges
+        self.off_days: list[date] = []
+        try:
+            for line in (self.days_off.data or "").splitlines():
+                if line.strip():
+                    self.off_days.append(_parse_day(line))
+        except ValueError as error:
+            self.days_off.errors = [f"Days off: {error}"]
+            ok = False
+        self.extra_times: list[ExtraTime] = []
+        try:
+            for line in (self.extra.data or "").splitlines():
+                if not line.strip():
+                    continue
+                day_text, _, ranges_text = line.strip().partition(" ")
+                day = _parse_day(day_text)
+                ranges = parse_ranges(ranges_text)
+                if not ranges:
+                    raise ValueError(f"give a time range after {day_text}, like 10:00-12:00")
+                self.extra_times.extend(ExtraTime(day, r) for r in ranges)
+        except ValueError as error:
+            self.extra.errors = [f"Extra times: {error}"]
+            ok = False
+        if ok and (self.weekly or self.extra_times) and not self.join_detail.data:
+            self.join_detail.errors = [
+                "Enter the joining link, phone number or address for sessions leaders book"
+            ]
+            ok = False
+        return ok
+
+    def error_fields(self) -> list[tuple[str, str, str]]:
+        return [
+            (field.id, str(field.label.text), str(field.errors[0]))
+            for field in self
+            if field.errors and field.name != "csrf_token"
+        ]

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import choose, coach_photo, follow_up, invite_links, leader_session, session_feed, views
+from . import (
+    choose,
+    coach_photo,
+    follow_up,
+    invite_links,
+    leader_session,
+    self_booking,
+    session_feed,
+    views,
+)
 
 bp = Blueprint("public", __name__)
 
@@ -70,4 +79,20 @@ bp.add_url_rule(
 # A coach's private subscription feed of their sessions (links.session_feed_url)
 bp.add_url_rule(
     "/calendar-feed/<token>.ics", "session_feed", session_feed.session_feed, methods=["GET"]
+)
+
+# Leaders booking a free slot themselves (SELF_BOOKING), moving it, and the .ics download
+bp.add_url_rule("/book/<token>", "book", self_booking.book, methods=["GET"])
+bp.add_url_rule("/book/<token>", "book_pick", self_booking.book_pick, methods=["POST"])
+bp.add_url_rule(
+    "/session/<token>/move",
+    "leader_session_move",
+    self_booking.leader_session_move,
+    methods=["GET", "POST"],
+)
+bp.add_url_rule(
+    "/session/<token>/calendar.ics",
+    "leader_session_ics",
+    self_booking.leader_session_ics,
+    methods=["GET"],
 )
