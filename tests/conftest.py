@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -250,14 +251,40 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _memory_backed_dir() -> Path | None:
+    """/dev/shm when the machine has it: a file there is a real SQLite file (WAL, locks, other
+    processes opening it) but creating, committing to and closing it costs no disk flush."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+@pytest.fixture(scope="session")
+def sqlite_copies_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where each test's copy of the SQLite template lives (removed after the session)."""
+    shm = _memory_backed_dir()
+    if shm is None:
+        yield tmp_path_factory.mktemp("databases")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="booking-tests-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> str:
+def database_url(database_template: str, sqlite_copies_dir: Path) -> Iterator[str]:
     if USING_POSTGRES:
         _empty_postgres(database_template)
-        return database_template
-    target = tmp_path / "test.sqlite3"
+        yield database_template
+        return
+    folder = Path(tempfile.mkdtemp(dir=sqlite_copies_dir))
+    target = folder / "test.sqlite3"
     shutil.copyfile(database_template, target)
-    return f"sqlite:///{target}"
+    yield f"sqlite:///{target}"
+    # Every app and server process of the test has been torn down by now (they depend on this
+    # fixture); the copy and its WAL files go, so memory does not fill with old databases.
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
