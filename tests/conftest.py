@@ -486,3 +486,6 @@ def count_rows(app: Flask, model: Any) -> int:
 # ----- browser tests: see tests/browser.py --------------------------------------------------
 
 from .browser import browser, browser_page, live_url, new_browser_page  # noqa: E402, F401
+
+# Every page, with data that stretches it, for the checks that walk them all (site_pages.py).
+from .site_pages import site_pages  # noqa: E402, F401

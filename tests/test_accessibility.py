@@ -6,83 +6,26 @@ replace trying the pages with a screen reader. Moderate, serious and critical fi
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-from urllib.parse import urlsplit
-
 import pytest
 
-from booking.extensions import db
-from booking.links import (
-    choose_url,
-    leader_session_url,
-    questionnaire_url,
-    rsvp_url,
-    withdraw_url,
-)
-from booking.models import Coach, SessionFormat, utcnow
-from booking.settings import current_settings
-from booking.workflow.scheduling import propose_times, record_agreed_time
-
-from .coach_helpers import PASSWORD, add_coach, add_lead, slot  # noqa: F401
+from .site_pages import walk_every_page
 
 pytestmark = pytest.mark.browser
-SOON = date.today() + timedelta(days=9)
 BLOCKING = {"moderate", "serious", "critical"}
 
 
-@pytest.fixture
-def pages(app, live_url) -> dict[str, str]:
-    """Paths to every page worth checking, for a lead with proposed times and one with a
-    booked session."""
-    with app.app_context():
-        now = utcnow()
-        coach = add_coach(now=now)
-        proposed = add_lead(now, 1, full_name="Siân Ó Briain")
-        proposal = propose_times(
-            proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now, settings=current_settings()
-        )
-        booked = add_lead(now, 2, full_name="Amara Okafor")
-        coach = db.session.get(Coach, coach.id)
-        session = record_agreed_time(
-            booked,
-            coach,
-            now + timedelta(days=10),
-            60,
-            SessionFormat.VIDEO,
-            "https://meet.example/abc",
-            now,
-            settings=current_settings(),
-        )
-        db.session.commit()
-
-        def path(url: str) -> str:
-            return urlsplit(url).path
-
-        return {
-            "register": "/",
-            "privacy": "/privacy",
-            "thank you": "/thank-you",
-            "withdraw": path(withdraw_url(booked)),
-            "choose a time": path(choose_url(proposal)),
-            "answer the invitation": path(rsvp_url(session, "leader")),
-            "questionnaire": path(questionnaire_url(session)),
-            "your session": path(leader_session_url(session)),
-            "coach sign-in": "/coach/sign-in",
-            "not found": "/no-such-page",
-            "lead list": "/coach/leads",
-            "lead page": f"/coach/leads/{booked.id}",
-            "lead page, proposed": f"/coach/leads/{proposed.id}",
-            "erase confirmation": f"/coach/leads/{booked.id}/erase",
-        }
-
-
 def _problems(page) -> list[str]:
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.base import AXE_SCRIPT
 
-    results = Axe().run(page)
+    # axe-core (570 kB) is put into each loaded page once, not again for each run on it.
+    if not page.evaluate("() => typeof window.axe === 'object'"):
+        page.evaluate(AXE_SCRIPT)
+    results = page.evaluate(
+        "options => axe.run(document, options)", {"resultTypes": ["violations"]}
+    )
     return [
         f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
+        for v in results["violations"]
         if v.get("impact") in BLOCKING
     ]
 
@@ -100,32 +43,16 @@ def _problems_at_each_width(page) -> dict[str, list[str]]:
     return found
 
 
-def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, pages):
+def test_no_accessibility_problems_on_any_page(new_browser_page, live_url, site_pages):
     """Every page at a phone's width and a desktop's, in one browser context."""
     page = new_browser_page(viewport=PHONE)
     found: dict[str, dict[str, list[str]]] = {}
-    public = {k: v for k, v in pages.items() if not v.startswith("/coach/leads")}
-    for name, path in public.items():
-        page.goto(live_url + path)
+
+    def check(name: str) -> None:
         found[name] = _problems_at_each_width(page)
 
-    # The form with every error showing.
-    page.goto(live_url + "/")
-    page.get_by_role("button", name="Register my interest").click()
-    page.wait_for_selector("text=There is a problem")
-    found["register, with errors"] = _problems_at_each_width(page)
-
-    page.goto(live_url + "/coach/sign-in")
-    page.get_by_label("Email address").fill("maya@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/coach/**")
-    for name, path in pages.items():
-        if path.startswith("/coach/leads"):
-            page.goto(live_url + path)
-            found[name] = _problems_at_each_width(page)
-
-    assert len(found) == len(pages) + 1
+    checked = walk_every_page(page, live_url, site_pages, check)
+    assert len(checked) == len(site_pages) + 1 == len(found)
     problems = {
         f"{name} ({width})": listed
         for name, by_width in found.items()

@@ -9,100 +9,14 @@ booked session, notes and emails.
 from __future__ import annotations
 
 import os
-from datetime import date, timedelta
-from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
 
-from booking.extensions import db
-from booking.links import (
-    choose_url,
-    leader_session_url,
-    password_reset_url,
-    questionnaire_url,
-    rsvp_url,
-    withdraw_url,
-)
-from booking.models import Coach, OutboxMessage, OutboxStatus, SessionFormat, utcnow
-from booking.settings import current_settings
-from booking.workflow.leads import add_note
-from booking.workflow.scheduling import propose_times, record_agreed_time
-
-from .coach_helpers import PASSWORD, add_coach, add_lead, slot
+from .site_pages import walk_every_page
 
 pytestmark = pytest.mark.browser
-SOON = date.today() + timedelta(days=9)
 WIDTHS = {"320 px": {"width": 320, "height": 640}, "1280 px": {"width": 1280, "height": 900}}
-LONG_EMAIL = "siobhan.featherstonehaugh-wolstenholme@leicestershire-partnership-trust.nhs.example"
-LONG_ORGANISATION = "Northamptonshire-Healthcare-Foundation-Trust-Community-Services-Directorate"
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
-
-
-@pytest.fixture
-def pages(app, live_url) -> dict[str, str]:
-    """Paths to every page, for leads with proposed times, a booked session, notes and emails."""
-    with app.app_context():
-        now = utcnow()
-        coach = add_coach(now=now)
-        proposed = add_lead(
-            now,
-            1,
-            full_name="Siân Ó Briain",
-            email=LONG_EMAIL,
-            organisation=LONG_ORGANISATION,
-            help_text="https://intranet.example/" + "a-very-long-path-segment-" * 6,
-        )
-        proposal = propose_times(
-            proposed, coach, [slot(SOON, 10), slot(SOON, 14)], now, settings=current_settings()
-        )
-        booked = add_lead(now, 2, full_name="Amara Okafor", organisation=LONG_ORGANISATION)
-        for n in range(3, 6):
-            add_lead(now, n)
-        coach = db.session.get(Coach, coach.id)
-        session = record_agreed_time(
-            booked,
-            coach,
-            now + timedelta(days=10),
-            60,
-            SessionFormat.VIDEO,
-            "https://meet.example/" + "x" * 90,
-            now,
-            settings=current_settings(),
-        )
-        add_note(booked, coach, "Called: " + LONG_EMAIL + " " + "y" * 80, now=now)
-        add_note(proposed, coach, "Prefers mornings.", now=now)
-        # Of the booked lead's emails: one sent, one that failed with a long server reply.
-        sent, failed = db.session.scalars(
-            select(OutboxMessage).where(OutboxMessage.lead_id == booked.id).order_by("id")
-        ).all()[:2]
-        sent.status, sent.sent_at = OutboxStatus.SENT, now
-        failed.status = OutboxStatus.FAILED
-        failed.last_error = "550 5.1.1 <" + LONG_EMAIL + ">: Recipient address rejected"
-        db.session.commit()
-
-        def path(url: str) -> str:
-            return urlsplit(url).path
-
-        return {
-            "register": "/",
-            "privacy": "/privacy",
-            "thank you": "/thank-you",
-            "withdraw": path(withdraw_url(booked)),
-            "choose a time": path(choose_url(proposal)),
-            "answer the invitation": path(rsvp_url(session, "leader")),
-            "questionnaire": path(questionnaire_url(session)),
-            "your session": path(leader_session_url(session)),
-            "link problem": "/choose/not-a-real-token",
-            "not found": "/no-such-page",
-            "coach sign-in": "/coach/sign-in",
-            "password reset request": "/coach/password-reset",
-            "password reset": path(password_reset_url(coach)),
-            "lead list": "/coach/leads",
-            "lead page, booked": f"/coach/leads/{booked.id}",
-            "lead page, proposed": f"/coach/leads/{proposed.id}",
-            "erase confirmation": f"/coach/leads/{booked.id}/erase",
-        }
 
 
 def _overflow_at_each_width(page, name: str) -> list[str]:
@@ -121,36 +35,15 @@ def _overflow_at_each_width(page, name: str) -> list[str]:
     return found
 
 
-def test_no_page_scrolls_sideways(new_browser_page, live_url, pages):
+def test_no_page_scrolls_sideways(new_browser_page, live_url, site_pages):
     page = new_browser_page(viewport=WIDTHS["320 px"])
     problems: list[str] = []
-    checked = 0
-    for name, path in pages.items():
-        if path.startswith("/coach/leads"):
-            continue
-        page.goto(live_url + path)
-        problems += _overflow_at_each_width(page, name)
-        checked += 1
 
-    # The registration form with every error showing.
-    page.goto(live_url + "/")
-    page.get_by_role("button", name="Register my interest").click()
-    page.wait_for_selector("text=There is a problem")
-    problems += _overflow_at_each_width(page, "register, with errors")
-    checked += 1
+    def check(name: str) -> None:
+        problems.extend(_overflow_at_each_width(page, name))
 
-    page.goto(live_url + "/coach/sign-in")
-    page.get_by_label("Email address").fill("maya@example.org")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/coach/leads**")
-    for name, path in pages.items():
-        if path.startswith("/coach/leads"):
-            page.goto(live_url + path)
-            problems += _overflow_at_each_width(page, name)
-            checked += 1
-
-    assert checked == len(pages) + 1
+    checked = walk_every_page(page, live_url, site_pages, check)
+    assert len(checked) == len(site_pages) + 1
     assert problems == [], "\n".join(problems)
 
 
