@@ -10,27 +10,20 @@ character, a 25-digit number, an over-long string and so on. Run it on PostgreSQ
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms.fields.core import UnboundField
 
 from booking.coach import forms as coach_forms
-from booking.extensions import db
-from booking.links import make_token, password_reset_token
-from booking.models import OutboxMessage, utcnow
 from booking.public import forms as public_forms
 from booking.questionnaire import load_questionnaire
-from booking.settings import current_settings
-from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, sign_in, slot
+from .coach_helpers import add_coach, sign_in
 from .conftest import hidden_fields, valid_registration
-from .invite_helpers import make_session
+from .linked_rows import linked_rows
 
 HUGE = "9999999999999999999999999"
 HOSTILE_VALUES = [
@@ -64,43 +57,20 @@ def form_field_names() -> list[str]:
 
 def _world(app: Flask) -> dict[str, dict[str, list[Any]]]:
     """For each URL argument name: valid values (real rows, real tokens) per endpoint."""
-    with app.app_context():
-        now = utcnow()
-        coach = add_coach(now=now)
-        other = add_coach("resets@example.org", "Reset Coach", now=now)
-        lead = add_lead(now, 1)
-        lead.assigned_coach = coach
-        propose_times(
-            lead,
-            coach,
-            [slot(date.today() + timedelta(days=9), 10)],
-            now,
-            settings=current_settings(),
-        )
-        session = make_session()
-        db.session.commit()
-        body = db.session.scalars(
-            select(OutboxMessage.body_text).where(OutboxMessage.kind == "leader_proposed_times")
-        ).one()
-        choose = re.search(r"http://booking\.test/choose/(\S+)", body)[1]
-        leader_session = make_token("leader-session", {"session": session.id})
-        return {
-            "public.choose_time": {"token": [choose]},
-            "public.choose_time_pick": {"token": [choose]},
-            "public.choose_time_none_suit": {"token": [choose]},
-            "public.withdraw": {"token": [make_token("withdraw", {"lead": lead.id})]},
-            "public.leader_session": {"token": [leader_session]},
-            "public.leader_session_cancel": {"token": [leader_session]},
-            "public.leader_session_new_time": {"token": [leader_session]},
-            "public.rsvp": {
-                "token": [make_token("rsvp", {"session": session.id, "role": "leader"})]
-            },
-            "public.questionnaire": {
-                "token": [make_token("questionnaire", {"session": session.id})]
-            },
-            "coach.password_reset": {"token": [password_reset_token(other)]},
-            "*": {"lead_id": [lead.id], "session_id": [session.id], "filename": ["site.css"]},
-        }
+    rows = linked_rows(app)
+    return {
+        "public.choose_time": {"token": [rows.choose]},
+        "public.choose_time_pick": {"token": [rows.choose]},
+        "public.choose_time_none_suit": {"token": [rows.choose]},
+        "public.withdraw": {"token": [rows.withdraw]},
+        "public.leader_session": {"token": [rows.leader_session]},
+        "public.leader_session_cancel": {"token": [rows.leader_session]},
+        "public.leader_session_new_time": {"token": [rows.leader_session]},
+        "public.rsvp": {"token": [rows.rsvp]},
+        "public.questionnaire": {"token": [rows.questionnaire]},
+        "coach.password_reset": {"token": [rows.password_reset]},
+        "*": {"lead_id": [rows.lead_id], "session_id": [rows.session_id], "filename": ["site.css"]},
+    }
 
 
 def _path_variants(rule, valid: dict[str, list[Any]]) -> list[dict[str, Any]]:
