@@ -15,6 +15,9 @@ Fixtures (imported into conftest.py so every module sees them):
   emails point at it);
 - `serve(app)`: the same as a context manager, for an app built with `make_app(...)`.
 
+`screenshot(page, name)` saves a full-page screenshot into $TEST_SCREENSHOTS when that is set
+(to look at what the tests saw), and costs nothing otherwise.
+
 Without Chromium the browser tests are skipped with the reason; with REQUIRE_BROWSER=1 (as in
 .ci/run) they fail instead.
 
@@ -46,6 +49,18 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Screenshots of what the browser tests saw, for a person to look at: only when asked for
+# (`TEST_SCREENSHOTS=/some/dir`), since a full-page capture costs about half a second.
+SCREENSHOT_DIR = os.environ.get("TEST_SCREENSHOTS")
+
+
+def screenshot(page: Any, name: str) -> None:
+    """Save a full-page screenshot as TEST_SCREENSHOTS/<name>.png, if that is set."""
+    if SCREENSHOT_DIR:
+        Path(SCREENSHOT_DIR).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SCREENSHOT_DIR) / f"{name}.png"), full_page=True)
 
 
 def _unavailable(reason: str) -> None:

@@ -1,17 +1,36 @@
-"""Shared fixtures.
+"""Shared fixtures, and the contract every test module can rely on.
+
+Fixtures (function-scoped unless said otherwise):
+- `database_url`: a migrated, empty database of this test's own. SQLite: a copy of a template
+  migrated once per session (in /dev/shm when there is one), removed after the test; other
+  processes (gunicorn, `flask outbox work`) may open it. PostgreSQL (TEST_DATABASE_URL): the
+  session's database with every table emptied before the test (under pytest-xdist each worker
+  has its own database, the given name + "_gw0", "_gw1", ...).
+- `make_app(**overrides)`: a new app (`create_app`) on `database_url` with the test settings
+  (`base_config`) plus `overrides`; each call builds a separate app, so a setting passed here is
+  the app's from the start. Apps are torn down (sessions removed, engines disposed) after the test.
+- `app`: `make_app()`. `app_ctx`: `app` with an app context pushed. `client`: its test client.
+- What one test commits, a fresh session or another connection in the same test sees (a real
+  database, no wrapping transaction); no test sees another's rows, mail, clock or settings.
+- `now`: a fixed aware datetime (2026-11-30 10:00 UTC). `smtp_server`: a real SMTP server on
+  loopback (tests/smtp.py), stopped after the test.
+- `site_pages`: every page with data that stretches it (tests/site_pages.py). Browser fixtures
+  (`browser`, `browser_page`, `new_browser_page`, `live_url`): tests/browser.py.
+Helpers: `submit_registration`, `valid_registration`, `hidden_fields`, `parse` (a page read by
+its labels), `count_rows`; coach and session helpers in coach_helpers.py, invite_helpers.py,
+linked_rows.py.
 
 The database is always built by running the real Alembic migrations (never `create_all`), so a
-migration that drifts from the models fails the suite. SQLite: migrated once into a template file
-that each test copies. PostgreSQL (TEST_DATABASE_URL): migrated once, tables emptied per test.
+migration that drifts from the models fails the suite.
 
-Every test still gets an app of its own (`create_app`), but the costly, unchanging parts of
-building one are shared across the session: compiled Jinja templates (a bytecode cache keyed by
-each template's source checksum) and Werkzeug's compiled URL builders (keyed by the rule). See
-`_share_compiled_parts`.
+Every test gets its own app, but the costly, unchanging parts of building one are shared across
+the session: compiled Jinja templates (a bytecode cache keyed by each template's source checksum),
+Werkzeug's compiled URL builders (keyed by the rule) and SQLAlchemy's compiled statements (keyed
+by dialect and engine options). Building an app and copying the database costs ~10 ms a test.
 
 Tiers: tests using the browser fixtures are marked `browser` automatically and run last (one
-Chromium for the session); real-server tests that take seconds are marked `slow`.
-`make test-fast` runs `-m "not browser and not slow"`.
+Chromium for the session; under xdist all on one worker); real-server tests that take seconds
+are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`.
 """
 
 from __future__ import annotations
@@ -19,6 +38,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +50,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from booking import create_app
 from booking.extensions import db
@@ -39,6 +59,9 @@ from .smtp import SMTPTestServer
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 USING_POSTGRES = TEST_DATABASE_URL.startswith("postgresql")
+# Under pytest-xdist (`-n 2`) each worker process is "gw0", "gw1", ...: on PostgreSQL each gets a
+# database of its own (the given one's name + "_gw0"), so workers never empty each other's.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 # Real servers (SMTP, IMAP, CalDAV, gunicorn) get this long to answer: a busy machine (CI, or
 # eight test runs on two cores) must slow the suite down, never fail it.
@@ -135,6 +158,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         fixtures = set(getattr(item, "fixturenames", ()))
         if BROWSER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.browser)
+            # Under xdist (`--dist loadgroup`), every browser test on one worker: one Chromium.
+            item.add_marker(pytest.mark.xdist_group("browser"))
         if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
@@ -221,16 +246,35 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> str:
                     f"PostgreSQL at TEST_DATABASE_URL is required but unreachable: {problem}"
                 )
             pytest.skip(f"PostgreSQL at TEST_DATABASE_URL unreachable: {problem}")
-        engine = create_engine(TEST_DATABASE_URL)
+        url = _worker_database(TEST_DATABASE_URL, XDIST_WORKER)
+        engine = create_engine(url)
         with engine.begin() as connection:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-        _migrate(TEST_DATABASE_URL, tmp)
-        return TEST_DATABASE_URL
+        _migrate(url, tmp)
+        return url
     template = tmp / "template.sqlite3"
     _migrate(f"sqlite:///{template}", tmp)
     return str(template)
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """The PostgreSQL database this test process uses: `url` itself, or under an xdist worker a
+    sibling database named after the worker, created on first use."""
+    if not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        exists = connection.scalar(
+            text("select 1 from pg_database where datname = :name"), {"name": name}
+        )
+        if not exists:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
 
 
 def _empty_postgres(url: str) -> None:
@@ -250,14 +294,40 @@ def _empty_postgres(url: str) -> None:
     engine.dispose()
 
 
+def _memory_backed_dir() -> Path | None:
+    """/dev/shm when the machine has it: a file there is a real SQLite file (WAL, locks, other
+    processes opening it) but creating, committing to and closing it costs no disk flush."""
+    shm = Path("/dev/shm")
+    return shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+@pytest.fixture(scope="session")
+def sqlite_copies_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Where each test's copy of the SQLite template lives (removed after the session)."""
+    shm = _memory_backed_dir()
+    if shm is None:
+        yield tmp_path_factory.mktemp("databases")
+        return
+    folder = Path(tempfile.mkdtemp(prefix="booking-tests-", dir=shm))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 @pytest.fixture
-def database_url(database_template: str, tmp_path: Path) -> str:
+def database_url(database_template: str, sqlite_copies_dir: Path) -> Iterator[str]:
     if USING_POSTGRES:
         _empty_postgres(database_template)
-        return database_template
-    target = tmp_path / "test.sqlite3"
+        yield database_template
+        return
+    folder = Path(tempfile.mkdtemp(dir=sqlite_copies_dir))
+    target = folder / "test.sqlite3"
     shutil.copyfile(database_template, target)
-    return f"sqlite:///{target}"
+    yield f"sqlite:///{target}"
+    # Every app and server process of the test has been torn down by now (they depend on this
+    # fixture); the copy and its WAL files go, so memory does not fill with old databases.
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
@@ -459,3 +529,6 @@ def count_rows(app: Flask, model: Any) -> int:
 # ----- browser tests: see tests/browser.py --------------------------------------------------
 
 from .browser import browser, browser_page, live_url, new_browser_page  # noqa: E402, F401
+
+# Every page, with data that stretches it, for the checks that walk them all (site_pages.py).
+from .site_pages import site_pages  # noqa: E402, F401

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import CoachingSession, Lead, LeadStatus
 
-from .browser import serve
+from .browser import screenshot, serve
 from .browser_flows import deliver, link_in, propose, register, sign_in_from_link, text_part
 from .coach_helpers import PASSWORD
 
@@ -23,7 +23,7 @@ LEADER = "amara.okafor@nhs.example"
 COACH = "maya@example.org"
 
 
-def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page, tmp_path):
+def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page):
     app = make_app(**smtp_server.config())
     runner = app.test_cli_runner()
     created = runner.invoke(
@@ -64,7 +64,7 @@ def test_register_propose_choose_confirm(make_app, smtp_server, new_browser_page
         assert len(options) == 3
         assert any(o.startswith(wanted) for o in options), options
         leader.get_by_label(re.compile("^" + re.escape(wanted))).check()
-        leader.screenshot(path=str(tmp_path / "choose.png"), full_page=True)
+        screenshot(leader, "coach-flow-choose")
         leader.get_by_role("button", name="Book this time").click()
         leader.get_by_role("heading", name="Your session is booked").wait_for()
         assert wanted in leader.content()

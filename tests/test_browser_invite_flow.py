@@ -19,7 +19,7 @@ from icalendar import Calendar, Event
 
 from booking.replies import ingest_message
 
-from .browser import serve
+from .browser import screenshot, serve
 from .browser_flows import deliver, link_in, propose, register, sign_in_from_link, text_part
 from .coach_helpers import PASSWORD
 from .smtp import SMTPTestServer
@@ -98,7 +98,7 @@ def reply_from_calendar(invitation: EmailMessage, attendee: str, partstat: str) 
     return message.as_bytes()
 
 
-def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_page, tmp_path):
+def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_page):
     app = make_app(**smtp_server.config())
     created = app.test_cli_runner().invoke(
         args=["coach", "add", COACH, "--name", "Maya Coach", "--password", PASSWORD]
@@ -163,7 +163,7 @@ def test_invitations_answers_move_and_cancel(make_app, smtp_server, new_browser_
         session_panel = coach.locator("#sessions ~ .panel").first
         session_panel.get_by_text("Accepted by both").wait_for()
         assert "Maya Coach (coach) Accepted" in " ".join(session_panel.inner_text().split())
-        coach.screenshot(path=str(tmp_path / "accepted-by-both.png"), full_page=True)
+        screenshot(coach, "invite-flow-accepted-by-both")
 
         # The coach moves the session: both get an updated REQUEST for the same calendar entry.
         new_day = day + timedelta(days=1)

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from booking.extensions import db
 from booking.models import Lead
 
+from .browser import screenshot
 from .conftest import count_rows
 
 pytestmark = pytest.mark.browser
@@ -19,7 +20,7 @@ def no_horizontal_scroll(page) -> bool:
     return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
 
 
-def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, tmp_path):
+def test_register_with_mistakes_then_correct_them(app, browser_page, live_url):
     page = browser_page
     page.goto(live_url + "/")
     assert page.get_by_role("heading", level=1).inner_text().startswith("Compassionate leadership")
@@ -57,7 +58,7 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url, t
         == "Two teams are merging.\nHow do I keep everyone with me?"
     )
     assert not page.get_by_label("I agree to be contacted about this request").is_checked()
-    page.screenshot(path=str(tmp_path / "errors.png"), full_page=True)
+    screenshot(page, "registration-errors")
 
     # Following a summary link takes the person to the field, ready to type.
     summary.get_by_role("link", name="Enter your job title or role").click()
@@ -103,22 +104,20 @@ def test_the_honeypot_is_invisible_to_people(browser_page, live_url):
 
 
 @pytest.mark.parametrize("width,height", [(390, 844), (320, 640), (1280, 900)])
-def test_page_fits_the_screen_with_and_without_errors(
-    new_browser_page, live_url, tmp_path, width, height
-):
+def test_page_fits_the_screen_with_and_without_errors(new_browser_page, live_url, width, height):
     page = new_browser_page(
         viewport={"width": width, "height": height}, is_mobile=width < 500, has_touch=width < 500
     )
     page.goto(live_url + "/")
     assert no_horizontal_scroll(page)
-    page.screenshot(path=str(tmp_path / f"form-{width}.png"), full_page=True)
+    screenshot(page, f"registration-form-{width}")
 
     # Long unbroken input and every error shown at once must not push the page sideways.
     page.get_by_label("Work email address").fill("a-very-long-address-" * 5 + "@nhs.example")
     page.get_by_role("button", name="Register my interest").click()
     page.locator(".error-summary").wait_for()
     assert no_horizontal_scroll(page)
-    page.screenshot(path=str(tmp_path / f"errors-{width}.png"), full_page=True)
+    screenshot(page, f"registration-errors-{width}")
 
     # Tap targets on a phone: the submit button and the checkboxes are comfortably big.
     button = page.get_by_role("button", name="Register my interest").bounding_box()

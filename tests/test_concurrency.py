@@ -342,7 +342,9 @@ def test_two_worker_processes_outlasting_their_lease_send_each_message_once(
     from booking.models import utcnow
 
     app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=["coaches@example.org"])
-    smtp_server.data_reply_delay = 0.4  # 24 messages: about 10 s of replies for one worker
+    # 24 messages: about 5 s of replies for one worker, five times its claim's lease (a busy
+    # machine only stretches the batch further past the lease).
+    smtp_server.data_reply_delay = 0.2
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -352,7 +354,7 @@ def test_two_worker_processes_outlasting_their_lease_send_each_message_once(
         "MAIL_DATA_TIMEOUT": "30",
         "SECRET_KEY": "x",
         "FLASK_APP": "wsgi",
-        "OUTBOX_LEASE_SECONDS": "2",
+        "OUTBOX_LEASE_SECONDS": "1",
         # Whoever claims first takes the whole queue, so the batch surely outlasts the lease.
         "OUTBOX_CLAIM_BATCH": "50",
     }

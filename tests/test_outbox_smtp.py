@@ -349,6 +349,7 @@ def test_a_worker_that_died_mid_send_leaves_the_outcome_unknown(make_app, smtp_s
 # ----- exactly once: slow servers, lost replies, workers that lose their claim ------------------
 
 
+@pytest.mark.slow  # waits out a 3-second reply by design
 def test_a_server_slower_than_mail_timeout_to_accept_gets_one_copy(make_app, smtp_server, now):
     """RFC 5321 gives a server 10 minutes to answer the end of DATA; MAIL_TIMEOUT is the rest."""
     app = make_app(**smtp_server.config(), MAIL_TIMEOUT=1.0, MAIL_DATA_TIMEOUT=60.0)

@@ -9,21 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import select
 
-from booking.extensions import db
-from booking.links import make_token, password_reset_token
-from booking.models import OutboxMessage, utcnow
 from booking.security import CONTENT_SECURITY_POLICY
-from booking.settings import current_settings
-from booking.workflow.scheduling import propose_times
 
-from .coach_helpers import add_coach, add_lead, csrf_token, sign_in, slot
+from .coach_helpers import csrf_token, sign_in
 from .conftest import hidden_fields, valid_registration
-from .invite_helpers import make_session
+from .linked_rows import linked_rows
 
 EXPECTED_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -37,41 +30,24 @@ class Site:
 
 
 @pytest.fixture
-def site(app, client) -> Site:
-    with app.app_context():
-        now = utcnow()
-        coach = add_coach(now=now)
-        lead = add_lead(now, 1)
-        lead.assigned_coach = coach
-        propose_times(
-            lead,
-            coach,
-            [slot(date.today() + timedelta(days=9), 10)],
-            now,
-            settings=current_settings(),
-        )
-        session = make_session()
-        db.session.commit()
-        body = db.session.scalars(
-            select(OutboxMessage.body_text).where(OutboxMessage.kind == "leader_proposed_times")
-        ).one()
-        urls = {
-            "withdraw": f"/withdraw/{make_token('withdraw', {'lead': lead.id})}",
-            "choose": re.search(r"http://booking\.test(/choose/\S+)", body)[1],
-            "session": f"/session/{make_token('leader-session', {'session': session.id})}",
-            "session cancel": (
-                f"/session/{make_token('leader-session', {'session': session.id})}/cancel"
-            ),
-            "rsvp": f"/rsvp/{make_token('rsvp', {'session': session.id, 'role': 'leader'})}",
-            "questionnaire": (
-                f"/questionnaire/{make_token('questionnaire', {'session': session.id})}"
-            ),
-            "password reset": f"/coach/password-reset/{password_reset_token(coach)}",
-            "lead detail": f"/coach/leads/{lead.id}",
-            "lead export": f"/coach/leads/{lead.id}/export",
-            "lead erase": f"/coach/leads/{lead.id}/erase",
+def site(app) -> Site:
+    rows = linked_rows(app)
+    session = f"/session/{rows.leader_session}"
+    lead = f"/coach/leads/{rows.lead_id}"
+    return Site(
+        {
+            "withdraw": f"/withdraw/{rows.withdraw}",
+            "choose": f"/choose/{rows.choose}",
+            "session": session,
+            "session cancel": f"{session}/cancel",
+            "rsvp": f"/rsvp/{rows.rsvp}",
+            "questionnaire": f"/questionnaire/{rows.questionnaire}",
+            "password reset": f"/coach/password-reset/{rows.password_reset}",
+            "lead detail": lead,
+            "lead export": f"{lead}/export",
+            "lead erase": f"{lead}/erase",
         }
-    return Site(urls)
+    )
 
 
 # (page class, how to fetch it, may it be cached)
