@@ -21,6 +21,7 @@ from ..calendars import (
     failing_calendars,
 )
 from ..extensions import db
+from ..form_errors import error_rows
 from ..models import CalendarKind, Coach, CoachCalendar
 from ..settings import current_now, current_settings
 from .forms import CalendarForm
@@ -52,7 +53,7 @@ def _render(
     page = render_template(
         "coach/calendars.html",
         form=form,
-        rows=form.error_fields(),
+        rows=error_rows(form),
         error=error,
         calendars=coach_calendars(me.id),
         feed_url=links.session_feed_url(me),

@@ -130,28 +130,32 @@ class PasswordResetRequestForm(FlaskForm):
     )
 
 
+def _new_password(length_message: str) -> PasswordField:
+    return PasswordField(
+        "New password",
+        validators=[
+            DataRequired("Enter a new password"),
+            Length(MIN_LENGTH, MAX_LENGTH, length_message),
+        ],
+    )
+
+
+def _new_password_again(mismatch_message: str) -> PasswordField:
+    return PasswordField(
+        "Type the new password again",
+        validators=[
+            DataRequired("Type the new password again"),
+            EqualTo("password", mismatch_message),
+        ],
+    )
+
+
 class NewPasswordForm(FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
-    password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired("Enter a new password"),
-            Length(
-                MIN_LENGTH,
-                MAX_LENGTH,
-                f"Password must be between {MIN_LENGTH} and {MAX_LENGTH} characters",
-            ),
-        ],
-    )
-    confirm = PasswordField(
-        "Type the new password again",
-        validators=[
-            DataRequired("Type the new password again"),
-            EqualTo("password", "The two passwords are not the same"),
-        ],
-    )
+    password = _new_password(f"Password must be between {MIN_LENGTH} and {MAX_LENGTH} characters")
+    confirm = _new_password_again("The two passwords are not the same")
 
 
 class NoteForm(FlaskForm):
@@ -191,14 +195,6 @@ class LeaderMessageForm(FlaskForm):
         ],
     )
 
-    def error_fields(self) -> list[tuple[str, str, str]]:
-        """(anchor id, label, first message) for the error summary, in page order."""
-        return [
-            (field.id, str(field.label.text), str(field.errors[0]))
-            for field in self
-            if field.errors and field.name != "csrf_token"
-        ]
-
 
 NOTIFICATION_CHOICES = [
     SelectChoice("immediate", "An email each time something happens"),
@@ -217,13 +213,6 @@ class EmailPreferencesForm(FlaskForm):
         choices=NOTIFICATION_CHOICES,
         validators=[InputRequired("Choose how you want to hear about your leads")],
     )
-
-    def error_fields(self) -> list[tuple[str, str, str]]:
-        return [
-            (f"{field.id}-0", str(field.label.text), str(field.errors[0]))
-            for field in self
-            if field.errors and field.name != "csrf_token"
-        ]
 
 
 class StatusForm(FlaskForm):
@@ -330,17 +319,9 @@ class CancelForm(FlaskForm):
 # ----- people: an admin's coach accounts, a coach's own password and profile ----------------
 
 
-class ErrorRows:
-    """(anchor id, label, first message) per field with an error, in page order: the rows of
-    the GOV.UK error summary (templates/_forms.html), each linking to its field."""
-
-    def error_rows(self) -> list[tuple[str, str, str]]:
-        rows = []
-        for field in self:  # type: ignore[attr-defined]
-            if field.errors and field.type not in {"CSRFTokenField", "HiddenField"}:
-                anchor = f"{field.id}-0" if field.type == "RadioField" else field.id
-                rows.append((anchor, str(field.label.text), str(field.errors[0])))
-        return rows
+class WorkflowErrors:
+    """For forms whose problems the workflow finds too (an address already taken, a wrong
+    current password): `add_error` shows one at its field, and so in the error summary."""
 
     def add_error(self, field_name: str, message: str) -> None:
         """A problem found after the form's own checks (the workflow's), shown at its field."""
@@ -356,7 +337,7 @@ def _lines(value: str | None) -> str | None:
     return value.replace("\r\n", "\n").strip() if isinstance(value, str) else value
 
 
-class AddCoachForm(ErrorRows, FlaskForm):
+class AddCoachForm(WorkflowErrors, FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
@@ -386,34 +367,20 @@ class AddCoachForm(ErrorRows, FlaskForm):
     )
 
 
-class ChangePasswordForm(ErrorRows, FlaskForm):
+class ChangePasswordForm(WorkflowErrors, FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
     current = PasswordField(
         "Current password", validators=[DataRequired("Enter your current password")]
     )
-    password = PasswordField(
-        "New password",
-        validators=[
-            DataRequired("Enter a new password"),
-            Length(
-                MIN_LENGTH,
-                MAX_LENGTH,
-                f"The new password must be between {MIN_LENGTH} and {MAX_LENGTH} characters",
-            ),
-        ],
+    password = _new_password(
+        f"The new password must be between {MIN_LENGTH} and {MAX_LENGTH} characters"
     )
-    confirm = PasswordField(
-        "Type the new password again",
-        validators=[
-            DataRequired("Type the new password again"),
-            EqualTo("password", "The two new passwords are not the same"),
-        ],
-    )
+    confirm = _new_password_again("The two new passwords are not the same")
 
 
-class ProfileForm(ErrorRows, FlaskForm):
+class ProfileForm(WorkflowErrors, FlaskForm):
     class Meta(NoBrowserChecks):
         pass
 
@@ -445,7 +412,7 @@ class ProfileForm(ErrorRows, FlaskForm):
             raise ValidationError(str(problem)) from problem
 
 
-class SetPasswordForm(ErrorRows, NewPasswordForm):
+class SetPasswordForm(WorkflowErrors, NewPasswordForm):
     """A new coach's first password, from the link an admin's "add a coach" emailed."""
 
 
@@ -535,14 +502,6 @@ class CalendarForm(FlaskForm):
 
         if self.kind.data == "caldav" and not field.data:
             raise ValidationError("Enter an app password made for this service")
-
-    def error_fields(self) -> list[tuple[str, str, str]]:
-        rows = []
-        for field in self:
-            if field.errors and field.name != "csrf_token":
-                anchor = f"{field.id}-0" if field.name == "kind" else field.id
-                rows.append((anchor, str(field.label.text), str(field.errors[0])))
-        return rows
 
 
 # ----- the coach's hours (/coach/availability) ------------------------------------------
@@ -675,10 +634,3 @@ class AvailabilityForm(FlaskForm):
             ]
             ok = False
         return ok
-
-    def error_fields(self) -> list[tuple[str, str, str]]:
-        return [
-            (field.id, str(field.label.text), str(field.errors[0]))
-            for field in self
-            if field.errors and field.name != "csrf_token"
-        ]

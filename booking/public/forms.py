@@ -156,17 +156,6 @@ class InterestForm(FlaskForm):
                 "Choose the kinds of support you’d like, or ‘Not sure yet’ on its own"
             )
 
-    def error_fields(self) -> list[tuple[str, str, str]]:
-        """(anchor id, label, first message) for the error summary, in page order."""
-        rows = []
-        for field in self:
-            if field.errors and field.name not in {"csrf_token", "form_token", "website"}:
-                anchor = field.id
-                if field.type in {"RadioField", "CheckboxesField"}:
-                    anchor = f"{field.id}-0"
-                rows.append((anchor, str(field.label.text), str(field.errors[0])))
-        return rows
-
 
 # ----- the forms behind the links in emails -------------------------------------------------
 
@@ -269,13 +258,7 @@ def questionnaire_form(questionnaire: Questionnaire, **kwargs: Any) -> FlaskForm
     owns them). questionnaire.check_answers checks the answers against the same file."""
 
     class ReflectionForm(FlaskForm):
-        def error_fields(self) -> list[tuple[str, str, str]]:
-            rows = []
-            for field in self:
-                if field.errors and field.name != "csrf_token":
-                    anchor = f"{field.id}-0" if field.type == "RadioField" else field.id
-                    rows.append((anchor, str(field.label.text), str(field.errors[0])))
-            return rows
+        pass
 
     scale = questionnaire.scale
     for question in questionnaire.questions:
