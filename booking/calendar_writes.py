@@ -29,6 +29,7 @@ from .calendars import (
     Fetch,
     _read,
     _request,
+    caldav_report,
     decrypt_secret,
 )
 from .extensions import db
@@ -100,15 +101,7 @@ def _find_href(url: str, username: str, password: str, uid: str, fetch: Fetch) -
         "</C:prop-filter></C:comp-filter></C:comp-filter></C:filter>"
         "</C:calendar-query>"
     ).encode()
-    request = _request(
-        url,
-        method="REPORT",
-        body=query,
-        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-        username=username,
-        password=password,
-    )
-    _, body = _read(request, fetch)
+    _, body = caldav_report(url, query, username=username, password=password, fetch=fetch)
     try:
         root = ET.fromstring(body)
     except ET.ParseError:

@@ -229,6 +229,21 @@ def _read(request: urllib.request.Request, fetch: Fetch) -> tuple[int, bytes]:
         raise CalendarUnreadable("The connection to the calendar server failed.") from None
 
 
+def caldav_report(
+    url: str, query: bytes, *, username: str, password: str, fetch: Fetch
+) -> tuple[int, bytes]:
+    """A CalDAV REPORT on a collection (Depth 1): (status, body), as `_read` bounds them."""
+    request = _request(
+        url,
+        method="REPORT",
+        body=query,
+        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
+        username=username,
+        password=password,
+    )
+    return _read(request, fetch)
+
+
 def _size(octets: int) -> str:
     if octets >= 1024 * 1024:
         return f"{octets / (1024 * 1024):g} MB"
@@ -270,15 +285,7 @@ def fetch_caldav(
         "</C:comp-filter></C:comp-filter></C:filter>"
         "</C:calendar-query>"
     ).encode()
-    request = _request(
-        url,
-        method="REPORT",
-        body=query,
-        headers={"Depth": "1", "Content-Type": "application/xml; charset=utf-8"},
-        username=username,
-        password=password,
-    )
-    status, body = _read(request, fetch)
+    status, body = caldav_report(url, query, username=username, password=password, fetch=fetch)
     if status != 207:
         raise CalendarUnreadable(
             f"The address does not look like a CalDAV calendar (HTTP {status}, expected 207)."
