@@ -98,6 +98,17 @@ STATUSES = (
 PASSWORD = "benchmark password"
 
 
+def empty_postgres_schema(url: str) -> None:
+    """A PostgreSQL database given to a benchmark is emptied first (its `public` schema dropped
+    and made again); a scratch SQLite file is new anyway."""
+    if url.startswith("postgresql"):
+        engine = create_engine(url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+
+
 def build_app(database_url: str, instance: Path):
     from booking import create_app
 
@@ -247,12 +258,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         instance = Path(tmp)
         url = args.database_url or f"sqlite:///{instance / 'bench.sqlite3'}"
-        if url.startswith("postgresql"):
-            engine = create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
+        empty_postgres_schema(url)
         app = build_app(url, instance)
         started = time.perf_counter()
         load(app, args.leads)

@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from .lead_list import empty_postgres_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -201,19 +201,10 @@ class HungSMTP:
             connection.close()
 
 
-def prepare_database(url: str) -> None:
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-
-
 def run(database_url: str | None, seconds: float, folder: Path) -> None:
     service_url = database_url or f"sqlite:///{folder / 'service.sqlite3'}"
     reference_url = database_url or f"sqlite:///{folder / 'reference.sqlite3'}"
-    prepare_database(service_url)
+    empty_postgres_schema(service_url)
     secret = "bench-secret"
     env = {
         "SECRET_KEY": secret,

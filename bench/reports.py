@@ -21,9 +21,9 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text, update
+from sqlalchemy import insert, select, text, update
 
-from .lead_list import build_app, load, sign_in
+from .lead_list import build_app, empty_postgres_schema, load, sign_in
 
 
 def load_outcomes(app, sessions: int, seed: int = 2) -> None:
@@ -138,12 +138,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp:
         instance = Path(tmp)
         url = args.database_url or f"sqlite:///{instance / 'bench.sqlite3'}"
-        if url.startswith("postgresql"):
-            engine = create_engine(url)
-            with engine.begin() as connection:
-                connection.execute(text("DROP SCHEMA public CASCADE"))
-                connection.execute(text("CREATE SCHEMA public"))
-            engine.dispose()
+        empty_postgres_schema(url)
         app = build_app(url, instance)
         started = time.perf_counter()
         load(app, args.leads)
