@@ -1,5 +1,6 @@
 """A leader books a free slot from the emailed link, moves it, and sees the add-to-calendar
-links, in a real Chromium with a real SMTP server (SELF_BOOKING on)."""
+links, and the coach finds the session in their week, in a real Chromium with a real SMTP
+server (SELF_BOOKING on)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,11 @@ from sqlalchemy import select
 
 from booking.extensions import db
 from booking.models import Coach, CoachingSession, SessionStatus, utcnow
+from booking.settings import current_settings
 
 from .browser import serve
 from .browser_flows import deliver, link_in, register
-from .coach_helpers import add_coach
+from .coach_helpers import PASSWORD, add_coach
 from .test_self_booking import give_hours
 
 pytestmark = pytest.mark.browser
@@ -96,3 +98,15 @@ def test_leader_books_moves_and_adds_to_calendar(make_app, smtp_server, new_brow
             session = db.session.scalar(select(CoachingSession))
             assert session.starts_at.isoformat() == new_start
             assert session.status == SessionStatus.BOOKED
+            week = session.starts_at.astimezone(current_settings().zone).date().isoformat()
+
+        # The coach, who did nothing, finds it in their week.
+        coach_page = new_browser_page()
+        coach_page.goto(url + "/coach/sign-in")
+        coach_page.get_by_label("Email address").fill("maya@example.org")
+        coach_page.get_by_label("Password").fill(PASSWORD)
+        coach_page.get_by_role("button", name="Sign in").click()
+        coach_page.wait_for_url("**/coach/")
+        coach_page.goto(url + f"/coach/?week={week}")
+        booked = coach_page.locator(".week-session", has_text=LEADER_NAME)
+        assert booked.count() == 1 and booked.is_visible()
