@@ -112,7 +112,7 @@ def test_lead_page_with_a_long_history_is_short_at_1280_px(new_browser_page, liv
     page.get_by_label("Email address").fill("maya@example.org")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/coach/leads**")
+    page.wait_for_url("**/coach/")
     page.goto(f"{live_url}/coach/leads/{long_lead}")
     height = page.evaluate("() => document.documentElement.scrollHeight")
     if os.environ.get("LEAD_PAGE_SCREENSHOT"):
