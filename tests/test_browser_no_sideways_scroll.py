@@ -35,8 +35,8 @@ def _overflow_at_each_width(page, name: str) -> list[str]:
         )
         if scroll > inner:
             found.append(f"{name} at {width}: {scroll} px wide in a {inner} px window")
-        if SCREENSHOTS and name.startswith("lead"):
-            slug = name.replace(" ", "-").replace(",", "")
+        if SCREENSHOTS:  # every page at both widths, to look at
+            slug = "".join(c if c.isalnum() else "-" for c in name)
             page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
     return found
 
