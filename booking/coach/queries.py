@@ -25,6 +25,7 @@ from sqlalchemy import (
     or_,
     select,
     table,
+    text,
 )
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
@@ -387,11 +388,22 @@ class LeadList:
 
 def status_counts(filters: LeadFilters, me: Coach) -> dict[str, int]:
     """Leads per status under every filter but the status: one GROUP BY."""
-    rows = db.session.execute(
+    query = (
         select(Lead.status, func.count())
         .where(*_conditions(filters, me, with_status=False))
         .group_by(Lead.status)
-    ).all()
+    )
+    if filters.q and not _is_sqlite():
+        # PostgreSQL prices ILIKE as cheap and reads every lead to count a search's matches
+        # (~300 ms at 100,000 leads) instead of taking them from the trigram indexes (~20 ms).
+        # Only for this query: the setting is put back before anything else runs.
+        db.session.execute(text("SET LOCAL enable_seqscan = off"))
+        try:
+            rows = db.session.execute(query).all()
+        finally:
+            db.session.execute(text("SET LOCAL enable_seqscan = on"))
+    else:
+        rows = db.session.execute(query).all()
     counts = {status.value: 0 for status in LeadStatus}
     counts.update({LeadStatus(status).value: int(n) for status, n in rows})
     counts["open"] = sum(counts[s.value] for s in OPEN_STATUSES)
