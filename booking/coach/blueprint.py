@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from . import auth, availability_views, calendar_views, journey, people, reports, views
+from . import auth, availability_views, calendar_views, people, reports, views
 
 bp = Blueprint("coach", __name__, url_prefix="/coach")
 
@@ -64,7 +64,7 @@ bp.add_url_rule(
 )
 # A held session's private notes and agreed actions (the journey: coach/journey.py)
 bp.add_url_rule(
-    "/sessions/<int:session_id>/notes", "session_notes", journey.session_notes, methods=["POST"]
+    "/sessions/<int:session_id>/notes", "session_notes", views.session_notes, methods=["POST"]
 )
 
 # The firm's reports (admins only; coach/reports.py), each table also as CSV, and the leads

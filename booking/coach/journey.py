@@ -11,9 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import render_template
-from flask.typing import ResponseReturnValue
 
-from ..extensions import db
 from ..models import DIMENSION_LABELS, CoachingSession, FollowUp, Lead, LeadStatus, SessionNote
 from ..questionnaire import QuestionnaireError, load_questionnaire
 from ..settings import Settings, current_now, current_settings
@@ -22,7 +20,6 @@ from ..workflow.outcomes import (
     before_after,
     follow_up_of,
     journey_sessions,
-    save_session_note,
     session_note,
     sessions_used,
 )
@@ -102,37 +99,8 @@ def journey_context(
     return {"journey": page, "note_forms": forms, "LeadStatus": LeadStatus}
 
 
-def session_notes(session_id: int) -> ResponseReturnValue:
-    from .views import _act, _me, _render_lead, _session_or_404
-
-    session = _session_or_404(session_id)
-    form = SessionNoteForm(prefix=f"snote-{session_id}")
-    if not form.validate():
-        errors = "; ".join(m for ms in form.errors.values() for m in ms if isinstance(m, str))
-        return _render_lead(
-            session.lead_id, 400, error=f"Check the notes: {errors}", note_forms={session_id: form}
-        )
-
-    def action() -> str:
-        save_session_note(
-            session,
-            _me(),
-            form.notes.data or "",
-            form.actions.data or "",
-            send_actions=bool(form.send_actions.data),
-            now=current_now(),
-            settings=current_settings(),
-        )
-        db.session.flush()
-        if form.send_actions.data:
-            return "Notes saved; the agreed actions are on their way to the leader."
-        return "Notes saved."
-
-    return _act(session.lead_id, action, f"#journey-session-{session_id}", note_forms={})
-
-
 def render_journey(lead: Lead, note_forms: dict[int, SessionNoteForm] | None = None) -> str:
     return render_template("coach/_journey.html", lead=lead, **journey_context(lead, note_forms))
 
 
-__all__ = ["journey_context", "journey_page", "render_journey", "session_notes"]
+__all__ = ["journey_context", "journey_page", "render_journey"]

@@ -36,6 +36,7 @@ from ..workflow import DomainError
 from ..workflow.common import FieldProblems
 from ..workflow.leads import add_note, assign, change_status, email_leader
 from ..workflow.notices import set_email_digest
+from ..workflow.outcomes import save_session_note
 from ..workflow.privacy import erase_person, erasure_plan, export_person
 from ..workflow.responses import ANSWER_WORDS
 from ..workflow.scheduling import (
@@ -55,6 +56,7 @@ from .forms import (
     NoteForm,
     ProposeForm,
     RescheduleForm,
+    SessionNoteForm,
     StatusForm,
 )
 from .journey import journey_context
@@ -498,3 +500,31 @@ def lead_erase(lead_id: int) -> ResponseReturnValue:
         return f"Personal data erased from {count} lead{'s' if count != 1 else ''}."
 
     return _act(lead_id, action, "#personal-data")
+
+
+def session_notes(session_id: int) -> ResponseReturnValue:
+    """A held session's private notes and agreed actions (the journey section)."""
+    session = _session_or_404(session_id)
+    form = SessionNoteForm(prefix=f"snote-{session_id}")
+    if not form.validate():
+        errors = "; ".join(m for ms in form.errors.values() for m in ms if isinstance(m, str))
+        return _render_lead(
+            session.lead_id, 400, error=f"Check the notes: {errors}", note_forms={session_id: form}
+        )
+
+    def action() -> str:
+        save_session_note(
+            session,
+            _me(),
+            form.notes.data or "",
+            form.actions.data or "",
+            send_actions=bool(form.send_actions.data),
+            now=current_now(),
+            settings=current_settings(),
+        )
+        db.session.flush()
+        if form.send_actions.data:
+            return "Notes saved; the agreed actions are on their way to the leader."
+        return "Notes saved."
+
+    return _act(session.lead_id, action, f"#journey-session-{session_id}", note_forms={})
