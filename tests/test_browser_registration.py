@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from booking.extensions import db
@@ -40,8 +41,10 @@ def test_register_with_mistakes_then_correct_them(app, browser_page, live_url):
     summary.wait_for()
     assert summary.get_by_role("heading").inner_text() == "There is a problem"
     # The summary has focus, so a screen reader announces it first (error-summary.js focuses it,
-    # possibly a moment after it shows: wait for that rather than look once).
-    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    # possibly a moment after it shows: wait for that rather than look once). Playwright's own
+    # assertion polls without eval(), which the page's CSP refuses (a string given to
+    # wait_for_function is evaluated with eval once its first look fails).
+    expect(summary).to_be_focused()
     links = summary.get_by_role("link")
     assert links.all_inner_texts() == [
         "Enter an email address in the correct format, like name@nhs.net",
