@@ -331,6 +331,23 @@ def outcomes_send_due() -> None:
     click.echo(f"outcomes: {report}")
 
 
+reports_cli = AppGroup("reports", help="The admins' reports.")
+
+
+@reports_cli.command("refresh")
+def reports_refresh() -> None:
+    """Count the reports' finished months again, for the whole firm and each organisation.
+
+    Run nightly (deploy/systemd/booking-reports-refresh.timer), so the first admin of the day
+    does not wait for it: the reports page reuses the day's count of the earlier months and
+    counts only the current month itself.
+    """
+    from .report_store import refresh_all
+
+    counted = refresh_all(now=current_now(), settings=current_settings())
+    click.echo(f"reports: counted the finished months for {counted} (the whole firm included)")
+
+
 calendars_cli = AppGroup("calendars", help="Coaches' own calendars.")
 
 
@@ -364,6 +381,7 @@ def calendars_push() -> None:
 
 def register(app: Flask) -> None:
     app.cli.add_command(outcomes_cli)
+    app.cli.add_command(reports_cli)
     app.cli.add_command(calendars_cli)
     app.cli.add_command(leads_cli)
     app.cli.add_command(outbox_cli)

@@ -520,6 +520,8 @@ class SelfRating(Model):
     __table_args__ = (
         UniqueConstraint("lead_id", "kind", "dimension", name="uq_self_rating_lead_kind_dimension"),
         Index("ix_self_rating_kind_dimension", "kind", "dimension", "lead_id"),
+        # the outcomes report: the follow-up answers of a range of months
+        Index("ix_self_rating_kind_created", "kind", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -531,6 +533,23 @@ class SelfRating(Model):
     dimension: Mapped[Dimension] = mapped_column(_enum(Dimension, "rating_dimension"))
     value: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ReportSnapshot(Model):
+    """One monthly report table's rows for the finished months of the report's window, for
+    every organisation ('') or one: kept so the reports page counts only the current month
+    (booking/report_store.py). Counts and coach names only, never a leader's data."""
+
+    __tablename__ = "report_snapshot"
+    __table_args__ = (UniqueConstraint("organisation", "table_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation: Mapped[str] = mapped_column(String(200))
+    table_key: Mapped[str] = mapped_column(String(40))
+    first_month: Mapped[str] = mapped_column(String(7))  # 'YYYY-MM'
+    last_month: Mapped[str] = mapped_column(String(7))
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    rows_json: Mapped[str] = mapped_column(Text)
 
 
 class SessionNote(Model):

@@ -133,11 +133,22 @@ def _month_starts(now: datetime) -> list[str]:
     return list(reversed(found))
 
 
-def _period_start(now: datetime) -> datetime:
-    first = _month_starts(now)[0]
-    return now.replace(
-        year=int(first[:4]), month=int(first[5:]), day=1, hour=0, minute=0, second=0, microsecond=0
-    )
+def _month_start(month: str) -> datetime:
+    """The first instant (UTC) of a 'YYYY-MM' month."""
+    return datetime(int(month[:4]), int(month[5:7]), 1, tzinfo=UTC)
+
+
+def _after(month: str) -> str:
+    year, number = int(month[:4]), int(month[5:7])
+    return f"{year + number // 12:04d}-{number % 12 + 1:02d}"
+
+
+def _window(now: datetime, months: Sequence[str] | None) -> tuple[list[str], datetime, datetime]:
+    """The months a table covers (default: the report's 12, up to now's), with the first
+    instant of the first and of the month after the last: [start, end) bounds every query, so
+    a table of finished months reads only those (see report_store)."""
+    found = list(months) if months is not None else _month_starts(now)
+    return found, _month_start(found[0]), _month_start(_after(found[-1]))
 
 
 def registrations_per_week(filters: ReportFilters, *, now: datetime) -> ReportTable:
@@ -217,11 +228,17 @@ def _local_date(column: Any, settings: Settings, start: datetime, end: datetime)
     return case(*whens)
 
 
-def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) -> ReportTable:
+def first_contact(
+    filters: ReportFilters,
+    *,
+    now: datetime,
+    settings: Settings,
+    months: Sequence[str] | None = None,
+) -> ReportTable:
     """Grouped in SQL by (month, local day registered, local day contacted): the promise and
     the working days depend on those days only, so Python sees a few hundred groups, not
     every lead."""
-    start = _period_start(now)
+    months, start, end = _window(now, months)
     month = _month(Lead.created_at).label("month")
     created = _local_date(Lead.created_at, settings, start - timedelta(days=1), now).label("c")
     contacted = _local_date(
@@ -229,7 +246,7 @@ def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) 
     ).label("f")
     stmt = filters.where(
         select(month, created, contacted, func.count())
-        .where(Lead.created_at >= start)
+        .where(Lead.created_at >= start, Lead.created_at < end)
         .group_by(month, created, contacted)
     )
     days = settings.contact_promise_working_days
@@ -251,7 +268,7 @@ def first_contact(filters: ReportFilters, *, now: datetime, settings: Settings) 
         [],
         [3],
     )
-    for m in _month_starts(now):
+    for m in months:
         groups = by_month.get(m, [])
         registered = sum(n for _, _, n in groups)
         contacted_groups = [(c, f, n) for c, f, n in groups if f is not None]
@@ -292,9 +309,16 @@ def _weighted_median(values: list[tuple[int, int]]) -> float | None:
     return float(median(expanded))
 
 
-def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
-    # Each lead's sessions summed up once (one pass over the sessions, by lead), then joined:
-    # a correlated EXISTS per lead was 5–10× slower at 100,000 leads.
+def funnel(
+    filters: ReportFilters, *, now: datetime, months: Sequence[str] | None = None
+) -> ReportTable:
+    months, start, end = _window(now, months)
+    # Each lead's sessions summed up once (by lead, only the leads of these months: the
+    # current month alone reads a few thousand), then joined: a correlated EXISTS per lead was
+    # 5–10× slower at 100,000 leads.
+    in_window = filters.where(
+        select(Lead.id).where(Lead.created_at >= start, Lead.created_at < end)
+    )
     per_lead = (
         select(
             CoachingSession.lead_id.label("lead_id"),
@@ -302,7 +326,10 @@ def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
                 "held"
             ),
         )
-        .where(CoachingSession.status.in_((SessionStatus.BOOKED, SessionStatus.HELD)))
+        .where(
+            CoachingSession.status.in_((SessionStatus.BOOKED, SessionStatus.HELD)),
+            CoachingSession.lead_id.in_(in_window),
+        )
         .group_by(CoachingSession.lead_id)
         .subquery()
     )
@@ -317,7 +344,7 @@ def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
         )
         .select_from(Lead)
         .outerjoin(per_lead, per_lead.c.lead_id == Lead.id)
-        .where(Lead.created_at >= _period_start(now))
+        .where(Lead.created_at >= start, Lead.created_at < end)
         .group_by(month)
     )
     found = {str(m): [int(x or 0) for x in rest] for m, *rest in db.session.execute(stmt)}
@@ -328,13 +355,16 @@ def funnel(filters: ReportFilters, *, now: datetime) -> ReportTable:
         [],
         [1, 2, 3, 4],
     )
-    for m in _month_starts(now):
+    for m in months:
         counts = found.get(m, [0, 0, 0, 0])
         table.rows.append([m, *(count_cell(n) for n in counts)])
     return table
 
 
-def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
+def sessions_per_coach(
+    filters: ReportFilters, *, now: datetime, months: Sequence[str] | None = None
+) -> ReportTable:
+    _months, start, end = _window(now, months)
     month = _month(CoachingSession.starts_at).label("month")
     stmt = (
         select(
@@ -346,7 +376,8 @@ def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
         .join(Coach, Coach.id == CoachingSession.coach_id)
         .where(
             CoachingSession.status == SessionStatus.HELD,
-            CoachingSession.starts_at >= _period_start(now),
+            CoachingSession.starts_at >= start,
+            CoachingSession.starts_at < end,
         )
         .group_by(Coach.id, Coach.name, month)
         .order_by(Coach.name, month)
@@ -373,9 +404,12 @@ def sessions_per_coach(filters: ReportFilters, *, now: datetime) -> ReportTable:
     return table
 
 
-def outcomes(filters: ReportFilters, *, now: datetime) -> ReportTable:
+def outcomes(
+    filters: ReportFilters, *, now: datetime, months: Sequence[str] | None = None
+) -> ReportTable:
     """Mean change (after − before) per dimension and month the follow-up was answered, over
     the leaders who rated that dimension both times."""
+    months, start, end = _window(now, months)
     before, after = aliased(SelfRating), aliased(SelfRating)
     month = _month(after.created_at).label("month")
     stmt = filters.where(
@@ -397,7 +431,7 @@ def outcomes(filters: ReportFilters, *, now: datetime) -> ReportTable:
             ),
         )
         .join(Lead, Lead.id == after.lead_id)
-        .where(after.kind == RatingKind.AFTER, after.created_at >= _period_start(now))
+        .where(after.kind == RatingKind.AFTER, after.created_at >= start, after.created_at < end)
         .group_by(month, after.dimension)
     )
     found = {(str(m), d): (int(n), ch, b, a) for m, d, n, ch, b, a in db.session.execute(stmt)}
@@ -412,7 +446,7 @@ def outcomes(filters: ReportFilters, *, now: datetime) -> ReportTable:
         [],
         [1, 3, 5],
     )
-    for m in _month_starts(now):
+    for m in months:
         row: list[Cell] = [m]
         for d in RATED_DIMENSIONS:
             n, change, _b, _a = found.get((m, d), (0, None, None, None))
@@ -437,28 +471,36 @@ def organisations() -> list[str]:
 
 
 TABLE_KEYS = ("registrations", "first-contact", "funnel", "sessions-per-coach", "outcomes")
+# The tables counted by month (the registrations are by week, and cheap: always counted live).
+MONTHLY_KEYS = ("first-contact", "funnel", "sessions-per-coach", "outcomes")
 
 
 def table(
-    key: str, filters: ReportFilters, *, now: datetime, settings: Settings
+    key: str,
+    filters: ReportFilters,
+    *,
+    now: datetime,
+    settings: Settings,
+    months: Sequence[str] | None = None,
 ) -> ReportTable | None:
-    """One report by its key (the CSV of one table computes only that one)."""
+    """One report by its key (the CSV of one table computes only that one), over `months`
+    (default: the 12 up to now's; monthly tables only)."""
     if key == "registrations":
         return registrations_per_week(filters, now=now)
     if key == "first-contact":
-        return first_contact(filters, now=now, settings=settings)
+        return first_contact(filters, now=now, settings=settings, months=months)
     if key == "funnel":
-        return funnel(filters, now=now)
+        return funnel(filters, now=now, months=months)
     if key == "sessions-per-coach":
-        return sessions_per_coach(filters, now=now)
+        return sessions_per_coach(filters, now=now, months=months)
     if key == "outcomes":
-        return outcomes(filters, now=now)
+        return outcomes(filters, now=now, months=months)
     return None
 
 
-def all_tables(filters: ReportFilters, *, now: datetime, settings: Settings) -> list[ReportTable]:
-    found = [table(key, filters, now=now, settings=settings) for key in TABLE_KEYS]
-    return [t for t in found if t is not None]
+def report_months(now: datetime) -> list[str]:
+    """The report's 12 months ('YYYY-MM', oldest first), the last one now's."""
+    return _month_starts(now)
 
 
 # ----- CSV ----------------------------------------------------------------------------------
@@ -563,7 +605,6 @@ __all__ = [
     "ReportFilters",
     "ReportTable",
     "Suppressed",
-    "all_tables",
     "csv_safe",
     "first_contact",
     "funnel",

@@ -70,6 +70,7 @@ bp.add_url_rule(
 # The firm's reports (admins only; coach/reports.py), each table also as CSV, and the leads
 bp.add_url_rule("/reports", "reports", reports.reports_page, methods=["GET"])
 bp.add_url_rule("/reports/<table>.csv", "report_csv", reports.report_csv, methods=["GET"])
+bp.add_url_rule("/reports/recount", "reports_recount", reports.reports_recount, methods=["POST"])
 
 # The coach's own account: how they hear about their leads
 bp.add_url_rule(

@@ -5,12 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from flask import abort, current_app, render_template, request, stream_with_context
+from flask import (
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
+from sqlalchemy.exc import IntegrityError
 
-from .. import reports
+from .. import report_store, reports
 from ..charts import bar_svg, data_uri
+from ..extensions import db
 from ..settings import current_now, current_settings
+from ..timefmt import format_local
 from .auth import admin_required
 
 
@@ -24,7 +36,10 @@ def _filters() -> reports.ReportFilters:
 @admin_required
 def reports_page() -> ResponseReturnValue:
     filters = _filters()
-    tables = reports.all_tables(filters, now=current_now(), settings=current_settings())
+    settings = current_settings()
+    counted = report_store.report_tables(filters, now=current_now(), settings=settings)
+    _keep_snapshots()
+    tables = counted.tables
     charts = {}
     for table in tables:
         if table.chart_columns:
@@ -38,7 +53,33 @@ def reports_page() -> ResponseReturnValue:
         filters=filters,
         organisations=reports.organisations(),
         min_leaders=reports.MIN_LEADERS,
+        counted_at=(
+            format_local(counted.earlier_months_counted_at, settings.zone, with_day=False)
+            if counted.earlier_months_counted_at
+            else None
+        ),
     )
+
+
+@admin_required
+def reports_recount() -> ResponseReturnValue:
+    """ "Recount now": forget the finished months' snapshots, so the page counts them again."""
+    report_store.forget_all()
+    db.session.commit()
+    flash("Every month has been counted again.", "success")
+    organisation = request.form.get("organisation", "").strip()[:200]
+    if organisation:
+        return redirect(url_for("coach.reports", organisation=organisation))
+    return redirect(url_for("coach.reports"))
+
+
+def _keep_snapshots() -> None:
+    """Commit the snapshots this request counted. Two requests counting the same one at once:
+    the second's insert fails on the unique constraint, and its figures are shown unkept."""
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
 
 
 @admin_required
@@ -51,9 +92,12 @@ def report_csv(table: str) -> ResponseReturnValue:
             _stream(reports.LEAD_COLUMNS, reports.lead_rows(filters, settings))
         )
     else:
-        found = reports.table(table, filters, now=current_now(), settings=settings)
+        found, _counted_at = report_store.report_table(
+            table, filters, now=current_now(), settings=settings
+        )
         if found is None:
             abort(404)
+        _keep_snapshots()
         body = reports.to_csv(found.columns, found.rows)
     response = current_app.response_class(body, mimetype="text/csv")
     suffix = f"-{_slug(filters.organisation)}" if filters.organisation else ""
