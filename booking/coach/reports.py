@@ -26,16 +26,18 @@ from ..timefmt import format_local
 from .auth import admin_required
 
 
-def _filters() -> reports.ReportFilters:
+def _filters(known: list[str] | None = None) -> reports.ReportFilters:
+    """The organisation asked for, if it is one of `known` (default: read them)."""
     organisation = request.args.get("organisation", "").strip()[:200]
-    if organisation and organisation not in reports.organisations():
+    if organisation and organisation not in (known or reports.organisations()):
         organisation = ""  # unknown or too small to report on alone: the whole firm
     return reports.ReportFilters(organisation=organisation)
 
 
 @admin_required
 def reports_page() -> ResponseReturnValue:
-    filters = _filters()
+    organisations = reports.organisations()
+    filters = _filters(organisations)
     settings = current_settings()
     counted = report_store.report_tables(filters, now=current_now(), settings=settings)
     _keep_snapshots()
@@ -51,7 +53,7 @@ def reports_page() -> ResponseReturnValue:
         tables=tables,
         charts=charts,
         filters=filters,
-        organisations=reports.organisations(),
+        organisations=organisations,
         min_leaders=reports.MIN_LEADERS,
         counted_at=(
             format_local(counted.earlier_months_counted_at, settings.zone, with_day=False)
@@ -63,7 +65,7 @@ def reports_page() -> ResponseReturnValue:
 
 @admin_required
 def reports_recount() -> ResponseReturnValue:
-    """ "Recount now": forget the finished months' snapshots, so the page counts them again."""
+    """Recount now: forget the finished months' snapshots, so the page counts them again."""
     report_store.forget_all()
     db.session.commit()
     flash("Every month has been counted again.", "success")
