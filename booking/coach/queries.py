@@ -231,6 +231,17 @@ def _is_sqlite() -> bool:
     return db.session.get_bind().dialect.name == "sqlite"
 
 
+# Dimensions are stored as a comma-separated list of fixed values, none part of another, so a
+# plain substring match finds one exactly. PostgreSQL estimates a LIKE on the column itself
+# from its statistics (a handful of distinct lists); wrapped in commas it guessed 1 row in
+# 10,000 where half the leads matched, and sorted all of a coach's leads (35 ms at 100,000).
+assert not any(a != b and a.value in b.value for a in Dimension for b in Dimension)
+
+
+def _has_dimension(column: Any, dimension: str) -> Any:
+    return column.like(f"%{dimension}%")
+
+
 def _unindexed(column: Any) -> Any:
     """`column` as SQLite's planner sees no index for: unary + is a no-op on the value."""
     return type_coerce(literal_column(f"+{column.table.name}.{column.name}"), column.type)
@@ -258,8 +269,7 @@ def _conditions(
     elif filters.coach:
         found.append(coach == int(filters.coach))
     if filters.dimension:
-        # Stored as a comma-separated list of fixed values.
-        found.append(("," + Lead.dimensions + ",").like(f"%,{filters.dimension},%"))
+        found.append(_has_dimension(Lead.dimensions, filters.dimension))
     quoted = reference_lead_id(filters.q) if filters.q else None
     if quoted is not None:
         # A reference number the leader quoted ("PS-000123"): that lead.
@@ -458,7 +468,7 @@ def _counted(filters: LeadFilters, me: Coach) -> Select[LeadStatus, int]:
     elif filters.coach:
         where.append(LeadCount.coach_id == int(filters.coach))
     if filters.dimension:
-        where.append(("," + LeadCount.dimensions + ",").like(f"%,{filters.dimension},%"))
+        where.append(_has_dimension(LeadCount.dimensions, filters.dimension))
     return select(LeadCount.status, func.sum(LeadCount.n)).where(*where).group_by(LeadCount.status)
 
 
