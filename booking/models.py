@@ -314,6 +314,25 @@ class Lead(Model):
         return [Dimension(d) for d in self.dimensions.split(",") if d]
 
 
+class LeadCount(Model):
+    """How many leads have each status, coach and set of dimensions: the counts beside the
+    list's status filter, read from a few hundred rows at most instead of every lead.
+
+    Kept in step by database triggers on `lead` (migration 0018), in the transaction of the
+    write, so every path that inserts, changes or deletes a lead (the workflow, an erasure, an
+    operator's SQL) keeps it right. Nothing in the app writes it.
+    """
+
+    __tablename__ = "lead_count"
+
+    status: Mapped[LeadStatus] = mapped_column(_enum(LeadStatus), primary_key=True)
+    # The assigned coach's id, 0 for "not assigned" (a key column cannot be NULL).
+    coach_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Lead.dimensions as stored (comma-separated, in a fixed order).
+    dimensions: Mapped[str] = mapped_column(String(100), primary_key=True)
+    n: Mapped[int] = mapped_column(Integer)
+
+
 class FormReceipt(Model):
     """Each accepted registration form's one-time token: a replay or double click is a no-op."""
 

@@ -347,6 +347,38 @@ def make_app(database_url: str, tmp_path: Path):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
+    if apps:
+        kept, counted = lead_counts(database_url)
+        # Whatever the test did to leads (the workflow, the pages, an erasure, raw SQL), the
+        # counts beside the list's status filter still agree with the leads: a write that
+        # got past the triggers would show here.
+        assert kept == counted, "lead_count has drifted from the leads"
+
+
+Counts = dict[tuple[str, int, str], int]
+
+
+def lead_counts(database_url: str) -> tuple[Counts, Counts]:
+    """The list's counts table (lead_count, kept by triggers: migration 0018) and the same
+    numbers counted from the leads themselves, zeros left out."""
+    engine = create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            kept = connection.execute(
+                text("select status, coach_id, dimensions, n from lead_count where n <> 0")
+            ).all()
+            counted = connection.execute(
+                text(
+                    "select status, coalesce(assigned_coach_id, 0), dimensions, count(*) "
+                    "from lead group by status, coalesce(assigned_coach_id, 0), dimensions"
+                )
+            ).all()
+    finally:
+        engine.dispose()
+    return (
+        {(s, int(c), d): int(n) for s, c, d, n in kept},
+        {(s, int(c), d): int(n) for s, c, d, n in counted},
+    )
 
 
 @pytest.fixture

@@ -9,13 +9,15 @@ from __future__ import annotations
 import enum
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import (
     Integer,
+    Row,
     Select,
     case,
     exists,
@@ -26,6 +28,8 @@ from sqlalchemy import (
     select,
     table,
     text,
+    type_coerce,
+    union_all,
 )
 from sqlalchemy.orm import aliased, contains_eager, selectinload
 
@@ -39,6 +43,7 @@ from ..models import (
     CoachingSession,
     Dimension,
     Lead,
+    LeadCount,
     LeadEvent,
     LeadStatus,
     OutboxMessage,
@@ -226,23 +231,45 @@ def _is_sqlite() -> bool:
     return db.session.get_bind().dialect.name == "sqlite"
 
 
-def _conditions(filters: LeadFilters, me: Coach, *, with_status: bool = True) -> list[Any]:
+# Dimensions are stored as a comma-separated list of fixed values, none part of another, so a
+# plain substring match finds one exactly. PostgreSQL estimates a LIKE on the column itself
+# from its statistics (a handful of distinct lists); wrapped in commas it guessed 1 row in
+# 10,000 where half the leads matched, and sorted all of a coach's leads (35 ms at 100,000).
+assert not any(a != b and a.value in b.value for a in Dimension for b in Dimension)
+
+
+def _has_dimension(column: Any, dimension: str) -> Any:
+    return column.like(f"%{dimension}%")
+
+
+def _unindexed(column: Any) -> Any:
+    """`column` as SQLite's planner sees no index for: unary + is a no-op on the value."""
+    return type_coerce(literal_column(f"+{column.table.name}.{column.name}"), column.type)
+
+
+def _conditions(
+    filters: LeadFilters, me: Coach, *, with_status: bool = True, by_index: bool = True
+) -> list[Any]:
     """The WHERE clauses of the filters. Each narrows along an index (created_at,
-    (status, created_at), (assigned_coach_id, created_at) and their updated_at twins)."""
+    (status, created_at), (assigned_coach_id, created_at) and their updated_at twins), unless
+    `by_index` is False and the database is SQLite: then the status and coach are checked on
+    each row of whatever walk the query's order asks for."""
+    status, coach = Lead.status, Lead.assigned_coach_id
+    if not by_index and _is_sqlite():
+        status, coach = _unindexed(status), _unindexed(coach)
     found: list[Any] = []
     if with_status and filters.status == "open":
-        found.append(Lead.status.in_(OPEN_STATUSES))
+        found.append(status.in_(OPEN_STATUSES))
     elif with_status and filters.status:
-        found.append(Lead.status == LeadStatus(filters.status))
+        found.append(status == LeadStatus(filters.status))
     if filters.coach == "me":
-        found.append(Lead.assigned_coach_id == me.id)
+        found.append(coach == me.id)
     elif filters.coach == "none":
-        found.append(Lead.assigned_coach_id.is_(None))
+        found.append(coach.is_(None))
     elif filters.coach:
-        found.append(Lead.assigned_coach_id == int(filters.coach))
+        found.append(coach == int(filters.coach))
     if filters.dimension:
-        # Stored as a comma-separated list of fixed values.
-        found.append(("," + Lead.dimensions + ",").like(f"%,{filters.dimension},%"))
+        found.append(_has_dimension(Lead.dimensions, filters.dimension))
     quoted = reference_lead_id(filters.q) if filters.q else None
     if quoted is not None:
         # A reference number the leader quoted ("PS-000123"): that lead.
@@ -263,47 +290,90 @@ def _conditions(filters: LeadFilters, me: Coach, *, with_status: bool = True) ->
     return found
 
 
-def _sort_key(filters: LeadFilters) -> Any:
-    if filters.sort == "activity":
-        return Lead.updated_at
-    if filters.sort == "next":
-        none = _NO_SESSION_ASC if filters.dir == "asc" else _NO_SESSION_DESC
-        return func.coalesce(CoachingSession.starts_at, literal(none, UTCDateTime()))
-    return Lead.created_at
+_Q = TypeVar("_Q", bound=Select[Any, Any])
 
 
-def lead_query(filters: LeadFilters, me: Coach) -> Select[Lead, datetime]:
-    """One page's worth of the list in its sort order, each lead with its sort key; the page
-    starts after (or ends before) the cursor, found by comparing (key, id) rather than by
+def _after(key: Any, lead_id: Any, cursor: Cursor, descending: bool) -> Any:
+    """Rows after `cursor` in the (key, id) order. The redundant bound on the key alone lets
+    the database start its index walk at the cursor instead of filtering its way there."""
+    bound = literal(cursor.key, UTCDateTime())
+    if descending:
+        return (key <= bound) & or_(key < bound, lead_id < cursor.id)
+    return (key >= bound) & or_(key > bound, lead_id > cursor.id)
+
+
+def _ordered(query: _Q, key: Any, lead_id: Any, descending: bool) -> _Q:
+    if descending:
+        return query.order_by(key.desc(), lead_id.desc())
+    return query.order_by(key.asc(), lead_id.asc())
+
+
+def _by_next_session(
+    filters: LeadFilters, me: Coach, cursor: Cursor | None, descending: bool, limit: int
+) -> Select[Lead, datetime]:
+    """The list by next session: the first `limit` leads with a booked session, walking the
+    session index in time order, and the first `limit` leads without one (they sort after
+    every session, by id), merged. Joining every lead to its session and sorting the lot
+    grew with the table (50 ms at 100,000 leads)."""
+    none = _NO_SESSION_ASC if filters.dir == "asc" else _NO_SESSION_DESC
+    conditions = _conditions(filters, me)
+    starts, lead_id = CoachingSession.starts_at, CoachingSession.lead_id
+    booked = (
+        select(lead_id.label("lead_id"), starts.label("key"))
+        .join(Lead, Lead.id == lead_id)
+        .where(CoachingSession.status == SessionStatus.BOOKED, *conditions)
+    )
+    if cursor is not None:
+        booked = booked.where(_after(starts, lead_id, cursor, descending))
+    parts: list[Select[int, datetime]] = [
+        _ordered(booked, starts, lead_id, descending).limit(limit)
+    ]
+    # A lead without a booked session sorts as if its session were at `none`: after the cursor
+    # if `none` is, or by id if the cursor is one of them. SQLite would read every lead of the
+    # filter from a (status, ...) or (coach, ...) index and sort them by id (150 ms for the
+    # open leads at 100,000); walking the table in id order stops after `limit` matches.
+    # (coach, status) is in id order already.
+    if cursor is None or cursor.key == none or (cursor.key > none) == descending:
+        single_status = filters.status not in ("", "open")
+        rest = select(Lead.id.label("lead_id"), literal(none, UTCDateTime()).label("key")).where(
+            *_conditions(filters, me, by_index=bool(filters.coach and single_status)),
+            ~exists().where(
+                CoachingSession.lead_id == Lead.id,
+                CoachingSession.status == SessionStatus.BOOKED,
+            ),
+        )
+        if cursor is not None and cursor.key == none:
+            rest = rest.where(Lead.id < cursor.id if descending else Lead.id > cursor.id)
+        by_id = Lead.id.desc() if descending else Lead.id.asc()
+        parts.append(rest.order_by(by_id).limit(limit))
+    merged = union_all(*(select(part.subquery()) for part in parts)).subquery()
+    query = select(Lead, merged.c.key).join(merged, merged.c.lead_id == Lead.id)
+    return _ordered(query, merged.c.key, Lead.id, descending)
+
+
+def lead_query(filters: LeadFilters, me: Coach, limit: int) -> Select[Lead, datetime]:
+    """The first `limit` leads of the list in its sort order, each with its sort key; the
+    page starts after (or ends before) the cursor, found by comparing (key, id) rather than by
     skipping rows, so the 500th page costs what the first does. The coach comes joined, so
     there are no N+1 queries."""
-    key = _sort_key(filters)
-    query = select(Lead, key).where(*_conditions(filters, me))
+    descending = filters.dir == "desc"
+    cursor = filters.after or filters.before
+    if filters.before is not None:
+        descending = not descending  # read backwards from the cursor, then turn the page round
     if filters.sort == "next":
-        query = query.outerjoin(
-            CoachingSession,
-            (CoachingSession.lead_id == Lead.id) & (CoachingSession.status == SessionStatus.BOOKED),
-        )
-    order_key = key
+        return _by_next_session(filters, me, cursor, descending, limit).limit(limit)
+    key = Lead.updated_at if filters.sort == "activity" else Lead.created_at
+    query = select(Lead, key).where(*_conditions(filters, me))
+    order_key: Any = key
     if filters.sort == "registered" and filters.q and _is_sqlite():
         # A substring search cannot use an index. Walking the created_at index row by row to
         # find a few matches is ~6x slower in SQLite (200 ms at 100,000 leads, no match) than
         # scanning the table and sorting the matches; unary + is a no-op that keeps the
         # planner off the index.
         order_key = literal_column("+lead.created_at")
-    descending = filters.dir == "desc"
-    cursor = filters.after or filters.before
-    if filters.before is not None:
-        descending = not descending  # read backwards from the cursor, then turn the page round
     if cursor is not None:
-        bound = literal(cursor.key, UTCDateTime())
-        if descending:
-            query = query.where(or_(key < bound, (key == bound) & (Lead.id < cursor.id)))
-        else:
-            query = query.where(or_(key > bound, (key == bound) & (Lead.id > cursor.id)))
-    if descending:
-        return query.order_by(order_key.desc(), Lead.id.desc())
-    return query.order_by(order_key.asc(), Lead.id.asc())
+        query = query.where(_after(order_key, Lead.id, cursor, descending))
+    return _ordered(query, order_key, Lead.id, descending).limit(limit)
 
 
 @dataclass(frozen=True)
@@ -386,14 +456,33 @@ class LeadList:
         return self.items[-1].cursor if self.items else None
 
 
+def _counted(filters: LeadFilters, me: Coach) -> Select[LeadStatus, int]:
+    """Leads per status under the coach and dimension filters, from lead_count (kept by
+    triggers, migration 0018): a sum over at most statuses x coaches x dimension sets rows,
+    however many leads there are."""
+    where: list[Any] = []
+    if filters.coach == "me":
+        where.append(LeadCount.coach_id == me.id)
+    elif filters.coach == "none":
+        where.append(LeadCount.coach_id == 0)
+    elif filters.coach:
+        where.append(LeadCount.coach_id == int(filters.coach))
+    if filters.dimension:
+        where.append(_has_dimension(LeadCount.dimensions, filters.dimension))
+    return select(LeadCount.status, func.sum(LeadCount.n)).where(*where).group_by(LeadCount.status)
+
+
 def status_counts(filters: LeadFilters, me: Coach) -> dict[str, int]:
-    """Leads per status under every filter but the status: one GROUP BY."""
+    """Leads per status under every filter but the status: one GROUP BY, of the counts table
+    unless there is a search (a search's matches are counted where they are found)."""
+    if not filters.q:
+        return _by_status(db.session.execute(_counted(filters, me)).all())
     query = (
         select(Lead.status, func.count())
         .where(*_conditions(filters, me, with_status=False))
         .group_by(Lead.status)
     )
-    if filters.q and not _is_sqlite():
+    if not _is_sqlite():
         # PostgreSQL prices ILIKE as cheap and reads every lead to count a search's matches
         # (~300 ms at 100,000 leads) instead of taking them from the trigram indexes (~20 ms).
         # Only for this query: the setting is put back before anything else runs.
@@ -404,8 +493,12 @@ def status_counts(filters: LeadFilters, me: Coach) -> dict[str, int]:
             db.session.execute(text("SET LOCAL enable_seqscan = on"))
     else:
         rows = db.session.execute(query).all()
+    return _by_status(rows)
+
+
+def _by_status(rows: Sequence[Row[LeadStatus, int]]) -> dict[str, int]:
     counts = {status.value: 0 for status in LeadStatus}
-    counts.update({LeadStatus(status).value: int(n) for status, n in rows})
+    counts.update({LeadStatus(status).value: int(n or 0) for status, n in rows})
     counts["open"] = sum(counts[s.value] for s in OPEN_STATUSES)
     counts[""] = sum(counts[s.value] for s in LeadStatus)
     return counts
@@ -449,7 +542,7 @@ def _short_when(session: CoachingSession | None, now: datetime, zone: ZoneInfo) 
 
 def lead_list(filters: LeadFilters, me: Coach, *, now: datetime, settings: Settings) -> LeadList:
     """A page of the list in a fixed number of queries, however many leads there are."""
-    rows = list(db.session.execute(lead_query(filters, me).limit(PER_PAGE + 1)))
+    rows = list(db.session.execute(lead_query(filters, me, PER_PAGE + 1)))
     more = len(rows) > PER_PAGE
     rows = rows[:PER_PAGE]
     if filters.before is not None:

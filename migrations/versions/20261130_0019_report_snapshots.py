@@ -2,7 +2,7 @@
 an index for the outcomes report's months
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0018
 Create Date: 2026-11-30 23:10:00
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = "0019"
-down_revision = "0012"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
