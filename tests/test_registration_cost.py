@@ -107,3 +107,21 @@ def test_registering_works_with_javascript_off(app, new_browser_page, live_url):
     assert page.get_by_role("heading", level=1).inner_text().startswith("Thank you")
     with app.app_context():
         assert db.session.query(Lead).filter_by(email="sian.obrien@nhs.example").count() == 1
+
+
+def test_the_form_page_served_from_its_cache_is_the_page_rendered_afresh(app, client):
+    """The blank form is rendered once per process and served with each visitor's own tokens:
+    what a visitor gets must be exactly the template's output with those tokens."""
+    from booking.links import read_token
+    from booking.public.views import render_blank_form
+
+    first, second = (client.get("/").get_data(as_text=True) for _ in range(2))
+    tokens = [hidden_fields(page) for page in (first, second)]
+    assert tokens[0]["csrf_token"] and tokens[0]["form_token"]
+    assert tokens[0]["form_token"] != tokens[1]["form_token"]
+    for page, fields in zip((first, second), tokens, strict=True):
+        with app.test_request_context("/"):
+            afresh = render_blank_form(fields["csrf_token"], fields["form_token"])
+            assert read_token("register-form", fields["form_token"])["n"]
+        assert page == afresh
+        assert "tokenslot" not in page  # the stand-ins were replaced
