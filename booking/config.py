@@ -45,7 +45,7 @@ ENV_SETTINGS: dict[str, tuple[Any, Any]] = {
     # How many reverse proxies in front to trust for the client's address, scheme and host
     # (X-Forwarded-For/-Proto/-Host). 0: none, a client's own X-Forwarded-For is ignored.
     "TRUSTED_PROXY_HOPS": (0, int),
-    "RATELIMIT_STORAGE_URI": ("memory://", str),
+    "RATELIMIT_STORAGE_URI": ("swept-memory://", str),
     # Namespaces the limiter's keys in a shared store (several sites or test runs on one Redis).
     "RATELIMIT_KEY_PREFIX": ("", str),
     "RATELIMIT_REGISTER_PER_ADDRESS": ("20 per hour", str),

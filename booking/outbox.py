@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Table, and_, insert, or_, select, update
 
 from .emails import MailDraft, coach_address
 from .extensions import db
@@ -113,11 +113,34 @@ def enqueue(
     now: datetime | None = None,
 ) -> OutboxMessage:
     """Add the draft to the current transaction; it is sent only if the transaction commits."""
-    now = now or utcnow()
+    row = OutboxMessage(**_row_values(draft, lead_id, session_id, due_at, now or utcnow()))
+    db.session.add(row)
+    return row
+
+
+def enqueue_many(
+    drafts: list[tuple[MailDraft, int | None]], *, now: datetime | None = None
+) -> None:
+    """Add (draft, lead id) pairs to the current transaction as one INSERT, with no ORM objects
+    (for a hot path whose caller needs no rows back: the registration). The same rows as
+    `enqueue` would add, sent only if the transaction commits."""
+    if drafts:
+        at = now or utcnow()
+        rows = [_row_values(draft, lead_id, None, None, at) for draft, lead_id in drafts]
+        db.session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+
+
+def _row_values(
+    draft: MailDraft,
+    lead_id: int | None,
+    session_id: int | None,
+    due_at: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
     reply_to = draft.reply_to or _leaders_coach(draft, lead_id)
     domain = sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
-    row = OutboxMessage(
+    return dict(
         created_at=now,
         due_at=due_at or now,
         kind=draft.kind,
@@ -144,9 +167,10 @@ def enqueue(
             ]
         ),
         status=OutboxStatus.PENDING,
+        attempts=0,
+        last_error="",
+        unknown_outcomes=0,
     )
-    db.session.add(row)
-    return row
 
 
 def cancel_pending(

@@ -214,7 +214,7 @@ def base_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "COACH_NOTIFY_EMAILS": [],
         "BASE_URL": "http://booking.test",
         "FORM_MIN_SECONDS": 0,
-        "RATELIMIT_STORAGE_URI": "memory://",
+        "RATELIMIT_STORAGE_URI": "swept-memory://",
         "OUTBOX_BACKOFF_BASE_SECONDS": 30.0,
         "MAIL_TIMEOUT": SERVER_TIMEOUT,
         "PRIVACY_NOTICE_FILE": str(tmp_path / "privacy.txt"),

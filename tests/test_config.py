@@ -117,7 +117,7 @@ def test_development_defaults(tmp_path):
     assert config["MAIL_CAPTURE_DIR"] == str(tmp_path / "mail")
     assert config["COACH_NOTIFY_EMAILS"] == []
     assert config["TIMEZONE"] == "Europe/London"
-    assert config["RATELIMIT_STORAGE_URI"] == "memory://"
+    assert config["RATELIMIT_STORAGE_URI"] == "swept-memory://"
     assert config["BASE_URL"] == "http://127.0.0.1:5000"
     assert config["MAX_CONTENT_LENGTH"] == 64 * 1024
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError
 from flask import (
+    Flask,
     Response,
     current_app,
     g,
@@ -19,6 +20,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 from sqlalchemy.exc import IntegrityError
 
@@ -38,6 +40,42 @@ from .forms import InterestForm, WithdrawForm
 
 def _new_form_token() -> str:
     return make_token("register-form", {"n": secrets.token_urlsafe(18), "t": time.time()})
+
+
+# Stand-ins for the blank form page's two tokens: plain letters, so escaping leaves them as they
+# are and each appears exactly once on the page.
+_CSRF_SLOT = "csrftokenslotf3c9a1e7"
+_FORM_TOKEN_SLOT = "formtokenslot8d2b6c40"
+_BLANK_PAGES = "booking.blank_form_page"
+
+
+def blank_form_page(app: Flask) -> str:
+    """The registration form as first served (GET), with fresh tokens.
+
+    Everything on it but its two tokens (the CSRF token and the signed, timed form token) is
+    the same for every visitor: the fields are empty and carry no errors. So the template is
+    rendered once per process with stand-ins for the tokens, and each request gets a copy with
+    its own tokens put in: the same HTML as rendering it afresh (tests/test_registration_cost.py
+    compares the two), without most of the form-page's time (rendering ten WTForms fields).
+    Rendered afresh whenever templates may change under a running server (debug, auto-reload).
+    """
+    pages: dict[str, str] = app.extensions.setdefault(_BLANK_PAGES, {})
+    key = request.script_root  # url_for's links start with it
+    page = pages.get(key)
+    if page is None or app.jinja_env.auto_reload:
+        page = pages[key] = render_blank_form(_CSRF_SLOT, _FORM_TOKEN_SLOT)
+    if _CSRF_SLOT in page:
+        page = page.replace(_CSRF_SLOT, str(escape(generate_csrf())), 1)
+    return page.replace(_FORM_TOKEN_SLOT, str(escape(_new_form_token())), 1)
+
+
+def render_blank_form(csrf_token: str, form_token: str) -> str:
+    """The blank form page rendered afresh, with these tokens."""
+    form = InterestForm()
+    form.form_token.data = form_token
+    if hasattr(form, "csrf_token"):  # absent with CSRF protection off
+        form.csrf_token.current_token = csrf_token
+    return render_template("public/register.html", form=form)
 
 
 class _TooFast(Exception):
@@ -118,9 +156,7 @@ def register() -> ResponseReturnValue:
         # Offer the form only when what is typed into it can be kept.
         if not ping(db.engine, timeout_seconds=2.0):
             raise DatabaseUnavailable("registration form")
-        form = InterestForm()
-        form.form_token.data = _new_form_token()
-        return render_template("public/register.html", form=form)
+        return blank_form_page(current_app)
 
     form, valid = _posted_form()
     if not form.form_token.data:

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
 from ..extensions import db
 from ..kinds import EventKind
@@ -50,18 +50,41 @@ def record_event(
     actor_label: str = "",
     detail: dict[str, Any] | None = None,
 ) -> LeadEvent:
-    event = LeadEvent(
-        lead=lead,
-        at=now,
-        actor_coach_id=actor.id if actor else None,
-        actor_label=actor.name if actor else (actor_label or "System"),
-        kind=kind,
-        summary=summary,
-        detail_json=json.dumps(detail or {}, default=str),
-    )
+    event = LeadEvent(lead=lead, **_event_values(kind, summary, now, actor, actor_label, detail))
     db.session.add(event)
     lead.updated_at = now
     return event
+
+
+def record_new_lead_events(
+    lead_id: int, events: Iterable[tuple[EventKind, str, str]], *, now: datetime
+) -> None:
+    """History events (kind, summary, actor label) of a lead just inserted, as one INSERT, with
+    no ORM objects: for the registration, where nothing reads them back in the request. Same
+    rows as `record_event`'s (which also sets the lead's `updated_at`; a new lead's is `now`)."""
+    rows = [
+        {"lead_id": lead_id, **_event_values(kind, summary, now, None, label, None)}
+        for kind, summary, label in events
+    ]
+    db.session.execute(insert(cast(Table, LeadEvent.__table__)), rows)
+
+
+def _event_values(
+    kind: EventKind,
+    summary: str,
+    now: datetime,
+    actor: Coach | None,
+    actor_label: str,
+    detail: dict[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "at": now,
+        "actor_coach_id": actor.id if actor else None,
+        "actor_label": actor.name if actor else (actor_label or "System"),
+        "kind": kind,
+        "summary": summary,
+        "detail_json": json.dumps(detail or {}, default=str),
+    }
 
 
 def coach_notification_recipients(settings: Settings) -> list[str]:

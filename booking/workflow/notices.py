@@ -39,6 +39,7 @@ def tell_coach(
     now: datetime,
     settings: Settings,
     session_id: int | None = None,
+    queue: list[tuple[MailDraft, int | None]] | None = None,
 ) -> None:
     """Tell `coach` (the lead's coach for this event) that `summary` happened on `lead`.
 
@@ -46,7 +47,8 @@ def tell_coach(
     `draft` is None when the event already sends that coach an email of its own (a leader's
     cancellation sends the coach's calendar its CANCEL), so immediate coaches get no second
     copy. The summary must not name the leader: the digest reads the name from the lead, so an
-    erasure leaves no copy of it behind.
+    erasure leaves no copy of it behind. With `queue`, an email is appended to it (draft, lead
+    id) for the caller to enqueue with others (`outbox.enqueue_many`), not enqueued here.
     """
     if coach is not None and coach.active:
         if coach.email_digest:
@@ -67,6 +69,9 @@ def tell_coach(
         return
     if not recipients:
         log.warning("lead %s: no coach to tell (%s)", lead.id, kind.value)
+        return
+    if queue is not None and session_id is None:
+        queue.append((draft(recipients), lead.id))
         return
     outbox.enqueue(draft(recipients), lead_id=lead.id, session_id=session_id, now=now)
 
