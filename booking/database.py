@@ -19,8 +19,10 @@ from sqlalchemy.exc import (
 )
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
-# How often a transaction waiting for SQLite's write lock tries again (see configure_engine).
+# How often a transaction waiting for SQLite's write lock tries again at first, and at most
+# (see configure_engine).
 WRITE_LOCK_POLL_SECONDS = 0.0005
+WRITE_LOCK_POLL_MAX_SECONDS = 0.005
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -59,6 +61,7 @@ def configure_engine(engine: Engine) -> None:
         raw.execute("PRAGMA busy_timeout=0")
         try:
             deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+            pause = WRITE_LOCK_POLL_SECONDS
             while True:
                 try:
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -66,7 +69,10 @@ def configure_engine(engine: Engine) -> None:
                 except OperationalError as error:
                     if not _locked(error) or time.monotonic() >= deadline:
                         raise
-                time.sleep(WRITE_LOCK_POLL_SECONDS)
+                time.sleep(pause)
+                # A lock held for long (a migration, a big purge) is not spun on: the pause
+                # grows to WRITE_LOCK_POLL_MAX_SECONDS after the first few tries.
+                pause = min(pause * 1.2, WRITE_LOCK_POLL_MAX_SECONDS)
         finally:
             raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
 
