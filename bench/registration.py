@@ -78,8 +78,8 @@ class Result:
 
 
 def _ms(value: str) -> float:
-    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", value).groups()  # type: ignore[union-attr]
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, seconds: float, script: Path | None = None) -> Result:
@@ -106,10 +106,16 @@ def wrk(url: str, seconds: float, script: Path | None = None) -> Result:
             raise SystemExit(f"wrk failed three times against {url}")
         with urllib.request.urlopen(url, timeout=30):
             pass
-    out = done.stdout
+    return parse_wrk(done.stdout)
+
+
+def parse_wrk(out: str) -> Result:
+    """What wrk --latency printed, as figures."""
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # The percentiles' own lines ("     99%   12.34ms"), not a "+/- Stdev" column that happens
+    # to end in 99% (it did in CI: "81.99%" followed by the next line's "Latency").
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)$", out, re.M).group(1))  # type: ignore[union-attr]
     requests = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return Result(rps, p50, p99, requests, int(bad.group(1)) if bad else 0)
