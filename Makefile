@@ -50,9 +50,13 @@ run: install
 	  $(BIN)/flask outbox work --poll 2 & \
 	  $(BIN)/flask run --host 127.0.0.1 --port 5000 --debug
 
-# Everything, with the branch-coverage floor.
+# Two test processes where there are two cores or more (pytest-xdist; browser tests all on one
+# of them: --dist loadgroup), one otherwise. `make test JOBS=0` runs in this process alone.
+JOBS ?= $(shell [ "$$(nproc)" -ge 2 ] && echo 2 || echo 0)
+
+# Everything, with the branch-coverage floor (combined across the processes).
 test: install-test
-	$(BIN)/pytest $(COVERAGE) $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(JOBS) --dist loadgroup $(COVERAGE) $(PYTEST_ARGS)
 
 # No browser, no slow real-server tests: under a minute, for the edit-test loop.
 test-fast: install-test
