@@ -12,11 +12,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from booking.extensions import db
-from booking.models import Coach, Dimension, Lead, SessionFormat
+from booking.models import Coach, CoachingSession, Dimension, Lead, SessionFormat
 from booking.passwords import PasswordHashing, hash_password
 from booking.settings import current_settings
 from booking.workflow import Registration, register_interest
-from booking.workflow.scheduling import Slot
+from booking.workflow.scheduling import Slot, record_agreed_time
 
 PASSWORD = "correct horse battery staple"
 # Cheap Argon2id parameters, the same as the ARGON2_* settings in conftest.base_config.
@@ -143,3 +143,23 @@ def give_profile(coach: Coach, *, now: datetime, bio: str | None = None) -> None
         now=now,
     )
     db.session.commit()
+
+
+def agree_by_phone(
+    lead_id: int, coach_id: int, start: datetime, *, now: datetime
+) -> CoachingSession:
+    """A one-hour video session the coach records as agreed by phone, committed."""
+    lead = db.session.get(Lead, lead_id)
+    assert lead is not None
+    session = record_agreed_time(
+        lead,
+        db.session.get(Coach, coach_id),
+        start,
+        60,
+        SessionFormat.VIDEO,
+        "https://meet.example/m",
+        now,
+        settings=current_settings(),
+    )
+    db.session.commit()
+    return session

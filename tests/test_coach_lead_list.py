@@ -25,10 +25,9 @@ from booking.workflow.responses import record_partstat
 from booking.workflow.scheduling import (
     leader_request_new_time,
     propose_times,
-    record_agreed_time,
 )
 
-from .coach_helpers import add_coach, add_lead, count_statements, sign_in, slot
+from .coach_helpers import add_coach, add_lead, agree_by_phone, count_statements, sign_in, slot
 from .conftest import parse
 
 NOW = datetime(2027, 3, 24, 10, tzinfo=UTC)
@@ -199,19 +198,7 @@ def test_columns_sort_by_links_that_keep_the_filters(app, signed_in, coach):
 
 
 def _book(app, coach_id: int, lead_id: int, start: datetime) -> CoachingSession:
-    lead = db.session.get(Lead, lead_id)
-    session = record_agreed_time(
-        lead,
-        db.session.get(Coach, coach_id),
-        start,
-        60,
-        SessionFormat.VIDEO,
-        "https://meet.example/m",
-        NOW - timedelta(days=1),
-        settings=current_settings(),
-    )
-    db.session.commit()
-    return session
+    return agree_by_phone(lead_id, coach_id, start, now=NOW - timedelta(days=1))
 
 
 def test_next_session_and_waiting_on_columns(app, signed_in, coach):

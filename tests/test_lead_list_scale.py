@@ -32,7 +32,7 @@ from booking.workflow.privacy import erase_person
 from booking.workflow.registration import withdraw
 from booking.workflow.scheduling import cancel_session, record_agreed_time, reschedule_session
 
-from .coach_helpers import add_coach, add_lead, sign_in
+from .coach_helpers import add_coach, add_lead, agree_by_phone, sign_in
 from .conftest import lead_counts
 
 NOW = datetime(2027, 3, 24, 10, tzinfo=UTC)
@@ -229,18 +229,9 @@ def _book(lead_id: int, coach_id: int, start: datetime) -> CoachingSession:
     """A session agreed by the lead's coach (round-robin gave it one), else by `coach_id`."""
     lead = db.session.get(Lead, lead_id)
     assert lead is not None
-    session = record_agreed_time(
-        lead,
-        db.session.get(Coach, lead.assigned_coach_id or coach_id),
-        start,
-        60,
-        SessionFormat.VIDEO,
-        "https://meet.example/m",
-        NOW - timedelta(days=1),
-        settings=current_settings(),
+    return agree_by_phone(
+        lead_id, lead.assigned_coach_id or coach_id, start, now=NOW - timedelta(days=1)
     )
-    db.session.commit()
-    return session
 
 
 def test_the_next_session_order_follows_booking_moving_cancelling_and_holding(app, client, coaches):
