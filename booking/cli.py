@@ -246,7 +246,7 @@ def leads_export(email: str) -> None:
     from .workflow.privacy import export_person
 
     try:
-        data = export_person(email, now=utcnow())
+        data = export_person(email, now=utcnow(), settings=current_settings())
     except DomainError as error:
         raise click.ClickException(str(error)) from error
     click.echo(json.dumps(data, indent=2, ensure_ascii=False))

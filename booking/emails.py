@@ -6,6 +6,7 @@ autoescaped, so whatever a leader typed is shown, never interpreted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from types import SimpleNamespace
@@ -41,6 +42,9 @@ class MailDraft:
     # Who a reply should reach ("Name <address>"). None: the outbox fills in the assigned
     # coach for mail to a leader (see outbox.enqueue).
     reply_to: str | None = None
+    # No body yet: the outbox worker writes it from the lead just before the first send (see
+    # `composed_at_send`). Only for kinds listed in COMPOSED_AT_SEND.
+    compose_at_send: bool = False
 
 
 def render_draft(
@@ -74,11 +78,18 @@ def _lead_url(lead: Any) -> str:
     return links.coach_lead_url(lead.id)
 
 
+ACKNOWLEDGEMENT_SUBJECT = "We have your request for personal support"
+
+
+def new_lead_subject(full_name: str, organisation: str) -> str:
+    return f"New request for personal support: {full_name}, {organisation}"
+
+
 def leader_acknowledgement(lead: Any, *, settings: Settings) -> MailDraft:
     return render_draft(
         MailKind.LEADER_ACKNOWLEDGEMENT,
         [lead.email],
-        "We have your request for personal support",
+        ACKNOWLEDGEMENT_SUBJECT,
         lead=lead,
         reference=lead_reference(lead.id),
         withdraw_url=links.withdraw_url(lead),
@@ -118,11 +129,37 @@ def coach_new_lead(lead: Any, recipients: list[str], *, settings: Settings) -> M
     return render_draft(
         MailKind.COACH_NEW_LEAD,
         recipients,
-        f"New request for personal support: {lead.full_name}, {lead.organisation}",
+        new_lead_subject(lead.full_name, lead.organisation),
         lead=lead,
         lead_url=_lead_url(lead),
         settings=settings,
     )
+
+
+# ----- composed when sent -------------------------------------------------------------------
+# A registration's two emails are the request's costliest part to write (four templates), and
+# nothing in the request needs their bodies. So the registration queues them as drafts with
+# recipients and subject only, and the outbox worker writes each body from the lead just before
+# its first send (`outbox._deliver_one`), then keeps it, so a retry sends the same message. A
+# lead erased or withdrawn meanwhile has its waiting mail cancelled and blanked: nothing is
+# ever composed from erased data.
+COMPOSED_AT_SEND: dict[str, Callable[[Any, list[str], Settings], MailDraft]] = {
+    MailKind.LEADER_ACKNOWLEDGEMENT: lambda lead, to, settings: leader_acknowledgement(
+        lead, settings=settings
+    ),
+    MailKind.COACH_NEW_LEAD: lambda lead, to, settings: coach_new_lead(lead, to, settings=settings),
+}
+
+
+def to_compose_at_send(kind: MailKind, to: list[str], subject: str) -> MailDraft:
+    """A draft of one of the COMPOSED_AT_SEND kinds, its body to be written when it is sent."""
+    assert kind in COMPOSED_AT_SEND, kind
+    return MailDraft(kind=kind, to=to, subject=subject, text="", compose_at_send=True)
+
+
+def composed_at_send(kind: str, lead: Any, to: list[str], *, settings: Settings) -> MailDraft:
+    """The whole message of a draft queued with `to_compose_at_send`, written from the lead."""
+    return COMPOSED_AT_SEND[kind](lead, to, settings)
 
 
 # What a repeat registration is compared on, in the order of the first notification's details.

@@ -646,6 +646,9 @@ class OutboxMessage(Model):
     # the message is tried once more, after the second never again by itself.
     unknown_outcomes: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The body is still to be written, from the lead, just before the first send (a
+    # registration's emails: see emails.COMPOSED_AT_SEND); then it is kept, and this is false.
+    compose_at_send: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def recipients(self) -> list[str]:

@@ -30,11 +30,12 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import Table, and_, insert, or_, select, update
 
-from .emails import MailDraft, coach_address
+from .emails import MailDraft, coach_address, composed_at_send
 from .extensions import db
 from .log_privacy import redact
 from .mailer import OutcomeUnknown, SMTPSession, SMTPSettings, build_message, capture_to_file
 from .models import Lead, OutboxMessage, OutboxStatus, utcnow
+from .settings import Settings, current_settings
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,12 @@ class DeliverySettings:
     claim_batch: int = 5
     unknown_retry_after: timedelta = timedelta(hours=1)
     poll_seconds: float = 5.0
+    # What composing a registration's emails at send needs (links, the firm's name); None: the
+    # app's own settings.
+    mail: Settings | None = None
+
+    def mail_settings(self) -> Settings:
+        return self.mail if self.mail is not None else current_settings()
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> DeliverySettings:
@@ -170,6 +177,7 @@ def _row_values(
         attempts=0,
         last_error="",
         unknown_outcomes=0,
+        compose_at_send=draft.compose_at_send,
     )
 
 
@@ -506,15 +514,25 @@ def _deliver_one(
     if row is None:
         return
     fence = _Fenced(row, token)
-    # Still ours? Then it is "sending" from now, held long enough for the send to finish.
+    body = _compose(row, settings) if row.compose_at_send else {}
+    if body is None:
+        # Its lead is gone or erased: nothing may be written from it.
+        fence.write(*_WAITING, status=OutboxStatus.CANCELLED, lease_until=None, claim_token=None)
+        log.info("outbox %s (%s): its lead was erased; cancelled", row_id, fence.kind)
+        return
+    # Still ours? Then it is "sending" from now, held long enough for the send to finish (with
+    # the body written just now, kept for any retry).
     if not fence.write(
         *_WAITING,
         status=OutboxStatus.SENDING,
         lease_until=clock() + settings.send_lease(len(row.recipients)),
+        **body,
     ):
         report.skipped.append(row_id)
         log.info("outbox %s (%s): taken over by another worker; left alone", row_id, fence.kind)
         return
+    if body:
+        row = db.session.get(OutboxMessage, row_id, populate_existing=True) or row
     try:
         message = build_message(row)
         # No transaction stays open while the server takes its time (up to MAIL_DATA_TIMEOUT):
@@ -559,6 +577,32 @@ def _deliver_one(
     else:
         if fence.finish(status=OutboxStatus.SENT, sent_at=utcnow(), attempts=fence.attempts + 1):
             report.sent.append(row_id)
+
+
+def _compose(row: OutboxMessage, settings: DeliverySettings) -> dict[str, Any] | None:
+    """The columns of a row queued to be composed at send (emails.COMPOSED_AT_SEND), written
+    from its lead now; None when the lead is gone or erased."""
+    lead = db.session.get(Lead, row.lead_id) if row.lead_id is not None else None
+    if lead is None or lead.erased_at is not None:
+        return None
+    draft = composed_at_send(row.kind, lead, row.recipients, settings=settings.mail_settings())
+    return dict(
+        subject=_one_line(draft.subject)[:300],
+        body_text=draft.text,
+        body_html=draft.html,
+        compose_at_send=False,
+    )
+
+
+def bodies(row: OutboxMessage, settings: Settings) -> tuple[str, str]:
+    """A row's text and HTML bodies, as they are or will be sent (for the data export)."""
+    if not row.compose_at_send or row.lead_id is None:
+        return row.body_text, row.body_html
+    lead = db.session.get(Lead, row.lead_id)
+    if lead is None or lead.erased_at is not None:
+        return "", ""
+    draft = composed_at_send(row.kind, lead, row.recipients, settings=settings)
+    return draft.text, draft.html
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:

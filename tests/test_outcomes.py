@@ -611,7 +611,9 @@ def test_the_leaders_data_export_includes_ratings_notes_and_follow_up(app_ctx):
         settings=current_settings(),
     )
     db.session.commit()
-    [exported] = export_person(lead.email, now=NOW + timedelta(days=31))["leads"]
+    [exported] = export_person(
+        lead.email, now=NOW + timedelta(days=31), settings=current_settings()
+    )["leads"]
     assert {(r["when"], r["dimension"], r["value"]) for r in exported["self_ratings"]} == {
         ("before", "compassionate", 2),
         ("before", "purpose-led", 3),

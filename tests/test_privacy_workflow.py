@@ -56,7 +56,7 @@ from .privacy_helpers import (
 
 def test_export_holds_everything_about_the_person(app_ctx, now):
     person = build_person(now)
-    data = export_person("  Sian.OBrien@NHS.example ", now=now)
+    data = export_person("  Sian.OBrien@NHS.example ", now=now, settings=current_settings())
     text = json.dumps(data, ensure_ascii=False)  # it is plain JSON
 
     assert [lead["id"] for lead in data["leads"]] == [person.old.id, person.lead.id]
@@ -96,7 +96,7 @@ def test_export_holds_everything_about_the_person(app_ctx, now):
 
 def test_export_of_an_unknown_address_says_so(app_ctx, now):
     with pytest.raises(DomainError, match="No lead"):
-        export_person("nobody@nhs.example", now=now)
+        export_person("nobody@nhs.example", now=now, settings=current_settings())
 
 
 # ----- erasure -----------------------------------------------------------------------------

@@ -469,7 +469,7 @@ def lead_export(lead_id: int) -> ResponseReturnValue:
     lead = _lead_or_404(lead_id)
     if lead.erased_at is not None:
         return _render_lead(lead_id, 409, error=ALREADY_ERASED)
-    data = export_person(lead.email, now=current_now())
+    data = export_person(lead.email, now=current_now(), settings=current_settings())
     log.info("lead %s: personal data exported by coach %s", lead.id, _me().id)
     response = current_app.response_class(
         json.dumps(data, indent=2, ensure_ascii=False), mimetype="application/json"

@@ -254,7 +254,7 @@ def _outcomes_export(lead: Lead) -> dict[str, Any]:
     }
 
 
-def export_person(email: str, *, now: datetime) -> dict[str, Any]:
+def export_person(email: str, *, now: datetime, settings: Settings) -> dict[str, Any]:
     """Everything held about the person with this email address, ready for json.dumps.
 
     Raises DomainError when nothing is held (so the operator knows the address did not match).
@@ -278,8 +278,7 @@ def export_person(email: str, *, now: datetime) -> dict[str, Any]:
                 "queued_at": _iso(m.created_at),
                 "due_at": _iso(m.due_at),
                 "sent_at": _iso(m.sent_at),
-                "body_text": m.body_text,
-                "body_html": m.body_html,
+                **dict(zip(("body_text", "body_html"), outbox.bodies(m, settings), strict=True)),
                 "calendar": m.calendar,
             }
             for m in _messages(lead_ids, session_ids, email)
@@ -371,6 +370,7 @@ def _blank_message(message: OutboxMessage) -> None:
     message.subject = "(erased)"
     message.body_text = ""
     message.body_html = ""
+    message.compose_at_send = False
     message.calendar = None
     message.attachments_json = "[]"
     message.last_error = ""

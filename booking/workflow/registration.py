@@ -11,7 +11,7 @@ from sqlalchemy import Table, func, insert, select
 
 from .. import emails, outbox
 from ..extensions import db
-from ..kinds import EventKind, NoticeKind
+from ..kinds import EventKind, MailKind, NoticeKind
 from ..models import (
     CLOSED_STATUSES,
     Coach,
@@ -162,9 +162,12 @@ def register_interest(
         events.append((EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", ""))
     record_new_lead_events(lead.id, events, now=now)
 
-    mail: list[tuple[emails.MailDraft, int | None]] = [
-        (emails.leader_acknowledgement(lead, settings=settings), lead.id)
-    ]
+    # Both emails are written by the outbox worker when it sends them (emails.COMPOSED_AT_SEND):
+    # the request queues who gets what.
+    acknowledgement = emails.to_compose_at_send(
+        MailKind.LEADER_ACKNOWLEDGEMENT, [data.email], emails.ACKNOWLEDGEMENT_SUBJECT
+    )
+    mail: list[tuple[emails.MailDraft, int | None]] = [(acknowledgement, lead.id)]
     # An assigned lead is its coach's to hear about; an unassigned one goes where new leads
     # always have (COACH_NOTIFY_EMAILS, or every active coach).
     tell_coach(
@@ -172,7 +175,11 @@ def register_interest(
         lead,
         NoticeKind.NEW_LEAD,
         "New request for personal support, assigned to you (round-robin)",
-        lambda recipients: emails.coach_new_lead(lead, recipients, settings=settings),
+        lambda recipients: emails.to_compose_at_send(
+            MailKind.COACH_NEW_LEAD,
+            recipients,
+            emails.new_lead_subject(data.full_name, data.organisation),
+        ),
         now=now,
         settings=settings,
         queue=mail,
