@@ -134,7 +134,10 @@ def enqueue_many(
     if drafts:
         at = now or utcnow()
         rows = [_row_values(draft, lead_id, None, None, at) for draft, lead_id in drafts]
-        db.session.execute(insert(cast(Table, OutboxMessage.__table__)), rows)
+        db.session.execute(_INSERT_ROWS, rows)
+
+
+_INSERT_ROWS = insert(cast(Table, OutboxMessage.__table__))
 
 
 def _row_values(
@@ -145,7 +148,8 @@ def _row_values(
     now: datetime,
 ) -> dict[str, Any]:
     sender = current_app.config["MAIL_DEFAULT_SENDER"]
-    reply_to = draft.reply_to or _leaders_coach(draft, lead_id)
+    # (Mail composed at send gets its Reply-To then, from the lead as it is then.)
+    reply_to = draft.reply_to or (None if draft.compose_at_send else _leaders_coach(draft, lead_id))
     domain = sender.rsplit("@", 1)[-1].strip(">").strip() or "localhost"
     return dict(
         created_at=now,
@@ -590,6 +594,7 @@ def _compose(row: OutboxMessage, settings: DeliverySettings) -> dict[str, Any] |
         subject=_one_line(draft.subject)[:300],
         body_text=draft.text,
         body_html=draft.html,
+        reply_to=row.reply_to or _leaders_coach(draft, lead.id),
         compose_at_send=False,
     )
 

@@ -17,6 +17,7 @@ from booking.models import Lead, OutboxMessage, OutboxStatus
 from booking.settings import current_settings
 from booking.workflow.privacy import erase_lead, export_person
 
+from .coach_helpers import add_coach
 from .conftest import submit_registration
 from .test_outbox_smtp import COACHES, deliver, register, rows
 
@@ -128,3 +129,21 @@ def test_the_data_export_shows_a_waiting_email_as_it_will_be_sent(make_app, now)
     assert "Amara <b>Okafor</b> & Co" in acknowledgement["body_text"]
     assert "Amara &lt;b&gt;Okafor&lt;/b&gt; &amp; Co" in acknowledgement["body_html"]
     assert json.dumps(data)  # plain JSON
+
+
+def test_the_acknowledgement_replies_to_the_coach_round_robin_gave_the_lead(
+    make_app, smtp_server, now
+):
+    app = make_app(**smtp_server.config(), COACH_NOTIFY_EMAILS=COACHES)
+    with app.app_context():
+        add_coach(email="maya@example.org", name="Maya Patel", now=now)
+    register(app, now)
+    queued = {row.kind: row for row in rows(app)}
+    # The worker decides Reply-To when it writes the message, from the lead as it is then.
+    assert queued[MailKind.LEADER_ACKNOWLEDGEMENT].reply_to is None
+    assert len(deliver(app, now).sent) == 2
+    [acknowledgement] = smtp_server.messages_to("amara.okafor@nhs.example")
+    assert acknowledgement["Reply-To"] == "Maya Patel <maya@example.org>"
+    [to_coach] = smtp_server.messages_to("maya@example.org")
+    assert to_coach["Reply-To"] is None
+    assert "New request for personal support" in to_coach["Subject"]

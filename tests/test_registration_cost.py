@@ -24,7 +24,7 @@ from .conftest import count_rows, hidden_fields, valid_registration
 # settings or that coach). Writes: that coach's turn, the lead, then one INSERT each for its form
 # receipt, its two history events and its two outbox rows (plain rows, not ORM objects: an
 # executemany on SQLite, one multi-row INSERT on PostgreSQL). SQLite adds its BEGIN IMMEDIATE.
-REGISTRATION_STATEMENTS = {"postgresql": 8, "sqlite": 9}
+REGISTRATION_STATEMENTS = {"postgresql": 7, "sqlite": 8}
 PAGE_BYTES = 50 * 1024
 PAGE_REQUESTS = 5
 

@@ -66,7 +66,10 @@ def record_new_lead_events(
         {"lead_id": lead_id, **_event_values(kind, summary, now, None, label, None)}
         for kind, summary, label in events
     ]
-    db.session.execute(insert(cast(Table, LeadEvent.__table__)), rows)
+    db.session.execute(_INSERT_EVENTS, rows)
+
+
+_INSERT_EVENTS = insert(cast(Table, LeadEvent.__table__))
 
 
 def _event_values(

@@ -109,7 +109,7 @@ def assign(lead: Lead, to: Coach, *, actor: Coach, now: datetime, settings: Sett
     if to.id != actor.id:
         tell_coach(
             to,
-            lead,
+            lead.id,
             NoticeKind.ASSIGNED,
             f"{actor.name} handed this lead to you",
             lambda recipients: emails.coach_lead_assigned(

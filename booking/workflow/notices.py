@@ -31,7 +31,7 @@ SUMMARY_MAX = 300
 
 def tell_coach(
     coach: Coach | None,
-    lead: Lead,
+    lead_id: int,
     kind: NoticeKind,
     summary: str,
     draft: Callable[[list[str]], MailDraft] | None,
@@ -41,7 +41,7 @@ def tell_coach(
     session_id: int | None = None,
     queue: list[tuple[MailDraft, int | None]] | None = None,
 ) -> None:
-    """Tell `coach` (the lead's coach for this event) that `summary` happened on `lead`.
+    """Tell `coach` (the lead's coach for this event) that `summary` happened on lead `lead_id`.
 
     A digest coach gets a line in their next digest. Anyone else gets `draft(recipients)` now;
     `draft` is None when the event already sends that coach an email of its own (a leader's
@@ -55,7 +55,7 @@ def tell_coach(
             db.session.add(
                 CoachNotice(
                     coach_id=coach.id,
-                    lead_id=lead.id,
+                    lead_id=lead_id,
                     at=now,
                     kind=kind,
                     summary=" ".join(summary.split())[:SUMMARY_MAX],
@@ -68,12 +68,12 @@ def tell_coach(
     if draft is None:
         return
     if not recipients:
-        log.warning("lead %s: no coach to tell (%s)", lead.id, kind.value)
+        log.warning("lead %s: no coach to tell (%s)", lead_id, kind.value)
         return
     if queue is not None and session_id is None:
-        queue.append((draft(recipients), lead.id))
+        queue.append((draft(recipients), lead_id))
         return
-    outbox.enqueue(draft(recipients), lead_id=lead.id, session_id=session_id, now=now)
+    outbox.enqueue(draft(recipients), lead_id=lead_id, session_id=session_id, now=now)
 
 
 def set_email_digest(coach: Coach, digest: bool) -> None:

@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, bindparam, func, insert, select, update
 
 from .. import emails, outbox
 from ..extensions import db
@@ -50,24 +50,58 @@ class Registration:
 
 @dataclass(frozen=True)
 class RegistrationOutcome:
-    lead: Lead
+    lead_id: int
     # "created", "repeat" (an open lead with this email existed) or "replay" (same form again)
     result: str
 
+    @property
+    def lead(self) -> Lead:
+        lead = db.session.get(Lead, self.lead_id)
+        assert lead is not None
+        return lead
 
-def _next_coach(now: datetime, settings: Settings) -> Coach | None:
-    """Round-robin: the active coach who was given a lead longest ago (or never)."""
-    if not settings.round_robin_assignment:
-        return None
-    coach = db.session.scalars(
-        select(Coach)
+
+# The registration's statements, built once (building a statement costs more than running it
+# here). Nearly every registration is a new lead, and a new lead is written without the ORM's
+# unit of work: plain rows, one INSERT per table.
+_received = FormReceipt.__table__.c
+_leads = Lead.__table__.c
+# Before anything is written, in one statement: the lead this very form made already (a
+# double click, a refresh, a replay), and the newest open lead with this address (a repeat).
+_EARLIER = select(
+    select(_received.lead_id).where(_received.token == bindparam("token")).scalar_subquery(),
+    select(_leads.id)
+    .where(func.lower(_leads.email) == bindparam("email"))
+    .where(_leads.status.not_in(CLOSED_STATUSES))
+    .order_by(_leads.created_at.desc())
+    .limit(1)
+    .scalar_subquery(),
+)
+# Round-robin: the active coach who was given a lead longest ago (or never), marked as given
+# one now (UPDATE … RETURNING).
+_NEXT_COACH = (
+    update(Coach)
+    .where(
+        Coach.id
+        == select(Coach.id)
         .where(Coach.active)
         .order_by(Coach.last_assigned_at.is_not(None), Coach.last_assigned_at, Coach.id)
         .limit(1)
+        .scalar_subquery()
+    )
+    .values(last_assigned_at=bindparam("assigned_at"))
+    .returning(Coach)
+)
+_INSERT_LEAD = insert(cast(Table, Lead.__table__)).returning(_leads.id)
+_INSERT_RECEIPT = insert(cast(Table, FormReceipt.__table__))
+
+
+def _next_coach(now: datetime, settings: Settings) -> Coach | None:
+    if not settings.round_robin_assignment:
+        return None
+    return db.session.scalars(
+        _NEXT_COACH, {"assigned_at": now}, execution_options={"synchronize_session": False}
     ).first()
-    if coach is not None:
-        coach.last_assigned_at = now
-    return coach
 
 
 def register_interest(
@@ -76,29 +110,17 @@ def register_interest(
     if not data.consent:
         raise DomainError("We need your consent to contact you about this request.")
 
-    # Ids first, as plain columns (cheap): nearly every registration is a new lead.
-    received = FormReceipt.__table__.c
-    replayed = db.session.execute(
-        select(received.lead_id).where(received.token == form_token)
-    ).scalar()
+    replayed, open_lead = db.session.execute(
+        _EARLIER, {"token": form_token, "email": data.email.lower()}
+    ).one()
     if replayed is not None:
         # A double click, a refresh or a replay of the same form: one lead, not two.
-        lead = db.session.get(Lead, replayed)
-        assert lead is not None
-        return RegistrationOutcome(lead, "replay")
+        return RegistrationOutcome(replayed, "replay")
 
     dimensions = [d for d in Dimension if d in data.dimensions]
     if len(dimensions) > 1 and Dimension.NOT_SURE in dimensions:
         dimensions.remove(Dimension.NOT_SURE)
 
-    leads = Lead.__table__.c
-    open_lead = db.session.execute(
-        select(leads.id)
-        .where(func.lower(leads.email) == data.email.lower())
-        .where(leads.status.not_in(CLOSED_STATUSES))
-        .order_by(leads.created_at.desc())
-        .limit(1)
-    ).scalar()
     existing = db.session.get(Lead, open_lead) if open_lead is not None else None
     if existing is not None:
         submitted = asdict(data)
@@ -121,7 +143,7 @@ def register_interest(
         )
         tell_coach(
             existing.assigned_coach,
-            existing,
+            existing.id,
             NoticeKind.REGISTERED_AGAIN,
             "Registered again while the request was open",
             lambda recipients: emails.coach_repeat_registration(
@@ -130,49 +152,48 @@ def register_interest(
             now=now,
             settings=settings,
         )
-        return RegistrationOutcome(existing, "repeat")
+        return RegistrationOutcome(existing.id, "repeat")
 
-    lead = Lead(
-        created_at=now,
-        updated_at=now,
-        full_name=data.full_name,
-        email=data.email,
-        phone=data.phone,
-        organisation=data.organisation,
-        role=data.role,
-        dimensions=",".join(d.value for d in dimensions),
-        help_text=data.help_text,
-        preferred_format=data.preferred_format,
-        availability=data.availability,
-        consent_at=now,
-        status=LeadStatus.NEW,
-    )
     coach = _next_coach(now, settings)
-    lead.assigned_coach = coach
-    db.session.add(lead)
-    db.session.flush()  # the lead's id goes into links in the emails
-    # The rest are written as plain rows, one INSERT per table: nothing reads them back in
-    # this request, and the ORM's unit of work was most of a registration's time.
+    lead_id = db.session.execute(
+        _INSERT_LEAD,
+        dict(
+            created_at=now,
+            updated_at=now,
+            full_name=data.full_name,
+            email=data.email,
+            phone=data.phone,
+            organisation=data.organisation,
+            role=data.role,
+            dimensions=",".join(d.value for d in dimensions),
+            help_text=data.help_text,
+            preferred_format=data.preferred_format,
+            availability=data.availability,
+            consent_at=now,
+            status=LeadStatus.NEW,
+            status_reason="",
+            assigned_coach_id=coach.id if coach is not None else None,
+        ),
+    ).scalar_one()
     db.session.execute(
-        insert(cast(Table, FormReceipt.__table__)),
-        {"token": form_token, "lead_id": lead.id, "created_at": now},
+        _INSERT_RECEIPT, {"token": form_token, "lead_id": lead_id, "created_at": now}
     )
     events = [(EventKind.REGISTERED, "Registered interest", data.full_name)]
     if coach is not None:
         events.append((EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", ""))
-    record_new_lead_events(lead.id, events, now=now)
+    record_new_lead_events(lead_id, events, now=now)
 
     # Both emails are written by the outbox worker when it sends them (emails.COMPOSED_AT_SEND):
     # the request queues who gets what.
     acknowledgement = emails.to_compose_at_send(
         MailKind.LEADER_ACKNOWLEDGEMENT, [data.email], emails.ACKNOWLEDGEMENT_SUBJECT
     )
-    mail: list[tuple[emails.MailDraft, int | None]] = [(acknowledgement, lead.id)]
+    mail: list[tuple[emails.MailDraft, int | None]] = [(acknowledgement, lead_id)]
     # An assigned lead is its coach's to hear about; an unassigned one goes where new leads
     # always have (COACH_NOTIFY_EMAILS, or every active coach).
     tell_coach(
         coach,
-        lead,
+        lead_id,
         NoticeKind.NEW_LEAD,
         "New request for personal support, assigned to you (round-robin)",
         lambda recipients: emails.to_compose_at_send(
@@ -185,7 +206,7 @@ def register_interest(
         queue=mail,
     )
     outbox.enqueue_many(mail, now=now)
-    return RegistrationOutcome(lead, "created")
+    return RegistrationOutcome(lead_id, "created")
 
 
 def withdrew_after_journey(lead: Lead) -> bool:
@@ -244,7 +265,7 @@ def withdraw(lead: Lead, *, reason: str, now: datetime, settings: Settings) -> N
     )
     tell_coach(
         lead.assigned_coach,
-        lead,
+        lead.id,
         NoticeKind.WITHDRAWN,
         f"Withdrew their interest{cancelled}",
         lambda recipients: emails.coach_leader_withdrawn(

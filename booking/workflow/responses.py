@@ -128,7 +128,7 @@ def record_partstat(
     if declined and role == Role.LEADER:
         tell_coach(
             coach_of(session.lead, session.coach),
-            session.lead,
+            session.lead_id,
             NoticeKind.DECLINED,
             f"Declined the session on {when}",
             lambda recipients: emails.coach_session_declined(

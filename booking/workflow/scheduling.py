@@ -468,7 +468,7 @@ def none_suit(proposal: Proposal, note: str, now: datetime, *, settings: Setting
         )
     tell_coach(
         coach_of(lead, proposal.coach),
-        lead,
+        lead.id,
         NoticeKind.NONE_SUIT,
         "Said none of the new times suit (the session stays booked)"
         if moving is not None
@@ -787,7 +787,7 @@ def leader_cancel_session(
     told = coach_of(session.lead, session.coach)
     tell_coach(
         told,
-        session.lead,
+        session.lead_id,
         NoticeKind.CANCELLED,
         f"Cancelled the session on {when}",
         None
@@ -841,7 +841,7 @@ def leader_request_new_time(
     db.session.flush()
     tell_coach(
         coach_of(lead, session.coach),
-        lead,
+        lead.id,
         NoticeKind.NEW_TIME_REQUESTED,
         f"Asked for a different time for the session on {when}",
         lambda recipients: emails.coach_new_time_requested(
