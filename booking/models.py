@@ -265,6 +265,9 @@ class Lead(Model):
         Index("ix_lead_coach_status", "assigned_coach_id", "status"),
         # Reports filtered by organisation, by month of registration.
         Index("ix_lead_organisation_created", "organisation", "created_at"),
+        # A registration looks for an open lead with the same address, in any case: without
+        # this, every registration read every lead.
+        Index("ix_lead_email_lower", text("lower(email)")),
         # The coach's search is a case-insensitive substring match (ILIKE '%q%'): on PostgreSQL
         # trigram indexes answer it without reading every lead. SQLite has no such index.
         *(

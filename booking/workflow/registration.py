@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import String, Table, bindparam, func, insert, select, update
 
 from .. import emails, outbox
 from ..extensions import db
@@ -69,9 +69,11 @@ _leads = Lead.__table__.c
 # Before anything is written, in one statement: the lead this very form made already (a
 # double click, a refresh, a replay), and the newest open lead with this address (a repeat).
 _EARLIER = select(
-    select(_received.lead_id).where(_received.token == bindparam("token")).scalar_subquery(),
+    select(_received.lead_id)
+    .where(_received.token == bindparam("token", type_=String))
+    .scalar_subquery(),
     select(_leads.id)
-    .where(func.lower(_leads.email) == bindparam("email"))
+    .where(func.lower(_leads.email) == bindparam("email", type_=String))
     .where(_leads.status.not_in(CLOSED_STATUSES))
     .order_by(_leads.created_at.desc())
     .limit(1)
