@@ -122,8 +122,11 @@ def _posted_form() -> tuple[InterestForm, bool]:
 
 
 def _email_rate_key() -> str:
-    # Only reached for a form without field errors, so the address parses; should it not, the
-    # client's own bucket, never one shared by everybody.
+    # Only reached for a form without field errors, whose address the form has normalised
+    # already; should it not parse, the client's own bucket, never one shared by everybody.
+    form, valid = _posted_form()
+    if valid and form.email.data:
+        return "email:" + str(form.email.data)[:EMAIL_MAX].lower()
     try:
         return "email:" + normalise_email(request.form.get("email", ""))[:EMAIL_MAX].lower()
     except EmailNotValidError:
