@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
 
@@ -29,8 +30,21 @@ log = logging.getLogger(__name__)
 SUMMARY_MAX = 300
 
 
+class CoachToTell(Protocol):
+    """What telling a coach needs: a Coach, or the coach a registration picked (its row)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def active(self) -> bool: ...
+    @property
+    def email_digest(self) -> bool: ...
+
+
 def tell_coach(
-    coach: Coach | None,
+    coach: CoachToTell | None,
     lead_id: int,
     kind: NoticeKind,
     summary: str,

@@ -81,29 +81,40 @@ _EARLIER = select(
 )
 # Round-robin: the active coach who was given a lead longest ago (or never), marked as given
 # one now (UPDATE … RETURNING).
+_coaches = Coach.__table__.c
 _NEXT_COACH = (
-    update(Coach)
+    update(cast(Table, Coach.__table__))
     .where(
-        Coach.id
-        == select(Coach.id)
-        .where(Coach.active)
-        .order_by(Coach.last_assigned_at.is_not(None), Coach.last_assigned_at, Coach.id)
+        _coaches.id
+        == select(_coaches.id)
+        .where(_coaches.active)
+        .order_by(_coaches.last_assigned_at.is_not(None), _coaches.last_assigned_at, _coaches.id)
         .limit(1)
         .scalar_subquery()
     )
     .values(last_assigned_at=bindparam("assigned_at"))
-    .returning(Coach)
+    .returning(_coaches.id, _coaches.name, _coaches.email, _coaches.active, _coaches.email_digest)
 )
 _INSERT_LEAD = insert(cast(Table, Lead.__table__)).returning(_leads.id)
 _INSERT_RECEIPT = insert(cast(Table, FormReceipt.__table__))
 
 
-def _next_coach(now: datetime, settings: Settings) -> Coach | None:
+@dataclass(frozen=True)
+class _PickedCoach:
+    """The coach round-robin gave a new lead: what the registration needs of them."""
+
+    id: int
+    name: str
+    email: str
+    active: bool
+    email_digest: bool
+
+
+def _next_coach(now: datetime, settings: Settings) -> _PickedCoach | None:
     if not settings.round_robin_assignment:
         return None
-    return db.session.scalars(
-        _NEXT_COACH, {"assigned_at": now}, execution_options={"synchronize_session": False}
-    ).first()
+    picked = db.session.execute(_NEXT_COACH, {"assigned_at": now}).first()
+    return _PickedCoach(*picked) if picked is not None else None
 
 
 def register_interest(
