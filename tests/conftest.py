@@ -69,23 +69,25 @@ SERVER_TIMEOUT = 30.0
 
 
 class _SharedTemplateCache(BytecodeCache):
-    """Jinja bytecode kept in memory for the whole test session.
+    """Compiled Jinja templates kept in memory for the whole test session.
 
     Compiling a template costs tens of milliseconds and each new app has a fresh Jinja
-    environment, so without this every test compiled every template it rendered again. Jinja
-    checks each entry against the template source's checksum, so an edited template is
-    recompiled, never served stale.
+    environment, so without this every test compiled every template it rendered again. The
+    code objects themselves are kept (immutable, so any app can run them), not marshalled
+    bytes to be read back for every app. Each entry is checked against the template source's
+    checksum, so an edited template is recompiled, never served stale.
     """
 
     def __init__(self) -> None:
-        self.store: dict[str, bytes] = {}
+        self.store: dict[str, tuple[str, Any]] = {}
 
     def load_bytecode(self, bucket: Bucket) -> None:
-        if bucket.key in self.store:
-            bucket.bytecode_from_string(self.store[bucket.key])
+        checksum, code = self.store.get(bucket.key, (None, None))
+        if checksum == bucket.checksum:
+            bucket.code = code
 
     def dump_bytecode(self, bucket: Bucket) -> None:
-        self.store[bucket.key] = bucket.bytecode_to_string()
+        self.store[bucket.key] = (bucket.checksum, bucket.code)
 
 
 TEMPLATE_CACHE = _SharedTemplateCache()
