@@ -152,19 +152,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+def _is(item: pytest.Item, marker: str) -> bool:
+    return item.get_closest_marker(marker) is not None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's hook of this name, which reads the group marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that drives Chromium `browser` and every one that starts a server process
-    `slow`, and run the browser tests last: the session's one Chromium starts once, and the
-    quick tiers report before it."""
+    `slow`. In one process the browser tests run last: the quick tiers report before them.
+
+    Under pytest-xdist the browser tests, then the slow ones, run first: the workers take tests
+    in this order as each finishes one, so the long tests are spread over both from the start
+    and the quick ones fill in at the end, instead of one worker finishing a 30-second test
+    alone while the other waits. The browser tests carry `xdist_group("browser")` (one worker,
+    one Chromium, under `--dist loadgroup`), but with pytest 9.2 and pytest-xdist 3.8 the group
+    is ignored (pytest-dev/pytest-xdist#1386: xdist marks the group in a node id pytest no
+    longer reads), so each worker starts a Chromium of its own when it first needs one.
+    """
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if BROWSER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.browser)
-            # Under xdist (`--dist loadgroup`), every browser test on one worker: one Chromium.
             item.add_marker(pytest.mark.xdist_group("browser"))
         if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
-    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
+    if XDIST_WORKER:
+        items.sort(key=lambda item: (not _is(item, "browser"), not _is(item, "slow")))
+    else:
+        items.sort(key=lambda item: _is(item, "browser"))
 
 
 # SQLAlchemy caches compiled SQL per engine, keyed by the engine's dialect object, so each
