@@ -133,6 +133,49 @@ def _share_url_builders() -> None:
 
 _share_url_builders()
 
+
+def _share_parsed_rules() -> None:
+    """Reuse Werkzeug's parse of each URL rule across apps.
+
+    Adding a rule to an app parses its text into parts (regular expressions and weights for
+    matching) and converters: again for each of the ~60 rules of every app a test builds. The
+    result depends only on the rule's text and the map's converter classes; the parts are only
+    read afterwards, and the converters keep nothing but their arguments (int, string, the
+    app's database-id one), so one parse serves every app. Left alone if Werkzeug's internals
+    have changed shape.
+    """
+    from werkzeug.routing.rules import Rule
+
+    original = getattr(Rule, "_parse_rule", None)
+    if original is None or getattr(original, "shared_across_apps", False):
+        return
+    parsed: dict[tuple[Any, ...], tuple[list[Any], list[Any], dict[str, Any]]] = {}
+
+    def parse_rule(self: Rule, rule: str) -> Iterator[Any]:
+        try:
+            converters = sorted(self.map.converters.items(), key=lambda item: item[0])
+            key = (rule, tuple(converters))
+            hash(key)
+            trace_from, known = len(self._trace), set(self._converters)
+        except (AttributeError, TypeError):
+            return original(self, rule)  # type: ignore[no-any-return]
+        if key not in parsed:
+            parts = list(original(self, rule))
+            added = {name: c for name, c in self._converters.items() if name not in known}
+            parsed[key] = (parts, self._trace[trace_from:], added)
+            return iter(parts)
+        parts, trace, added = parsed[key]
+        self._trace.extend(trace)
+        self._converters.update(added)
+        self.arguments.update(added)
+        return iter(parts)
+
+    parse_rule.shared_across_apps = True  # type: ignore[attr-defined]
+    Rule._parse_rule = parse_rule  # type: ignore[method-assign, assignment]
+
+
+_share_parsed_rules()
+
 # Hypothesis: random examples on a developer's machine; under CI the same fixed sequence every
 # run, so a CI failure is never a roll of the dice and always reproduces.
 settings.register_profile("ci", derandomize=True, print_blob=True)
