@@ -35,6 +35,7 @@ are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`.
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import shutil
@@ -50,7 +51,7 @@ from flask.testing import FlaskClient
 from hypothesis import settings
 from jinja2 import BytecodeCache
 from jinja2.bccache import Bucket
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from booking import create_app
 from booking.extensions import db
@@ -193,6 +194,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="rewrite tests/golden/ files from what the code produces now (or UPDATE_GOLDEN=1)",
     )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Leave what exists once the tests are collected (the modules, classes and functions of
+    the app, its libraries and the tests, ~200,000 objects) out of the garbage collector's
+    full passes, which walked all of them again each time: the collector's share of the quick
+    tier's CPU goes from ~8% to ~6%. Garbage made by the tests is collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def _is(item: pytest.Item, marker: str) -> bool:
@@ -403,12 +413,16 @@ def make_app(database_url: str, tmp_path: Path):
         return app
 
     yield factory
+    counts = None
     for app in apps:
         with app.app_context():
             db.session.remove()
+            if counts is None:
+                # On the app's own engine: a new engine for two queries cost more than both.
+                counts = lead_counts(db.engine)
             db.engine.dispose()
-    if apps:
-        kept, counted = lead_counts(database_url)
+    if counts is not None:
+        kept, counted = counts
         # Whatever the test did to leads (the workflow, the pages, an erasure, raw SQL), the
         # counts beside the list's status filter still agree with the leads: a write that
         # got past the triggers would show here.
@@ -418,10 +432,11 @@ def make_app(database_url: str, tmp_path: Path):
 Counts = dict[tuple[str, int, str], int]
 
 
-def lead_counts(database_url: str) -> tuple[Counts, Counts]:
+def lead_counts(database: str | Engine) -> tuple[Counts, Counts]:
     """The list's counts table (lead_count, kept by triggers: migration 0018) and the same
-    numbers counted from the leads themselves, zeros left out."""
-    engine = create_engine(database_url)
+    numbers counted from the leads themselves, zeros left out: from a database URL, or on an
+    engine already open."""
+    engine = create_engine(database) if isinstance(database, str) else database
     try:
         with engine.connect() as connection:
             kept = connection.execute(
@@ -434,7 +449,8 @@ def lead_counts(database_url: str) -> tuple[Counts, Counts]:
                 )
             ).all()
     finally:
-        engine.dispose()
+        if engine is not database:
+            engine.dispose()
     return (
         {(s, int(c), d): int(n) for s, c, d, n in kept},
         {(s, int(c), d): int(n) for s, c, d, n in counted},
