@@ -24,13 +24,17 @@ The database is always built by running the real Alembic migrations (never `crea
 migration that drifts from the models fails the suite.
 
 Every test gets its own app, but the costly, unchanging parts of building one are shared across
-the session: compiled Jinja templates (a bytecode cache keyed by each template's source checksum),
-Werkzeug's compiled URL builders (keyed by the rule) and SQLAlchemy's compiled statements (keyed
-by dialect and engine options). Building an app and copying the database costs ~10 ms a test.
+the session: compiled Jinja templates (code objects, keyed by each template's source checksum),
+Werkzeug's parse of each URL rule and its compiled URL builders (keyed by the rule) and
+SQLAlchemy's compiled statements (keyed by dialect and engine options). Building an app and
+copying the database costs ~5 ms a test (~9 ms with coverage on). What exists once the tests are
+collected is frozen out of the garbage collector's full passes (`gc.freeze`).
 
-Tiers: tests using the browser fixtures are marked `browser` automatically and run last (one
-Chromium for the session; under xdist all on one worker); real-server tests that take seconds
-are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`.
+Tiers: tests using the browser fixtures are marked `browser` automatically and run last in one
+process (one Chromium for the session); real-server tests that take seconds
+are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`. Under pytest-xdist
+(`make test`) the browser tests run first, then the slow ones, then the rest, on whichever worker
+is free (each worker starts its own Chromium: see `pytest_collection_modifyitems`).
 """
 
 from __future__ import annotations
