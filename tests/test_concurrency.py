@@ -392,8 +392,11 @@ def test_two_worker_processes_outlasting_their_lease_send_each_message_once(
             assert all(w.poll() is None for w in workers), [p.read_text() for p in logs]
             time.sleep(0.2)
     finally:
+        # SIGTERM, as systemd stops a worker (it finishes the round it is sending, then leaves).
+        # Not SIGINT: a test run started in the background (`make test &`, CI, a script) hands
+        # its children SIGINT ignored, and then each worker sat out the 30 s below.
         for process in workers:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(signal.SIGTERM)
         for process in workers:
             try:
                 process.wait(timeout=30)
