@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -411,27 +412,26 @@ def render_pdf(
     return bytes(pdf.output())
 
 
-_pdf_cache: dict[tuple[str, int, int, str], bytes] = {}
-
-
 def questionnaire_pdf(
     configured: str | Path | None = None, firm: str = "", ratings: RatingRows | None = None
 ) -> bytes:
     """The PDF of the current questionnaire file, rendered once while the file is unchanged
     (rendering with an embedded font takes a noticeable fraction of a second). With a
-    leader's `ratings` it carries their before/after chart, and is rendered for them alone."""
+    leader's `ratings` it carries their before/after chart; that one too is rendered once for
+    the same ratings (it goes with each invitation of their journey)."""
     path = questionnaire_path(configured)
-    if ratings:
-        return render_pdf(load_questionnaire(path), firm=firm, ratings=ratings)
     try:
         stat = path.stat()
     except OSError as error:
         raise QuestionnaireError(f"cannot read questionnaire file {path}: {error}") from error
-    key = (str(path), stat.st_mtime_ns, stat.st_size, firm)
-    if key not in _pdf_cache:
-        _pdf_cache.clear()
-        _pdf_cache[key] = render_pdf(load_questionnaire(path), firm=firm)
-    return _pdf_cache[key]
+    return _rendered_pdf(str(path), stat.st_mtime_ns, stat.st_size, firm, ratings or None)
+
+
+@lru_cache(maxsize=32)  # ~25 kB each
+def _rendered_pdf(
+    path: str, mtime_ns: int, size: int, firm: str, ratings: RatingRows | None
+) -> bytes:
+    return render_pdf(load_questionnaire(Path(path)), firm=firm, ratings=ratings)
 
 
 __all__ = [

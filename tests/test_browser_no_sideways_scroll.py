@@ -3,7 +3,8 @@
 A page scrolls sideways when `document.documentElement.scrollWidth > window.innerWidth`: a table
 wider than the screen, an unbroken long email address, a form control with a fixed width. The
 data is chosen to provoke it: a long email address and organisation, a lead with proposals, a
-booked session, notes and emails.
+booked session, notes and emails. Every page is measured by the one walk of all pages
+(test_browser_every_page.py); here, the measurement and a test that it is live.
 """
 
 from __future__ import annotations
@@ -12,45 +13,28 @@ import os
 
 import pytest
 
-from .site_pages import walk_every_page
-
 pytestmark = pytest.mark.browser
 WIDTHS = {"320 px": {"width": 320, "height": 640}, "1280 px": {"width": 1280, "height": 900}}
 SCREENSHOTS = os.environ.get("NARROW_SCREENSHOTS")  # a path prefix, e.g. /tmp/narrow-
 
 
-@pytest.fixture
-def app(make_app):
-    """Self-booking on, so its pages (and its blocks on the lead and session pages) are in."""
-    return make_app(SELF_BOOKING=True)
+def sideways_overflow(page, name: str, width: str) -> str | None:
+    """Resize the page as loaded to one of WIDTHS (in place, not loaded again) and say whether
+    it scrolls sideways there."""
+    viewport = WIDTHS[width]
+    page.set_viewport_size(viewport)
+    scroll, inner = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    if SCREENSHOTS:  # every page at both widths, to look at
+        slug = "".join(c if c.isalnum() else "-" for c in name)
+        page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
+    if scroll > inner:
+        return f"{name} at {width}: {scroll} px wide in a {inner} px window"
+    return None
 
 
 def _overflow_at_each_width(page, name: str) -> list[str]:
-    """The widths at which the page as loaded scrolls sideways (resized in place)."""
-    found = []
-    for width, viewport in WIDTHS.items():
-        page.set_viewport_size(viewport)
-        scroll, inner = page.evaluate(
-            "() => [document.documentElement.scrollWidth, window.innerWidth]"
-        )
-        if scroll > inner:
-            found.append(f"{name} at {width}: {scroll} px wide in a {inner} px window")
-        if SCREENSHOTS:  # every page at both widths, to look at
-            slug = "".join(c if c.isalnum() else "-" for c in name)
-            page.screenshot(path=f"{SCREENSHOTS}{slug}-{viewport['width']}.png", full_page=True)
-    return found
-
-
-def test_no_page_scrolls_sideways(new_browser_page, live_url, site_pages):
-    page = new_browser_page(viewport=WIDTHS["320 px"])
-    problems: list[str] = []
-
-    def check(name: str) -> None:
-        problems.extend(_overflow_at_each_width(page, name))
-
-    checked = walk_every_page(page, live_url, site_pages, check)
-    assert len(checked) == len(site_pages) + 1
-    assert problems == [], "\n".join(problems)
+    found = [sideways_overflow(page, name, width) for width in WIDTHS]
+    return [problem for problem in found if problem]
 
 
 def test_the_check_sees_a_wide_page(new_browser_page, live_url):

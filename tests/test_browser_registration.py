@@ -119,6 +119,9 @@ def test_page_fits_the_screen_with_and_without_errors(new_browser_page, live_url
     page.get_by_label("Work email address").fill("a-very-long-address-" * 5 + "@nhs.example")
     page.get_by_role("button", name="Register my interest").click()
     page.locator(".error-summary").wait_for()
+    # The page with the errors is there before its stylesheet is (revalidated: a 304); sizes
+    # measured before it has loaded are the unstyled page's (a 21 px button on a busy machine).
+    page.wait_for_load_state("load")
     assert no_horizontal_scroll(page)
     screenshot(page, f"registration-errors-{width}")
 
