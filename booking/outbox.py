@@ -583,31 +583,36 @@ def _deliver_one(
             report.sent.append(row_id)
 
 
-def _compose(row: OutboxMessage, settings: DeliverySettings) -> dict[str, Any] | None:
-    """The columns of a row queued to be composed at send (emails.COMPOSED_AT_SEND), written
-    from its lead now; None when the lead is gone or erased."""
+def _written_from_lead(row: OutboxMessage, settings: Settings) -> MailDraft | None:
+    """The whole message of a row queued to be composed at send (emails.COMPOSED_AT_SEND),
+    written from its lead now; None when the lead is gone or erased."""
     lead = db.session.get(Lead, row.lead_id) if row.lead_id is not None else None
     if lead is None or lead.erased_at is not None:
         return None
-    draft = composed_at_send(row.kind, lead, row.recipients, settings=settings.mail_settings())
+    return composed_at_send(row.kind, lead, row.recipients, settings=settings)
+
+
+def _compose(row: OutboxMessage, settings: DeliverySettings) -> dict[str, Any] | None:
+    """The columns `_written_from_lead` fills in, to be kept with the row; None when the lead
+    is gone or erased."""
+    draft = _written_from_lead(row, settings.mail_settings())
+    if draft is None:
+        return None
     return dict(
         subject=_one_line(draft.subject)[:300],
         body_text=draft.text,
         body_html=draft.html,
-        reply_to=row.reply_to or _leaders_coach(draft, lead.id),
+        reply_to=row.reply_to or _leaders_coach(draft, row.lead_id),
         compose_at_send=False,
     )
 
 
 def bodies(row: OutboxMessage, settings: Settings) -> tuple[str, str]:
     """A row's text and HTML bodies, as they are or will be sent (for the data export)."""
-    if not row.compose_at_send or row.lead_id is None:
+    if not row.compose_at_send:
         return row.body_text, row.body_html
-    lead = db.session.get(Lead, row.lead_id)
-    if lead is None or lead.erased_at is not None:
-        return "", ""
-    draft = composed_at_send(row.kind, lead, row.recipients, settings=settings)
-    return draft.text, draft.html
+    draft = _written_from_lead(row, settings)
+    return (draft.text, draft.html) if draft is not None else ("", "")
 
 
 def _clock(now: datetime | None) -> Callable[[], datetime]:
