@@ -30,11 +30,11 @@ SQLAlchemy's compiled statements (keyed by dialect and engine options). Building
 copying the database costs ~5 ms a test (~9 ms with coverage on). What exists once the tests are
 collected is frozen out of the garbage collector's full passes (`gc.freeze`).
 
-Tiers: tests using the browser fixtures are marked `browser` automatically and run last in one
-process (one Chromium for the session); real-server tests that take seconds
-are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`. Under pytest-xdist
-(`make test`) the browser tests run first, then the slow ones, then the rest, on whichever worker
-is free (each worker starts its own Chromium: see `pytest_collection_modifyitems`).
+Tiers: tests using the browser fixtures are marked `browser` automatically, live in
+test_browser_*.py modules and run last in one process (one Chromium for the session); real-server
+tests that take seconds are marked `slow`. `make test-fast` runs `-m "not browser and not slow"`.
+Under pytest-xdist (`make test`) all browser tests run on one worker, with one Chromium, while the
+other takes the rest, slow ones first (see `pytest_xdist_make_scheduler`).
 """
 
 from __future__ import annotations
@@ -213,30 +213,58 @@ def _is(item: pytest.Item, marker: str) -> bool:
     return item.get_closest_marker(marker) is not None
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's hook of this name, which reads the group marks
+BROWSER_MODULE_PREFIX = "test_browser_"
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test that drives Chromium `browser` and every one that starts a server process
     `slow`. In one process the browser tests run last: the quick tiers report before them.
 
-    Under pytest-xdist the browser tests, then the slow ones, run first: the workers take tests
-    in this order as each finishes one, so the long tests are spread over both from the start
-    and the quick ones fill in at the end, instead of one worker finishing a 30-second test
-    alone while the other waits. The browser tests carry `xdist_group("browser")` (one worker,
-    one Chromium, under `--dist loadgroup`), but with pytest 9.2 and pytest-xdist 3.8 the group
-    is ignored (pytest-dev/pytest-xdist#1386: xdist marks the group in a node id pytest no
-    longer reads), so each worker starts a Chromium of its own when it first needs one.
+    Browser tests live in modules named test_browser_*.py (checked here), so that under
+    pytest-xdist all of them run on one worker with one Chromium (`pytest_xdist_make_scheduler`),
+    while the other worker takes everything else. There the browser tests, then the slow ones,
+    come first: the workers take tests in this order as each finishes one, so the quick ones
+    fill in at the end instead of one worker finishing a long test alone while the other waits.
     """
+    misplaced = []
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if BROWSER_FIXTURES & fixtures:
             item.add_marker(pytest.mark.browser)
-            item.add_marker(pytest.mark.xdist_group("browser"))
+            if not item.path.name.startswith(BROWSER_MODULE_PREFIX):
+                misplaced.append(item.nodeid)
         if SLOW_FIXTURES & fixtures:
             item.add_marker(pytest.mark.slow)
+    if misplaced:
+        raise pytest.UsageError(
+            f"tests that drive Chromium belong in a {BROWSER_MODULE_PREFIX}*.py module (one worker"
+            f" runs them all, with one browser): {', '.join(misplaced)}"
+        )
     if XDIST_WORKER:
         items.sort(key=lambda item: (not _is(item, "browser"), not _is(item, "slow")))
     else:
         items.sort(key=lambda item: _is(item, "browser"))
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under `--dist loadgroup`, every test in a test_browser_*.py module goes to one worker
+    (one Chromium for the run, started once); every other test to whichever worker is free.
+
+    This replaces the `xdist_group` mark, which pytest-xdist 3.8 carries in the test's node id:
+    pytest 9.2 no longer reads a node id changed that way, so the group was silently ignored and
+    each worker started a Chromium of its own (pytest-dev/pytest-xdist#1386). The controller
+    sees only node ids, so the group is read from the module's name."""
+    if config.getoption("dist", None) != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class BrowserTestsTogether(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if Path(nodeid.split("::", 1)[0]).name.startswith(BROWSER_MODULE_PREFIX):
+                return "browser"
+            return str(super()._split_scope(nodeid))
+
+    return BrowserTestsTogether(config, log)
 
 
 # SQLAlchemy caches compiled SQL per engine, keyed by the engine's dialect object, so each

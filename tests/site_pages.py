@@ -1,6 +1,7 @@
 """Every page a leader or coach reaches, with data that stretches it, for the browser checks that
-walk them all, in one walk (test_browser_every_page.py): axe-core (test_accessibility.py) and
-sideways scrolling at 320 px (test_browser_no_sideways_scroll.py). A new page goes into
+walk them all, in one walk (test_browser_every_page.py): axe-core
+(test_browser_accessibility.py) and sideways scrolling at 320 px
+(test_browser_no_sideways_scroll.py). A new page goes into
 `site_pages` once and both see it.
 
 The data is chosen to provoke problems: a long email address and organisation, a lead with

@@ -1,6 +1,7 @@
 """Every page a leader or coach reaches (`site_pages`), walked once in one Chromium context and
-checked as loaded: axe-core at a phone's width and a desktop's (test_accessibility.py), and no
-sideways scrolling at 320 px and 1280 px (test_browser_no_sideways_scroll.py).
+checked as loaded: axe-core at a phone's width and a desktop's
+(test_browser_accessibility.py), and no sideways scrolling at 320 px and 1280 px
+(test_browser_no_sideways_scroll.py).
 
 One walk for both checks: loading the pages, with the data that stretches them, was most of the
 time of each when they walked separately.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import pytest
 
 from .site_pages import walk_every_page
-from .test_accessibility import DESKTOP, PHONE, axe_problems
+from .test_browser_accessibility import DESKTOP, PHONE, axe_problems
 from .test_browser_no_sideways_scroll import WIDTHS, sideways_overflow
 
 pytestmark = pytest.mark.browser

@@ -1,4 +1,5 @@
-"""A person registering in a real Chromium: by labels, with mistakes, on a desktop and a phone."""
+"""A person registering in a real Chromium: by labels, with mistakes, on a desktop and a phone,
+and with JavaScript off."""
 
 from __future__ import annotations
 
@@ -130,3 +131,24 @@ def test_page_fits_the_screen_with_and_without_errors(new_browser_page, live_url
     assert button and button["height"] >= 40
     box = page.get_by_label("I agree to be contacted about this request").bounding_box()
     assert box and box["width"] >= 24 and box["height"] >= 24
+
+
+def test_registering_works_with_javascript_off(app, new_browser_page, live_url):
+    page = new_browser_page(java_script_enabled=False, viewport={"width": 320, "height": 800})
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="Register my interest").click()
+    # Without JavaScript the server's error summary still lists every problem as links.
+    summary = page.locator(".error-summary")
+    assert "Enter your full name" in summary.inner_text()
+    page.get_by_label("Full name").fill("Siân O'Brien-Smith")
+    page.get_by_label("Work email address").fill("sian.obrien@nhs.example")
+    page.get_by_label("Phone number (optional)").fill("07700 900 982")
+    page.get_by_label("Organisation").fill("Northfield Community Trust")
+    page.get_by_label("Job title or role").fill("Ward manager")
+    page.get_by_label("Compassionate", exact=True).check()
+    page.get_by_label("Video call").check()
+    page.get_by_label("I agree to be contacted about this request").check()
+    page.get_by_role("button", name="Register my interest").click()
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Thank you")
+    with app.app_context():
+        assert db.session.query(Lead).filter_by(email="sian.obrien@nhs.example").count() == 1

@@ -1,5 +1,5 @@
-"""What the one request that matters most costs: SQL statements per registration, the weight of
-the registration page, and that it works with JavaScript off.
+"""What the one request that matters most costs: SQL statements per registration and the weight
+of the registration page (that it works with JavaScript off: test_browser_registration.py).
 
 Budgets, not timings: a statement count or a byte count is the same on a busy machine and an
 idle one (speed itself is measured in bench/registration.py, as ratios).
@@ -104,27 +104,6 @@ def test_the_registration_page_is_light(client):
             total += len(response.get_data())
     assert 1 + len(assets) <= PAGE_REQUESTS, assets
     assert total <= PAGE_BYTES, total
-
-
-def test_registering_works_with_javascript_off(app, new_browser_page, live_url):
-    page = new_browser_page(java_script_enabled=False, viewport={"width": 320, "height": 800})
-    page.goto(live_url + "/")
-    page.get_by_role("button", name="Register my interest").click()
-    # Without JavaScript the server's error summary still lists every problem as links.
-    summary = page.locator(".error-summary")
-    assert "Enter your full name" in summary.inner_text()
-    page.get_by_label("Full name").fill("Siân O'Brien-Smith")
-    page.get_by_label("Work email address").fill("sian.obrien@nhs.example")
-    page.get_by_label("Phone number (optional)").fill("07700 900 982")
-    page.get_by_label("Organisation").fill("Northfield Community Trust")
-    page.get_by_label("Job title or role").fill("Ward manager")
-    page.get_by_label("Compassionate", exact=True).check()
-    page.get_by_label("Video call").check()
-    page.get_by_label("I agree to be contacted about this request").check()
-    page.get_by_role("button", name="Register my interest").click()
-    assert page.get_by_role("heading", level=1).inner_text().startswith("Thank you")
-    with app.app_context():
-        assert db.session.query(Lead).filter_by(email="sian.obrien@nhs.example").count() == 1
 
 
 def test_the_form_page_served_from_its_cache_is_the_page_rendered_afresh(app, client):
