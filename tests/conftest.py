@@ -27,7 +27,7 @@ Every test gets its own app, but the costly, unchanging parts of building one ar
 the session: compiled Jinja templates (code objects, keyed by each template's source checksum),
 Werkzeug's parse of each URL rule and its compiled URL builders (keyed by the rule) and
 SQLAlchemy's compiled statements (keyed by dialect and engine options). Building an app and
-copying the database costs ~5 ms a test (~9 ms with coverage on). What exists once the tests are
+copying the database costs ~6 ms a test. What exists once the tests are
 collected is frozen out of the garbage collector's full passes (`gc.freeze`).
 
 Tiers: tests using the browser fixtures are marked `browser` automatically, live in
