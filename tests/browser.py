@@ -48,7 +48,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-] + os.environ.get("XARGS", "").split()
+]
 
 
 # Screenshots of what the browser tests saw, for a person to look at: only when asked for
