@@ -31,7 +31,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import create_engine
+
 from .lead_list import empty_postgres_schema
+from .reference_app import metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -240,6 +243,11 @@ def run(database_url: str | None, seconds: float, folder: Path) -> None:
         "RATELIMIT_REGISTER_PER_ADDRESS": "10000000 per hour",
         "RATELIMIT_REGISTER_PER_EMAIL": "10000000 per hour",
     }
+    # The reference's tables too, before its two workers start: each would create them at once
+    # and, on PostgreSQL, one could fail ("already exists"); gunicorn then stops the server.
+    engine = create_engine(reference_url)
+    metadata.create_all(engine)
+    engine.dispose()
     subprocess.run(
         [str(BIN / "flask"), "--app", "wsgi", "db", "upgrade"],
         cwd=ROOT,
