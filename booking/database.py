@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Insert, Table, bindparam, event, insert, select, union_all
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import (
     DBAPIError,
@@ -17,6 +18,7 @@ from sqlalchemy.exc import (
     InterfaceError,
     OperationalError,
 )
+from sqlalchemy.orm import Session, scoped_session
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # How often a transaction waiting for SQLite's write lock tries again at first, and at most
@@ -149,6 +151,62 @@ def database_trouble(error: BaseException) -> str | None:
     if sqlstate is None or sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES:
         return "unavailable"
     return None
+
+
+Rows = list[dict[str, Any]]
+
+
+def insert_together(
+    session: Session | scoped_session[Any], batches: Sequence[tuple[Table, Rows]]
+) -> None:
+    """Insert each batch's rows into its table, in this order, in the session's transaction.
+
+    On PostgreSQL as one statement, each earlier table's INSERT a CTE of the last one's (`WITH
+    rows_0 AS (INSERT …), rows_1 AS (INSERT …) INSERT …`): one round trip instead of one per
+    table. Foreign keys are checked at the end of that statement, so a batch may refer to rows
+    inserted before it in the same call. Elsewhere (SQLite, in process, where a statement costs
+    no round trip) one INSERT per table. The same rows either way; every row of a batch has the
+    same columns, and they are all the columns it needs (the models' Python-side defaults are
+    not applied to the tables inside the statement)."""
+    batches = [(table, rows) for table, rows in batches if rows]
+    if session.get_bind().dialect.name != "postgresql" or len(batches) < 2:
+        for table, rows in batches:
+            session.execute(_plain_insert(table), rows)
+        return
+    shape = tuple((table, len(rows), tuple(rows[0])) for table, rows in batches)
+    params = {}
+    for b, (_table, rows) in enumerate(batches):
+        for i, row in enumerate(rows):
+            params.update({f"r{b}_{i}_{column}": value for column, value in row.items()})
+    session.execute(_inserts_as_one(shape), params)
+
+
+@lru_cache(maxsize=32)
+def _plain_insert(table: Table) -> Insert:
+    return insert(table)
+
+
+@lru_cache(maxsize=32)
+def _inserts_as_one(shape: tuple[tuple[Table, int, tuple[str, ...]], ...]) -> Insert:
+    """The statement for `insert_together`, built once for each shape (tables, how many rows,
+    which columns): building a statement costs more than running this one. Several rows are
+    `INSERT … SELECT … UNION ALL SELECT …`, not a multi-row VALUES, which SQLAlchemy would
+    compile again on every call (it cannot cache that form)."""
+
+    def inserting(b: int, table: Table, count: int, columns: tuple[str, ...]) -> Insert:
+        def row(i: int) -> list[Any]:
+            return [bindparam(f"r{b}_{i}_{c}", type_=table.c[c].type) for c in columns]
+
+        if count == 1:
+            return insert(table).values(dict(zip(columns, row(0), strict=True)))
+        rows = union_all(*(select(*row(i)) for i in range(count)))
+        return insert(table).from_select(list(columns), rows, include_defaults=False)
+
+    *earlier, (last, count, columns) = shape
+    statement = inserting(len(earlier), last, count, columns)
+    for b, (table, n, cols) in enumerate(earlier):
+        statement = statement.add_cte(inserting(b, table, n, cols).cte(f"rows_{b}"))
+    return statement
 
 
 def ping(engine: Engine, timeout_seconds: float = 2.0) -> bool:

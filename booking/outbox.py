@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 from flask import current_app
-from sqlalchemy import Table, and_, insert, or_, select, update
+from sqlalchemy import and_, or_, select, update
 
 from .emails import MailDraft, coach_address, composed_at_send
 from .extensions import db
@@ -125,19 +125,15 @@ def enqueue(
     return row
 
 
-def enqueue_many(
+def new_rows(
     drafts: list[tuple[MailDraft, int | None]], *, now: datetime | None = None
-) -> None:
-    """Add (draft, lead id) pairs to the current transaction as one INSERT, with no ORM objects
-    (for a hot path whose caller needs no rows back: the registration). The same rows as
-    `enqueue` would add, sent only if the transaction commits."""
-    if drafts:
-        at = now or utcnow()
-        rows = [_row_values(draft, lead_id, None, None, at) for draft, lead_id in drafts]
-        db.session.execute(_INSERT_ROWS, rows)
-
-
-_INSERT_ROWS = insert(cast(Table, OutboxMessage.__table__))
+) -> list[dict[str, Any]]:
+    """(draft, lead id) pairs as plain outbox rows, for the caller to insert with others
+    (`database.insert_together`), with no ORM objects: for a hot path whose caller needs no rows
+    back (the registration). The same rows as `enqueue` would add; sent only if the
+    transaction commits."""
+    at = now or utcnow()
+    return [_row_values(draft, lead_id, None, None, at) for draft, lead_id in drafts]
 
 
 def _row_values(

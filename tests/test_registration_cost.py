@@ -10,22 +10,27 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, text
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
 
+from booking.database import insert_together
 from booking.extensions import db
-from booking.models import Lead
+from booking.kinds import EventKind
+from booking.models import FormReceipt, Lead, LeadEvent
 from booking.workflow import registration
+from booking.workflow.common import new_lead_event_rows
 
 from .coach_helpers import add_coach
-from .conftest import count_rows, hidden_fields, valid_registration
+from .conftest import count_rows, hidden_fields, submit_registration, valid_registration
 
 # One read (a replay? an open request with this address already?), then the coach next in turn
-# (UPDATE … RETURNING), the lead (INSERT … RETURNING) and one INSERT each for its form receipt,
-# its history events and its two outbox rows (plain rows, not ORM objects). SQLite adds its
-# BEGIN IMMEDIATE.
-REGISTRATION_STATEMENTS = {"postgresql": 7, "sqlite": 8}
+# (UPDATE … RETURNING), the lead (INSERT … RETURNING), then its form receipt, its history events
+# and its two outbox rows (plain rows, not ORM objects): on PostgreSQL in one statement (the
+# first two INSERTs as CTEs of the third), on SQLite one INSERT each, after its BEGIN IMMEDIATE.
+REGISTRATION_STATEMENTS = {"postgresql": 4, "sqlite": 7}
 PAGE_BYTES = 50 * 1024
 PAGE_REQUESTS = 5
 
@@ -104,6 +109,40 @@ def test_the_registration_page_is_light(client):
             total += len(response.get_data())
     assert 1 + len(assets) <= PAGE_REQUESTS, assets
     assert total <= PAGE_BYTES, total
+
+
+def test_rows_inserted_together_land_whole_or_not_at_all(app, client, now):
+    """`insert_together`, as the registration uses it (one statement on PostgreSQL, one per table
+    on SQLite): every row lands, and when one is refused nothing of the call is kept."""
+    assert submit_registration(client).status_code == 302
+    receipts, events = FormReceipt.__table__, LeadEvent.__table__
+    with app.app_context():
+        lead_id = db.session.scalar(select(Lead.id))
+
+        def together(token: str) -> None:
+            happened = [(EventKind.NOTE, "one", "Maya"), (EventKind.NOTE, "two", "")]
+            insert_together(
+                db.session,
+                [
+                    (receipts, [{"token": token, "lead_id": lead_id, "created_at": now}]),
+                    (events, new_lead_event_rows(lead_id, happened, now=now)),
+                ],
+            )
+
+        def counted() -> tuple[int, int]:
+            return (
+                db.session.scalar(select(func.count()).select_from(FormReceipt)) or 0,
+                db.session.scalar(select(func.count()).where(LeadEvent.summary.in_(["one", "two"])))
+                or 0,
+            )
+
+        together("kept-token")
+        db.session.commit()
+        assert counted() == (2, 2)  # the registration's own receipt, and this one
+        with pytest.raises(IntegrityError):
+            together("kept-token")  # the same receipt again: refused
+        db.session.rollback()
+        assert counted() == (2, 2)
 
 
 def test_the_form_page_served_from_its_cache_is_the_page_rendered_afresh(app, client):

@@ -6,9 +6,9 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import select
 
 from ..extensions import db
 from ..kinds import EventKind
@@ -56,20 +56,17 @@ def record_event(
     return event
 
 
-def record_new_lead_events(
+def new_lead_event_rows(
     lead_id: int, events: Iterable[tuple[EventKind, str, str]], *, now: datetime
-) -> None:
-    """History events (kind, summary, actor label) of a lead just inserted, as one INSERT, with
-    no ORM objects: for the registration, where nothing reads them back in the request. Same
-    rows as `record_event`'s (which also sets the lead's `updated_at`; a new lead's is `now`)."""
-    rows = [
+) -> list[dict[str, Any]]:
+    """History events (kind, summary, actor label) of a lead just inserted, as plain rows for
+    `database.insert_together`, with no ORM objects: for the registration, where nothing reads
+    them back in the request. Same rows as `record_event`'s (which also sets the lead's
+    `updated_at`; a new lead's is `now`)."""
+    return [
         {"lead_id": lead_id, **_event_values(kind, summary, now, None, label, None)}
         for kind, summary, label in events
     ]
-    db.session.execute(_INSERT_EVENTS, rows)
-
-
-_INSERT_EVENTS = insert(cast(Table, LeadEvent.__table__))
 
 
 def _event_values(

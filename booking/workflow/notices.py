@@ -62,7 +62,7 @@ def tell_coach(
     cancellation sends the coach's calendar its CANCEL), so immediate coaches get no second
     copy. The summary must not name the leader: the digest reads the name from the lead, so an
     erasure leaves no copy of it behind. With `queue`, an email is appended to it (draft, lead
-    id) for the caller to enqueue with others (`outbox.enqueue_many`), not enqueued here.
+    id) for the caller to write with others (`outbox.new_rows`), not enqueued here.
     """
     if coach is not None and coach.active:
         if coach.email_digest:

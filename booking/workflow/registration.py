@@ -10,6 +10,7 @@ from typing import cast
 from sqlalchemy import String, Table, bindparam, func, insert, select, update
 
 from .. import emails, outbox
+from ..database import insert_together
 from ..extensions import db
 from ..kinds import EventKind, MailKind, NoticeKind
 from ..models import (
@@ -18,12 +19,14 @@ from ..models import (
     Dimension,
     FormReceipt,
     Lead,
+    LeadEvent,
     LeadStatus,
+    OutboxMessage,
     SessionFormat,
 )
 from ..settings import Settings
 from ..timefmt import format_range
-from .common import DomainError, record_event, record_new_lead_events
+from .common import DomainError, new_lead_event_rows, record_event
 from .lifecycle import close_open_proposals
 from .notices import tell_coach
 from .outcomes import cancel_follow_up, follow_up_of
@@ -63,7 +66,8 @@ class RegistrationOutcome:
 
 # The registration's statements, built once (building a statement costs more than running it
 # here). Nearly every registration is a new lead, and a new lead is written without the ORM's
-# unit of work: plain rows, one INSERT per table.
+# unit of work: plain rows, the lead first (its id comes back), then its receipt, history and
+# emails together (`database.insert_together`).
 _received = FormReceipt.__table__.c
 _leads = Lead.__table__.c
 # Before anything is written, in one statement: the lead this very form made already (a
@@ -96,7 +100,9 @@ _NEXT_COACH = (
     .returning(_coaches.id, _coaches.name, _coaches.email, _coaches.active, _coaches.email_digest)
 )
 _INSERT_LEAD = insert(cast(Table, Lead.__table__)).returning(_leads.id)
-_INSERT_RECEIPT = insert(cast(Table, FormReceipt.__table__))
+_RECEIPTS = cast(Table, FormReceipt.__table__)
+_EVENTS = cast(Table, LeadEvent.__table__)
+_OUTBOX = cast(Table, OutboxMessage.__table__)
 
 
 @dataclass(frozen=True)
@@ -188,13 +194,9 @@ def register_interest(
             assigned_coach_id=coach.id if coach is not None else None,
         ),
     ).scalar_one()
-    db.session.execute(
-        _INSERT_RECEIPT, {"token": form_token, "lead_id": lead_id, "created_at": now}
-    )
     events = [(EventKind.REGISTERED, "Registered interest", data.full_name)]
     if coach is not None:
         events.append((EventKind.ASSIGNED, f"Assigned to {coach.name} (round-robin)", ""))
-    record_new_lead_events(lead_id, events, now=now)
 
     # Both emails are written by the outbox worker when it sends them (emails.COMPOSED_AT_SEND):
     # the request queues who gets what.
@@ -218,7 +220,15 @@ def register_interest(
         settings=settings,
         queue=mail,
     )
-    outbox.enqueue_many(mail, now=now)
+    # The lead's form receipt, history and emails: one statement on PostgreSQL, three elsewhere.
+    insert_together(
+        db.session,
+        [
+            (_RECEIPTS, [{"token": form_token, "lead_id": lead_id, "created_at": now}]),
+            (_EVENTS, new_lead_event_rows(lead_id, events, now=now)),
+            (_OUTBOX, outbox.new_rows(mail, now=now)),
+        ],
+    )
     return RegistrationOutcome(lead_id, "created")
 
 
