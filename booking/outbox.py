@@ -90,8 +90,10 @@ def _settings(settings: DeliverySettings | None) -> DeliverySettings:
     return settings if settings is not None else DeliverySettings.from_config(current_app.config)
 
 
-def _one_line(value: str) -> str:
-    return " ".join(value.split())
+def _subject(value: str) -> str:
+    """A subject as stored and sent: one line (nothing typed by a leader reaches a header
+    unflattened), at most 300 characters."""
+    return " ".join(value.split())[:300]
 
 
 def _leaders_coach(draft: MailDraft, lead_id: int | None) -> str | None:
@@ -156,8 +158,7 @@ def _row_values(
         message_id=make_msgid(domain=domain),
         sender=sender,
         recipients_json=json.dumps(draft.to),
-        # Nothing typed by a leader reaches a header unflattened.
-        subject=_one_line(draft.subject)[:300],
+        subject=_subject(draft.subject),
         body_text=draft.text,
         body_html=draft.html,
         calendar=draft.calendar,
@@ -595,7 +596,7 @@ def _compose(row: OutboxMessage, settings: DeliverySettings) -> dict[str, Any] |
     if draft is None:
         return None
     return dict(
-        subject=_one_line(draft.subject)[:300],
+        subject=_subject(draft.subject),
         body_text=draft.text,
         body_html=draft.html,
         reply_to=row.reply_to or _leaders_coach(draft, row.lead_id),
